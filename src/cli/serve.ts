@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load';
+import { SETTINGS, type BrokerConfig } from '../config/settings';
+import { startBrokerProcess } from '../roles/broker-process';
+import { Logger, parseLogLevel } from '../runtime/logger';
+
+function camelCase(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** The root command runs the broker: `mombroker --role all --data DIR --listen host:port`. */
+export function registerServeOptions(program: Command): void {
+  program.option('--config <file>', 'JSON config file (see config.example.json)');
+  for (const setting of SETTINGS) {
+    program.option(`--${setting.flag} <value>`, `${setting.description} [env ${setting.env}]`);
+  }
+  program.action(async (options: Record<string, unknown>) => {
+    const flags: Partial<Record<keyof BrokerConfig, unknown>> = {};
+    for (const setting of SETTINGS) {
+      const value = options[camelCase(setting.flag)];
+      if (value !== undefined) flags[setting.key] = value;
+    }
+    const config = loadConfig({ flags, env: process.env, file: options.config as string | undefined });
+    await serve(config);
+  });
+}
+
+const SHUTDOWN_DEADLINE_MS = 9_000;
+
+async function serve(config: BrokerConfig): Promise<void> {
+  const logger = new Logger(parseLogLevel(config.logLevel)).child({ node: config.nodeId });
+  const broker = await startBrokerProcess(config, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    // A hung close must not keep the process past the deadline DESIGN §8 promises.
+    const deadline = setTimeout(() => {
+      logger.error('shutdown deadline passed; exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    broker
+      .close()
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error('shutdown failed', { error });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

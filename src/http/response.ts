@@ -1,0 +1,36 @@
+import type { ServerResponse } from 'node:http';
+import { toMomError } from '../core/errors';
+import { HTTP_STATUS_BY_CODE } from './status';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  sendRawJson(res, status, JSON.stringify(body));
+}
+
+/** For bodies already serialized (the pull path splices stored payload text as it is). */
+export function sendRawJson(res: ServerResponse, status: number, json: string): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
+  res.end(json);
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** `{"error":{"code","message",...details}}` with the status from the one table. */
+export function sendError(res: ServerResponse, error: unknown): void {
+  const momError = toMomError(error);
+  const status = HTTP_STATUS_BY_CODE[momError.code];
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (momError.code === 'unavailable' || momError.code === 'not_enough_replicas' || momError.code === 'too_many_requests') {
+    res.setHeader('retry-after', '1');
+  }
+  if (momError.code === 'unauthorized') res.setHeader('www-authenticate', 'Bearer');
+  sendJson(res, status, { error: { code: momError.code, message: momError.message, ...momError.details } });
+}

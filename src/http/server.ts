@@ -1,0 +1,120 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { MomError } from '../core/errors';
+import type { Logger } from '../runtime/logger';
+import { sendError } from './response';
+import type { RequestContext, Router } from './router';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  /** Slow-client guards: whole-request and header deadlines, idle keep-alive. */
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+/**
+ * One HTTP listener that several roles mount routers on (DESIGN §1: roles share a port in one
+ * process). Routers are tried in mount order. `close()` stops accepting, lets in-flight
+ * requests finish, then closes idle keep-alive sockets; calling it twice is harmless.
+ */
+export class HttpServer {
+  private readonly server: Server;
+  private readonly routers: Router[] = [];
+  private readonly sockets = new Set<Socket>();
+  private inFlight = 0;
+  private closing: Promise<void> | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000 }, (req, res) => {
+      void this.handle(req, res);
+    });
+    this.server.requestTimeout = options.requestTimeoutMs ?? 60_000;
+    this.server.headersTimeout = options.headersTimeoutMs ?? 10_000;
+    this.server.on('connection', (socket: Socket) => {
+      socket.setNoDelay(true);
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('clientError', (error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+      options.logger.debug('http client error', { error });
+    });
+  }
+
+  mount(router: Router): this {
+    this.routers.push(router);
+    return this;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.server.once('error', onError);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  /** `http://host:port` as actually bound (port 0 becomes the real port). */
+  url(): string {
+    const address = this.server.address() as AddressInfo | null;
+    if (!address) throw new MomError('unavailable', 'http server is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      // Idle keep-alive sockets would hold close() open; busy ones close after their response.
+      for (const socket of this.sockets) {
+        if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.destroy();
+      }
+      void this.whenIdle().then(() => {
+        for (const socket of this.sockets) socket.destroy();
+      });
+    });
+    return this.closing;
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.inFlight++;
+    if (this.closing) res.setHeader('connection', 'close');
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const method = req.method ?? 'GET';
+      for (const router of this.routers) {
+        const match = router.match(method, url.pathname);
+        if (!match) continue;
+        const ctx: RequestContext = { req, res, params: match.params, query: url.searchParams, path: url.pathname };
+        await match.handler(ctx);
+        return;
+      }
+      req.resume();
+      throw new MomError('not_found', `no route for ${method} ${url.pathname}`);
+    } catch (error) {
+      if (!(error instanceof MomError)) this.options.logger.error('request failed', { error, url: req.url });
+      req.resume();
+      sendError(res, error);
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0 && this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const wake of waiters) wake();
+      }
+    }
+  }
+}
