@@ -64,6 +64,8 @@ const DUMMY_HASH = 'scrypt$16384$8$1$s7yhvswCz9aF0lb7PzhONA==$zzZKCivTB0zSu6A70A
 export class UserDatabase {
   readonly path: string;
   private db: Database.Database | undefined;
+  /** Prepared once: principal() runs on every request when auth shares the process. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(dataDir: string, options: OpenUserDatabaseOptions = {}) {
     this.path = join(dataDir, USER_DB_RELATIVE_PATH);
@@ -108,16 +110,13 @@ export class UserDatabase {
     assertPassword(password);
     if (this.findUser(username)) throw userExists(username);
     const hash = await hashPassword(password);
-    const db = this.open();
     const createdAt = new Date().toISOString();
     let id: number;
     try {
-      const info = db
-        .prepare(
-          'INSERT INTO users (username, password_hash, admin, created_at) SELECT ?, ?, ?, ? ' +
-            (onlyIfEmpty ? 'WHERE NOT EXISTS (SELECT 1 FROM users)' : ''),
-        )
-        .run(username, hash, admin ? 1 : 0, createdAt);
+      const info = this.prepare(
+        'INSERT INTO users (username, password_hash, admin, created_at) SELECT ?, ?, ?, ? ' +
+          (onlyIfEmpty ? 'WHERE NOT EXISTS (SELECT 1 FROM users)' : ''),
+      ).run(username, hash, admin ? 1 : 0, createdAt);
       if (info.changes === 0) return undefined;
       id = Number(info.lastInsertRowid);
     } catch (error) {
@@ -130,14 +129,13 @@ export class UserDatabase {
 
   /** Removes a user and its grants; `not_found` if there is no such user. */
   removeUser(username: string): void {
-    const info = this.open().prepare('DELETE FROM users WHERE username = ?').run(username);
+    const info = this.prepare('DELETE FROM users WHERE username = ?').run(username);
     if (info.changes === 0) throw noSuchUser(username);
   }
 
   listUsers(): UserRecord[] {
-    const db = this.open();
-    const users = db.prepare('SELECT id, username, password_hash, admin, created_at FROM users ORDER BY id').all() as UserRow[];
-    const grants = db.prepare('SELECT user_id, exchange_pattern, actions FROM grants ORDER BY user_id, exchange_pattern').all() as GrantRow[];
+    const users = this.prepare('SELECT id, username, password_hash, admin, created_at FROM users ORDER BY id').all() as UserRow[];
+    const grants = this.prepare('SELECT user_id, exchange_pattern, actions FROM grants ORDER BY user_id, exchange_pattern').all() as GrantRow[];
     const byUser = new Map<number, Grant[]>();
     for (const row of grants) {
       const list = byUser.get(row.user_id) ?? [];
@@ -154,7 +152,7 @@ export class UserDatabase {
   }
 
   countUsers(): number {
-    const row = this.open().prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number };
+    const row = this.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number };
     return row.n;
   }
 
@@ -162,7 +160,7 @@ export class UserDatabase {
     assertPassword(password);
     if (!this.findUser(username)) throw noSuchUser(username);
     const hash = await hashPassword(password);
-    const info = this.open().prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(hash, username);
+    const info = this.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(hash, username);
     if (info.changes === 0) throw noSuchUser(username);
   }
 
@@ -174,12 +172,10 @@ export class UserDatabase {
     const apply = db.transaction((): Grant => {
       const user = this.findUser(username);
       if (!user) throw noSuchUser(username);
-      const existing = db
-        .prepare('SELECT user_id, exchange_pattern, actions FROM grants WHERE user_id = ? AND exchange_pattern = ?')
-        .get(user.id, exchangePattern) as GrantRow | undefined;
+      const existing = this.prepare('SELECT user_id, exchange_pattern, actions FROM grants WHERE user_id = ? AND exchange_pattern = ?').get(user.id, exchangePattern) as GrantRow | undefined;
       const merged = new Set<Action>([...(existing ? toGrant(existing).actions : []), ...wanted]);
       const ordered = ACTIONS.filter((action) => merged.has(action));
-      db.prepare(
+      this.prepare(
         'INSERT INTO grants (user_id, exchange_pattern, actions) VALUES (?, ?, ?) ' +
           'ON CONFLICT (user_id, exchange_pattern) DO UPDATE SET actions = excluded.actions',
       ).run(user.id, exchangePattern, ordered.join(','));
@@ -190,10 +186,9 @@ export class UserDatabase {
 
   /** Drops the user's grant on exactly this pattern; `not_found` if it has none. */
   revoke(username: string, exchangePattern: string): void {
-    const db = this.open();
     const user = this.findUser(username);
     if (!user) throw noSuchUser(username);
-    const info = db.prepare('DELETE FROM grants WHERE user_id = ? AND exchange_pattern = ?').run(user.id, exchangePattern);
+    const info = this.prepare('DELETE FROM grants WHERE user_id = ? AND exchange_pattern = ?').run(user.id, exchangePattern);
     if (info.changes === 0) {
       throw new MomError('not_found', `user ${username} has no grant on exchange pattern ${JSON.stringify(exchangePattern)}`);
     }
@@ -218,8 +213,7 @@ export class UserDatabase {
   principal(username: string): Principal | undefined {
     const user = this.findUser(username);
     if (!user) return undefined;
-    const rows = this.open()
-      .prepare('SELECT user_id, exchange_pattern, actions FROM grants WHERE user_id = ? ORDER BY exchange_pattern')
+    const rows = this.prepare('SELECT user_id, exchange_pattern, actions FROM grants WHERE user_id = ? ORDER BY exchange_pattern')
       .all(user.id) as GrantRow[];
     return { userId: user.id, username: user.username, admin: user.admin === 1, grants: rows.map(toGrant) };
   }
@@ -227,18 +221,28 @@ export class UserDatabase {
   close(): void {
     const db = this.db;
     this.db = undefined;
+    this.statements.clear();
     db?.close();
   }
 
   private findUser(username: string): UserRow | undefined {
-    return this.open()
-      .prepare('SELECT id, username, password_hash, admin, created_at FROM users WHERE username = ?')
+    return this.prepare('SELECT id, username, password_hash, admin, created_at FROM users WHERE username = ?')
       .get(username) as UserRow | undefined;
   }
 
   private open(): Database.Database {
     if (!this.db) throw new MomError('unavailable', `user database ${this.path} is closed`);
     return this.db;
+  }
+
+  private prepare(sql: string): Database.Statement {
+    const db = this.open();
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 }
 
