@@ -1,5 +1,6 @@
 import type { JSONWebKeySet } from 'jose';
 import { MomError } from '../../core/errors';
+import { isValidName } from '../../core/names';
 import { readJsonBody } from '../../http/body';
 import { sendJson } from '../../http/response';
 import { Router, type RequestContext } from '../../http/router';
@@ -51,10 +52,12 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
   const router = new Router()
     .post('/auth', async ({ req, res }) => {
       const { username, password } = parseLoginBody(await readJsonBody(req, AUTH_BODY_LIMIT));
-      throttle.check(username);
+      // Only names that could exist are tracked, so junk names cannot bloat the throttle.
+      const tracked = isValidName(username);
+      if (tracked) throttle.check(username);
       const principal = await users.verifyPassword(username, password);
       if (!principal) {
-        throttle.fail(username);
+        if (tracked) throttle.fail(username);
         logger.info('login failed', { user: username.slice(0, 140) });
         throw new MomError('invalid_credentials', 'wrong user or password');
       }

@@ -91,6 +91,8 @@ test('POST /auth with a wrong password or unknown user is 401 invalid_credential
   for (const body of [
     { user: 'admin', pass: 'wrong-password' },
     { user: 'nobody', pass: 'admin-password' },
+    { user: 'x'.repeat(5000), pass: 'admin-password' },
+    { username: '../admin', password: 'admin-password' },
   ]) {
     const res = await post(`${url}/auth`, body);
     assert.equal(res.status, 401);
