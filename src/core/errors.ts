@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'not_enough_replicas', // ISR below min_insync_replicas (503)
   'stale_epoch', // a request carried an older leader epoch
   'too_many_requests',
+  'queue_full', // max_length reached: consume, or retry later
   'unavailable', // shutting down, failover in progress, dependency down
   'timeout',
   'config_invalid',
@@ -54,6 +55,7 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'not_leader',
   'not_enough_replicas',
   'too_many_requests',
+  'queue_full',
   'unavailable',
   'timeout',
 ]);

@@ -18,6 +18,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   not_enough_replicas: 503,
   stale_epoch: 409,
   too_many_requests: 429,
+  queue_full: 429,
   unavailable: 503,
   timeout: 504,
   config_invalid: 500,

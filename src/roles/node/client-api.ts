@@ -1,0 +1,39 @@
+import type { Coordinator } from '../../coordination/coordinator';
+import { Router } from '../../http/router';
+import type { Metrics } from '../../runtime/metrics';
+import { DeclareHandlers } from './declare-handlers';
+import { InboxHandlers } from './inbox-handlers';
+import type { NodeRole } from './node-role';
+import type { RequestGuard } from './request-guard';
+
+/** The /v1 client API of a node (DESIGN §8), for the partitions it leads. */
+export function buildClientApi(node: NodeRole, coordinator: Coordinator, guard: RequestGuard, bodyLimit: number, metrics: Metrics): Router {
+  const declare = new DeclareHandlers(node, coordinator, guard, bodyLimit);
+  const inbox = new InboxHandlers(node, guard, bodyLimit, metrics);
+  const ex = '/v1/exchanges/:ex';
+  const queue = `${ex}/queues/:q`;
+  const topic = `${ex}/topics/:t`;
+  const subscription = `${topic}/subscriptions/:s`;
+  return new Router()
+    .get('/v1/exchanges', declare.listExchanges)
+    .put(ex, declare.putExchange)
+    .delete(ex, declare.deleteExchange)
+    .put(queue, declare.putQueue)
+    .get(queue, inbox.stats)
+    .delete(queue, declare.deleteQueue)
+    .post(`${queue}/messages`, inbox.publish('queue'))
+    .get(`${queue}/messages`, inbox.pull)
+    .post(`${queue}/ack`, inbox.ack)
+    .post(`${queue}/nack`, inbox.nack)
+    .get(`${queue}/dead-letters`, inbox.deadLetters)
+    .put(topic, declare.putTopic)
+    .delete(topic, declare.deleteTopic)
+    .post(`${topic}/messages`, inbox.publish('topic'))
+    .put(subscription, declare.putSubscription)
+    .get(subscription, inbox.stats)
+    .delete(subscription, declare.deleteSubscription)
+    .get(`${subscription}/messages`, inbox.pull)
+    .post(`${subscription}/ack`, inbox.ack)
+    .post(`${subscription}/nack`, inbox.nack)
+    .get(`${subscription}/dead-letters`, inbox.deadLetters);
+}

@@ -1,0 +1,138 @@
+import { queueInboxKey, subscriptionInboxKey, type TargetKind } from '../../core/entries';
+import { assertValidName } from '../../core/names';
+import { parsePublishBody, parseSettleBody } from '../../core/requests';
+import { readJsonBody } from '../../http/body';
+import { enumParam, intParam } from '../../http/query';
+import { sendJson, sendRawJson } from '../../http/response';
+import type { RequestContext } from '../../http/router';
+import type { Metrics } from '../../runtime/metrics';
+import type { NodeRole } from './node-role';
+import type { RequestGuard } from './request-guard';
+import { deadLettersJson, messagesJson } from './wire-format';
+
+/** Pull bounds and defaults (DESIGN §8 "Details"). */
+export const PULL_LIMITS = {
+  max: { fallback: 1, min: 1, max: 1000 },
+  waitMs: { fallback: 0, min: 0, max: 30_000 },
+  leaseMs: { fallback: 30_000, min: 100, max: 43_200_000 },
+};
+
+/** Where an inbox operation points: a queue, or a topic's subscription. */
+interface InboxAddress {
+  exchange: string;
+  /** The queue or topic name: it decides the partition. */
+  routingName: string;
+  key: string;
+}
+
+function inboxAddress(ctx: RequestContext): InboxAddress {
+  const exchange = assertValidName('exchange', ctx.params.ex!);
+  if (ctx.params.q !== undefined) {
+    const queue = assertValidName('queue', ctx.params.q);
+    return { exchange, routingName: queue, key: queueInboxKey(exchange, queue) };
+  }
+  const topic = assertValidName('topic', ctx.params.t!);
+  const subscription = assertValidName('subscription', ctx.params.s!);
+  return { exchange, routingName: topic, key: subscriptionInboxKey(exchange, topic, subscription) };
+}
+
+/** Publish, pull, ack, nack and dead letters: the message path of queues and subscriptions. */
+export class InboxHandlers {
+  private readonly countPublished: (by?: number) => void;
+  private readonly countDelivered: (by?: number) => void;
+  private readonly countAcked: (by?: number) => void;
+
+  constructor(
+    private readonly node: NodeRole,
+    private readonly guard: RequestGuard,
+    private readonly bodyLimit: number,
+    metrics: Metrics,
+  ) {
+    this.countPublished = metrics.counter('mom_messages_published_total', 'messages stored by publishes');
+    this.countDelivered = metrics.counter('mom_messages_delivered_total', 'messages handed to consumers (redeliveries included)');
+    this.countAcked = metrics.counter('mom_messages_acked_total', 'messages acknowledged');
+  }
+
+  publish(target: TargetKind) {
+    return async (ctx: RequestContext): Promise<void> => {
+      const exchange = ctx.params.ex!;
+      await this.guard.authorize(ctx.req, 'publish', exchange);
+      const name = assertValidName(target, target === 'queue' ? ctx.params.q! : ctx.params.t!);
+      const acks = enumParam(ctx.query, 'acks', ['all', 'leader'] as const, 'all');
+      const engine = this.node.engineFor(exchange, name);
+      const inputs = parsePublishBody(await readJsonBody(ctx.req, this.bodyLimit));
+      const result = await engine.publish(target, exchange, name, inputs, acks);
+      this.countPublished(inputs.length - result.duplicates);
+      sendJson(ctx.res, 201, { ids: result.ids, duplicates: result.duplicates });
+    };
+  }
+
+  readonly pull = async (ctx: RequestContext): Promise<void> => {
+    const address = inboxAddress(ctx);
+    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const max = intParam(ctx.query, 'max', PULL_LIMITS.max.fallback, PULL_LIMITS.max.min, PULL_LIMITS.max.max);
+    const waitMs = intParam(ctx.query, 'wait_ms', PULL_LIMITS.waitMs.fallback, PULL_LIMITS.waitMs.min, PULL_LIMITS.waitMs.max);
+    const leaseMs = intParam(ctx.query, 'lease_ms', PULL_LIMITS.leaseMs.fallback, PULL_LIMITS.leaseMs.min, PULL_LIMITS.leaseMs.max);
+    const engine = this.node.engineFor(address.exchange, address.routingName);
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    ctx.res.once('close', onClose);
+    try {
+      const messages = await engine.pull(address.key, {
+        max,
+        waitMs: this.node.isDraining ? 0 : waitMs,
+        leaseMs,
+        signal: abort.signal,
+      });
+      this.countDelivered(messages.length);
+      sendRawJson(ctx.res, 200, messagesJson(messages));
+    } finally {
+      ctx.res.off('close', onClose);
+    }
+  };
+
+  readonly ack = async (ctx: RequestContext): Promise<void> => {
+    const address = inboxAddress(ctx);
+    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const engine = this.node.engineFor(address.exchange, address.routingName);
+    const { ids } = parseSettleBody(await readJsonBody(ctx.req, this.bodyLimit), false);
+    const result = await engine.ack(address.key, ids);
+    this.countAcked(result.settled);
+    sendJson(ctx.res, 200, { acked: result.settled, unknown: result.unknown });
+  };
+
+  readonly nack = async (ctx: RequestContext): Promise<void> => {
+    const address = inboxAddress(ctx);
+    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const engine = this.node.engineFor(address.exchange, address.routingName);
+    const { ids, requeue } = parseSettleBody(await readJsonBody(ctx.req, this.bodyLimit), true);
+    const result = await engine.nack(address.key, ids, requeue);
+    sendJson(ctx.res, 200, { nacked: result.settled, unknown: result.unknown });
+  };
+
+  readonly deadLetters = async (ctx: RequestContext): Promise<void> => {
+    const address = inboxAddress(ctx);
+    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const limit = intParam(ctx.query, 'max', 100, 1, 1000);
+    const after = intParam(ctx.query, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
+    const engine = this.node.engineFor(address.exchange, address.routingName);
+    sendRawJson(ctx.res, 200, deadLettersJson(engine.deadLetters(address.key, after, limit)));
+  };
+
+  readonly stats = async (ctx: RequestContext): Promise<void> => {
+    const address = inboxAddress(ctx);
+    await this.guard.authorize(ctx.req, ['consume', 'publish', 'configure'], address.exchange);
+    const engine = this.node.engineFor(address.exchange, address.routingName);
+    const inbox = engine.inbox(address.key);
+    const stats = engine.stats(address.key);
+    const body: Record<string, unknown> = {
+      exchange: address.exchange,
+      name: inbox.name,
+      ...stats,
+      partition: engine.partition,
+      leader: this.node.nodeId,
+    };
+    if (inbox.kind === 'queue') body.options = inbox.options;
+    sendJson(ctx.res, 200, body);
+  };
+}

@@ -1,0 +1,20 @@
+import { sendJson, sendText } from '../http/response';
+import { Router } from '../http/router';
+import type { Metrics } from '../runtime/metrics';
+
+export interface SystemRoutesOptions {
+  roles: string[];
+  nodeId: string;
+  version: string;
+  metrics: Metrics;
+}
+
+/** `GET /health` and `GET /metrics`: no token needed (DESIGN §8). */
+export function buildSystemRoutes(options: SystemRoutesOptions): Router {
+  const started = Date.now();
+  return new Router()
+    .get('/health', ({ res }) =>
+      sendJson(res, 200, { status: 'ok', roles: options.roles, node_id: options.nodeId, version: options.version, uptime_ms: Date.now() - started }),
+    )
+    .get('/metrics', ({ res }) => sendText(res, 200, options.metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'));
+}

@@ -1,0 +1,328 @@
+import type Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { FsyncPolicy } from '../config/settings';
+import { DEFAULT_QUEUE_OPTIONS, type LogEntry, type QueueOptions, type StoredEntry, type TopicOptions } from '../core/entries';
+import { Catalog } from './catalog';
+import { entryToRow, rowToEntry, type LogRow } from './entry-codec';
+import { GroupCommit } from './group-commit';
+import { OFFSET_BITS, openNodeDatabase } from './schema';
+import { StateApplier, type ApplyEffect } from './state-applier';
+
+export interface PartitionPosition {
+  /** First offset still in the log (earlier ones were compacted away). */
+  logStart: number;
+  /** Next offset to be written. */
+  logEnd: number;
+  /** Entries below this offset are applied to the derived tables. */
+  applied: number;
+}
+
+/** A message row as the pull path reads it: the stored JSON text is sent on as it is. */
+export interface MessageRow {
+  msg: number;
+  failures: number;
+  msg_id: string;
+  headers: string | null;
+  ts: number;
+  payload: string;
+}
+
+export interface DeadLetterRow extends MessageRow {
+  dead_reason: string | null;
+}
+
+/**
+ * The node's store (DESIGN §3): one SQLite database holding every partition's log and the
+ * state derived from it, the in-memory catalog of what exists, and the group committer all
+ * writes go through.
+ */
+export class NodeStore {
+  readonly catalog = new Catalog();
+  readonly writes: GroupCommit;
+  private readonly applier: StateApplier;
+  private readonly positions = new Map<number, PartitionPosition>();
+  private closed = false;
+
+  private readonly stmt: {
+    insertLog: Database.Statement;
+    readLog: Database.Statement;
+    truncateLog: Database.Statement;
+    upsertPosition: Database.Statement;
+    insertEpoch: Database.Statement;
+    deleteEpochsFrom: Database.Statement;
+    selectEpochs: Database.Statement;
+    readyAfter: Database.Statement;
+    pendingMessage: Database.Statement;
+    countByState: Database.Statement;
+    deadLetters: Database.Statement;
+    findDedup: Database.Statement;
+    expireDedup: Database.Statement;
+    compactSettled: Database.Statement;
+    compactQueueMessages: Database.Statement;
+    compactTopicMessages: Database.Statement;
+    expireTopicMessages: Database.Statement;
+  };
+
+  static open(dataDir: string, fsync: FsyncPolicy): NodeStore {
+    return new NodeStore(openNodeDatabase(join(dataDir, 'node', 'broker.db'), fsync), fsync);
+  }
+
+  private constructor(
+    readonly db: Database.Database,
+    fsync: FsyncPolicy,
+  ) {
+    this.writes = new GroupCommit(db, fsync);
+    this.applier = new StateApplier(db, this.catalog);
+    this.stmt = {
+      insertLog: db.prepare(
+        'INSERT INTO log (k, epoch, type, data, target, msg_id, headers, ts, payload) VALUES (@k, @epoch, @type, @data, @target, @msg_id, @headers, @ts, @payload)',
+      ),
+      readLog: db.prepare('SELECT * FROM log WHERE k >= ? AND k < ? ORDER BY k LIMIT ?'),
+      truncateLog: db.prepare('DELETE FROM log WHERE k >= ? AND k < ?'),
+      upsertPosition: db.prepare(
+        'INSERT INTO partitions (p, log_start, log_end, applied) VALUES (?, ?, ?, ?) ON CONFLICT (p) DO UPDATE SET log_start = excluded.log_start, log_end = excluded.log_end, applied = excluded.applied',
+      ),
+      insertEpoch: db.prepare('INSERT OR IGNORE INTO epochs (p, epoch, start_offset) VALUES (?, ?, ?)'),
+      deleteEpochsFrom: db.prepare('DELETE FROM epochs WHERE p = ? AND start_offset >= ?'),
+      selectEpochs: db.prepare('SELECT epoch, start_offset FROM epochs WHERE p = ? ORDER BY epoch'),
+      readyAfter: db.prepare(
+        `SELECT pending.msg, pending.failures, log.msg_id, log.headers, log.ts, log.payload
+         FROM pending JOIN log ON log.k = ? + pending.msg
+         WHERE pending.inbox = ? AND pending.state = 0 AND pending.msg > ?
+         ORDER BY pending.msg LIMIT ?`,
+      ),
+      pendingMessage: db.prepare(
+        `SELECT pending.msg, pending.failures, log.msg_id, log.headers, log.ts, log.payload
+         FROM pending JOIN log ON log.k = ? + pending.msg
+         WHERE pending.inbox = ? AND pending.msg = ? AND pending.state = 0`,
+      ),
+      countByState: db.prepare('SELECT state, COUNT(*) AS n FROM pending WHERE inbox = ? GROUP BY state'),
+      deadLetters: db.prepare(
+        `SELECT pending.msg, pending.failures, pending.dead_reason, log.msg_id, log.headers, log.ts, log.payload
+         FROM pending JOIN log ON log.k = ? + pending.msg
+         WHERE pending.inbox = ? AND pending.state = 1 AND pending.msg > ?
+         ORDER BY pending.msg LIMIT ?`,
+      ),
+      findDedup: db.prepare('SELECT msg_id, ts FROM dedup WHERE target = ? AND producer_id = ?'),
+      expireDedup: db.prepare('DELETE FROM dedup WHERE ts < ?'),
+      compactSettled: db.prepare("DELETE FROM log WHERE k >= ? AND k < ? AND type IN ('settle', 'epoch.start')"),
+      compactQueueMessages: db.prepare(
+        `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.queue'
+         AND NOT EXISTS (SELECT 1 FROM pending WHERE pending.inbox = log.target AND pending.msg = log.k - ?)`,
+      ),
+      compactTopicMessages: db.prepare(
+        `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.topic'
+         AND NOT EXISTS (SELECT 1 FROM topic_messages WHERE topic_messages.topic = log.target AND topic_messages.msg = log.k - ?)
+         AND NOT EXISTS (SELECT 1 FROM pending JOIN inboxes ON inboxes.id = pending.inbox
+                         WHERE inboxes.topic_id = log.target AND pending.msg = log.k - ?)`,
+      ),
+      expireTopicMessages: db.prepare('DELETE FROM topic_messages WHERE topic = ? AND ts < ?'),
+    };
+    this.loadState();
+  }
+
+  private loadState(): void {
+    for (const row of this.db.prepare('SELECT p, log_start, log_end, applied FROM partitions').all() as Array<{ p: number; log_start: number; log_end: number; applied: number }>) {
+      this.positions.set(row.p, { logStart: row.log_start, logEnd: row.log_end, applied: row.applied });
+    }
+    for (const row of this.db.prepare('SELECT * FROM topics').all() as Array<{ id: number; p: number; exchange: string; name: string; options: string; created_at: number }>) {
+      this.catalog.addTopic({
+        id: row.id,
+        partition: row.p,
+        exchange: row.exchange,
+        name: row.name,
+        options: JSON.parse(row.options) as TopicOptions,
+        createdAt: row.created_at,
+        subscriptions: new Set(),
+      });
+    }
+    for (const row of this.db.prepare('SELECT * FROM inboxes').all() as Array<{
+      id: number;
+      p: number;
+      inbox_key: string;
+      kind: 'queue' | 'subscription';
+      exchange: string;
+      name: string;
+      topic_id: number | null;
+      options: string;
+      created_at: number;
+    }>) {
+      this.catalog.addInbox({
+        id: row.id,
+        partition: row.p,
+        key: row.inbox_key,
+        kind: row.kind,
+        exchange: row.exchange,
+        name: row.name,
+        topicId: row.topic_id,
+        options: { ...DEFAULT_QUEUE_OPTIONS, ...(JSON.parse(row.options) as QueueOptions) },
+        createdAt: row.created_at,
+      });
+    }
+  }
+
+  position(partition: number): PartitionPosition {
+    let position = this.positions.get(partition);
+    if (!position) {
+      position = { logStart: 0, logEnd: 0, applied: 0 };
+      this.positions.set(partition, position);
+    }
+    return position;
+  }
+
+  // ---- Writes: call inside a GroupCommit work function (one transaction). ----
+
+  /** Appends entries at the end of the partition's log; returns the first offset used. */
+  append(partition: number, epoch: number, entries: readonly LogEntry[]): number {
+    const position = this.position(partition);
+    const first = position.logEnd;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      this.stmt.insertLog.run(entryToRow(partition, first + i, epoch, entry, this.targetOf(entry)));
+    }
+    position.logEnd = first + entries.length;
+    this.savePosition(partition, position);
+    return first;
+  }
+
+  /** Appends entries a leader sent, at their own offsets (which must continue the log). */
+  appendReplicated(partition: number, entries: readonly StoredEntry[]): void {
+    const position = this.position(partition);
+    for (const stored of entries) {
+      if (stored.offset !== position.logEnd) {
+        throw new Error(`partition ${partition}: replicated entry at offset ${stored.offset} does not continue the log at ${position.logEnd}`);
+      }
+      this.stmt.insertLog.run(entryToRow(partition, stored.offset, stored.epoch, stored.entry, this.targetOf(stored.entry)));
+      position.logEnd++;
+    }
+    this.savePosition(partition, position);
+  }
+
+  /** Applies entries just appended (the caller still holds them), advancing `applied`. */
+  applyAppended(partition: number, firstOffset: number, entries: readonly LogEntry[]): ApplyEffect[] {
+    const position = this.position(partition);
+    const effects = new Array<ApplyEffect>(entries.length);
+    for (let i = 0; i < entries.length; i++) effects[i] = this.applier.apply(partition, firstOffset + i, entries[i]!);
+    position.applied = firstOffset + entries.length;
+    this.savePosition(partition, position);
+    return effects;
+  }
+
+  /** Applies stored entries from `applied` up to (excluding) `upTo`, reading them from the log. */
+  applyUpTo(partition: number, upTo: number): ApplyEffect[] {
+    const position = this.position(partition);
+    const effects: ApplyEffect[] = [];
+    while (position.applied < Math.min(upTo, position.logEnd)) {
+      const batch = this.readLog(partition, position.applied, Math.min(upTo, position.logEnd) - position.applied);
+      if (batch.length === 0) break;
+      for (const stored of batch) {
+        effects.push(this.applier.apply(partition, stored.offset, stored.entry));
+        position.applied = stored.offset + 1;
+      }
+    }
+    this.savePosition(partition, position);
+    return effects;
+  }
+
+  /** Removes log entries at and after `offset` (never below applied: DESIGN §5 truncates uncommitted suffixes only). */
+  truncate(partition: number, offset: number): void {
+    const position = this.position(partition);
+    if (offset < position.applied) {
+      throw new Error(`partition ${partition}: refusing to truncate to ${offset}, below the applied offset ${position.applied}`);
+    }
+    if (offset >= position.logEnd) return;
+    this.stmt.truncateLog.run(partition * OFFSET_BITS + offset, (partition + 1) * OFFSET_BITS);
+    this.stmt.deleteEpochsFrom.run(partition, offset);
+    position.logEnd = offset;
+    this.savePosition(partition, position);
+  }
+
+  recordEpochStart(partition: number, epoch: number, startOffset: number): void {
+    this.stmt.insertEpoch.run(partition, epoch, startOffset);
+  }
+
+  private savePosition(partition: number, position: PartitionPosition): void {
+    this.stmt.upsertPosition.run(partition, position.logStart, position.logEnd, position.applied);
+  }
+
+  private targetOf(entry: LogEntry): number | null {
+    if (entry.type !== 'publish') return null;
+    if (entry.target === 'queue') return this.catalog.inbox(`q:${entry.exchange}/${entry.name}`)?.id ?? null;
+    return this.catalog.topic(entry.exchange, entry.name)?.id ?? null;
+  }
+
+  // ---- Reads ----
+
+  readLog(partition: number, fromOffset: number, maxEntries: number): StoredEntry[] {
+    const rows = this.stmt.readLog.all(partition * OFFSET_BITS + fromOffset, (partition + 1) * OFFSET_BITS, maxEntries) as LogRow[];
+    return rows.map(rowToEntry);
+  }
+
+  /** Leader epochs of a partition with the first offset of each, oldest first. */
+  epochs(partition: number): Array<{ epoch: number; startOffset: number }> {
+    return (this.stmt.selectEpochs.all(partition) as Array<{ epoch: number; start_offset: number }>).map((row) => ({
+      epoch: row.epoch,
+      startOffset: row.start_offset,
+    }));
+  }
+
+  readyAfter(partition: number, inboxId: number, afterMsg: number, limit: number): MessageRow[] {
+    return this.stmt.readyAfter.all(partition * OFFSET_BITS, inboxId, afterMsg, limit) as MessageRow[];
+  }
+
+  pendingMessage(partition: number, inboxId: number, msg: number): MessageRow | undefined {
+    return this.stmt.pendingMessage.get(partition * OFFSET_BITS, inboxId, msg) as MessageRow | undefined;
+  }
+
+  counts(inboxId: number): { ready: number; dead: number } {
+    const counts = { ready: 0, dead: 0 };
+    for (const row of this.stmt.countByState.all(inboxId) as Array<{ state: number; n: number }>) {
+      if (row.state === 0) counts.ready = row.n;
+      else counts.dead = row.n;
+    }
+    return counts;
+  }
+
+  deadLetters(partition: number, inboxId: number, afterMsg: number, limit: number): DeadLetterRow[] {
+    return this.stmt.deadLetters.all(partition * OFFSET_BITS, inboxId, afterMsg, limit) as DeadLetterRow[];
+  }
+
+  findDedup(target: string, producerId: string): { msg_id: string; ts: number } | undefined {
+    return this.stmt.findDedup.get(target, producerId) as { msg_id: string; ts: number } | undefined;
+  }
+
+  // ---- Maintenance (DESIGN §3: acked queue messages and expired topic messages are compacted) ----
+
+  /**
+   * Deletes log entries below `below` that no longer matter: applied settles, publishes whose
+   * message is settled everywhere, topic messages past retention that no subscription holds.
+   * Returns the number of log rows removed.
+   */
+  compact(partition: number, below: number, now: number): number {
+    const position = this.position(partition);
+    const limit = Math.min(below, position.applied);
+    const lo = partition * OFFSET_BITS + position.logStart;
+    const hi = partition * OFFSET_BITS + limit;
+    if (hi <= lo) return 0;
+    for (const topic of this.catalog.topicsById.values()) {
+      if (topic.partition === partition) this.stmt.expireTopicMessages.run(topic.id, now - topic.options.retention_ms);
+    }
+    const base = partition * OFFSET_BITS;
+    return (
+      this.stmt.compactSettled.run(lo, hi).changes +
+      this.stmt.compactQueueMessages.run(lo, hi, base).changes +
+      this.stmt.compactTopicMessages.run(lo, hi, base, base).changes
+    );
+  }
+
+  expireDedup(olderThan: number): number {
+    return this.stmt.expireDedup.run(olderThan).changes;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.writes.close();
+    this.db.close();
+  }
+}

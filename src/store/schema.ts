@@ -1,0 +1,126 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { FsyncPolicy } from '../config/settings';
+
+/**
+ * The node database (DESIGN §3): every partition's log plus the state derived from it.
+ * A log row's key packs the partition and the offset into one integer primary key
+ * (partition * 2^40 + offset), so an append is one B-tree insert at the right edge.
+ */
+export const OFFSET_BITS = 2 ** 40;
+
+export function logKey(partition: number, offset: number): number {
+  return partition * OFFSET_BITS + offset;
+}
+
+const SCHEMA_VERSION = 1;
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+
+-- The replicated log. data: JSON of the entry (without the payload for publishes);
+-- payload/msg_id/headers/ts/target: the publish columns, read as they are on the pull path.
+CREATE TABLE IF NOT EXISTS log (
+  k INTEGER PRIMARY KEY,
+  epoch INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT,
+  target INTEGER,
+  msg_id TEXT,
+  headers TEXT,
+  ts INTEGER,
+  payload TEXT
+);
+
+-- Per partition: where its log starts (after compaction) and ends, and how far it is applied.
+CREATE TABLE IF NOT EXISTS partitions (
+  p INTEGER PRIMARY KEY,
+  log_start INTEGER NOT NULL DEFAULT 0,
+  log_end INTEGER NOT NULL DEFAULT 0,
+  applied INTEGER NOT NULL DEFAULT 0
+);
+
+-- Leader epoch history: the first offset written in each epoch (for truncation, DESIGN §5).
+CREATE TABLE IF NOT EXISTS epochs (
+  p INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  start_offset INTEGER NOT NULL,
+  PRIMARY KEY (p, epoch)
+) WITHOUT ROWID;
+
+-- Derived: topics and inboxes (queues and subscriptions), each with the offset that made it.
+CREATE TABLE IF NOT EXISTS topics (
+  id INTEGER PRIMARY KEY,
+  p INTEGER NOT NULL,
+  exchange TEXT NOT NULL,
+  name TEXT NOT NULL,
+  options TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  off INTEGER NOT NULL,
+  UNIQUE (exchange, name)
+);
+
+CREATE TABLE IF NOT EXISTS inboxes (
+  id INTEGER PRIMARY KEY,
+  p INTEGER NOT NULL,
+  inbox_key TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  exchange TEXT NOT NULL,
+  name TEXT NOT NULL,
+  topic_id INTEGER,
+  options TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  off INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inboxes_by_topic ON inboxes (topic_id);
+
+-- Derived: messages not yet settled in an inbox. msg is the publish entry's offset.
+-- state 0 = ready or leased (leases are leader-local memory), 1 = dead letter.
+CREATE TABLE IF NOT EXISTS pending (
+  inbox INTEGER NOT NULL,
+  msg INTEGER NOT NULL,
+  failures INTEGER NOT NULL DEFAULT 0,
+  state INTEGER NOT NULL DEFAULT 0,
+  dead_reason TEXT,
+  off INTEGER NOT NULL,
+  PRIMARY KEY (inbox, msg)
+) WITHOUT ROWID;
+
+-- Derived: retained topic messages, for subscriptions created with from=earliest.
+CREATE TABLE IF NOT EXISTS topic_messages (
+  topic INTEGER NOT NULL,
+  msg INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (topic, msg)
+) WITHOUT ROWID;
+
+-- Derived: producer ids seen within the dedup window, per queue/topic.
+CREATE TABLE IF NOT EXISTS dedup (
+  target TEXT NOT NULL,
+  producer_id TEXT NOT NULL,
+  msg_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  off INTEGER NOT NULL,
+  PRIMARY KEY (target, producer_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_by_ts ON dedup (ts);
+`;
+
+export function openNodeDatabase(path: string, fsync: FsyncPolicy): Database.Database {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // FULL: every commit fsyncs the WAL (always/batch). NORMAL in WAL mode: commits do not fsync.
+  db.pragma(`synchronous = ${fsync === 'never' ? 'NORMAL' : 'FULL'}`);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
+  db.exec(DDL);
+  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+  if (!row) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+  else if (row.version !== SCHEMA_VERSION) {
+    throw new Error(`database ${path} has schema version ${row.version}; this mombroker understands ${SCHEMA_VERSION}`);
+  }
+  return db;
+}

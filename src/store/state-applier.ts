@@ -1,0 +1,224 @@
+import type Database from 'better-sqlite3';
+import {
+  DEFAULT_QUEUE_OPTIONS,
+  queueInboxKey,
+  subscriptionInboxKey,
+  targetKey,
+  type LogEntry,
+  type QueueOptions,
+} from '../core/entries';
+import type { Catalog, InboxRecord, TopicRecord } from './catalog';
+
+/** What applying one entry changed, for the leader's in-memory delivery state. */
+export type ApplyEffect =
+  | { kind: 'none' }
+  | { kind: 'inbox_created'; inbox: InboxRecord }
+  | { kind: 'inbox_deleted'; inbox: InboxRecord }
+  | { kind: 'published'; msg: number; inboxes: number[] }
+  | { kind: 'settled'; inbox: number; results: SettleResult[] }
+  | { kind: 'purged'; inboxes: InboxRecord[] };
+
+export interface SettleResult {
+  msg: number;
+  /** gone: acked or unknown; ready: deliverable again; dead: moved to dead letters. */
+  state: 'gone' | 'ready' | 'dead';
+  failures: number;
+}
+
+const NONE: ApplyEffect = { kind: 'none' };
+
+/**
+ * Applies log entries to the derived tables (DESIGN §3). Deterministic: the same entries in
+ * the same order give the same rows on every replica; wall-clock time enters only through
+ * timestamps carried inside entries. Every derived row records the offset that produced it.
+ * Runs inside the caller's transaction.
+ */
+export class StateApplier {
+  private readonly insertTopic: Database.Statement;
+  private readonly deleteTopic: Database.Statement;
+  private readonly insertInbox: Database.Statement;
+  private readonly deleteInbox: Database.Statement;
+  private readonly insertPending: Database.Statement;
+  private readonly deletePending: Database.Statement;
+  private readonly selectPending: Database.Statement;
+  private readonly updatePending: Database.Statement;
+  private readonly deleteInboxPending: Database.Statement;
+  private readonly insertTopicMessage: Database.Statement;
+  private readonly deleteTopicMessages: Database.Statement;
+  private readonly copyRetainedToInbox: Database.Statement;
+  private readonly upsertDedup: Database.Statement;
+
+  constructor(db: Database.Database, private readonly catalog: Catalog) {
+    this.insertTopic = db.prepare('INSERT INTO topics (p, exchange, name, options, created_at, off) VALUES (?, ?, ?, ?, ?, ?)');
+    this.deleteTopic = db.prepare('DELETE FROM topics WHERE id = ?');
+    this.insertInbox = db.prepare(
+      'INSERT INTO inboxes (p, inbox_key, kind, exchange, name, topic_id, options, created_at, off) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.deleteInbox = db.prepare('DELETE FROM inboxes WHERE id = ?');
+    this.insertPending = db.prepare('INSERT OR IGNORE INTO pending (inbox, msg, failures, state, off) VALUES (?, ?, 0, 0, ?)');
+    this.deletePending = db.prepare('DELETE FROM pending WHERE inbox = ? AND msg = ?');
+    this.selectPending = db.prepare('SELECT failures, state FROM pending WHERE inbox = ? AND msg = ?');
+    this.updatePending = db.prepare('UPDATE pending SET failures = ?, state = ?, dead_reason = ?, off = ? WHERE inbox = ? AND msg = ?');
+    this.deleteInboxPending = db.prepare('DELETE FROM pending WHERE inbox = ?');
+    this.insertTopicMessage = db.prepare('INSERT OR IGNORE INTO topic_messages (topic, msg, ts) VALUES (?, ?, ?)');
+    this.deleteTopicMessages = db.prepare('DELETE FROM topic_messages WHERE topic = ?');
+    this.copyRetainedToInbox = db.prepare(
+      'INSERT OR IGNORE INTO pending (inbox, msg, failures, state, off) SELECT ?, msg, 0, 0, ? FROM topic_messages WHERE topic = ? AND ts >= ?',
+    );
+    this.upsertDedup = db.prepare('INSERT OR REPLACE INTO dedup (target, producer_id, msg_id, ts, off) VALUES (?, ?, ?, ?, ?)');
+  }
+
+  apply(partition: number, offset: number, entry: LogEntry): ApplyEffect {
+    switch (entry.type) {
+      case 'publish':
+        return this.applyPublish(offset, entry);
+      case 'settle':
+        return this.applySettle(offset, entry);
+      case 'queue.declare': {
+        const key = queueInboxKey(entry.exchange, entry.queue);
+        if (this.catalog.inbox(key)) return NONE;
+        return this.createInbox(partition, offset, key, 'queue', entry.exchange, entry.queue, null, entry.options, entry.at);
+      }
+      case 'queue.delete': {
+        const inbox = this.catalog.inbox(queueInboxKey(entry.exchange, entry.queue));
+        if (!inbox) return NONE;
+        this.dropInbox(inbox);
+        return { kind: 'inbox_deleted', inbox };
+      }
+      case 'topic.declare': {
+        if (this.catalog.topic(entry.exchange, entry.topic)) return NONE;
+        const info = this.insertTopic.run(partition, entry.exchange, entry.topic, JSON.stringify(entry.options), entry.at, offset);
+        this.catalog.addTopic({
+          id: Number(info.lastInsertRowid),
+          partition,
+          exchange: entry.exchange,
+          name: entry.topic,
+          options: entry.options,
+          createdAt: entry.at,
+          subscriptions: new Set(),
+        });
+        return NONE;
+      }
+      case 'topic.delete': {
+        const topic = this.catalog.topic(entry.exchange, entry.topic);
+        if (!topic) return NONE;
+        return { kind: 'purged', inboxes: this.dropTopic(topic) };
+      }
+      case 'subscription.create': {
+        const topic = this.catalog.topic(entry.exchange, entry.topic);
+        const key = subscriptionInboxKey(entry.exchange, entry.topic, entry.subscription);
+        if (!topic || this.catalog.inbox(key)) return NONE;
+        const effect = this.createInbox(partition, offset, key, 'subscription', entry.exchange, entry.subscription, topic.id, DEFAULT_QUEUE_OPTIONS, entry.at);
+        if (entry.from === 'earliest') {
+          this.copyRetainedToInbox.run(effect.inbox.id, offset, topic.id, entry.at - topic.options.retention_ms);
+        }
+        return effect;
+      }
+      case 'subscription.delete': {
+        const inbox = this.catalog.inbox(subscriptionInboxKey(entry.exchange, entry.topic, entry.subscription));
+        if (!inbox) return NONE;
+        this.dropInbox(inbox);
+        return { kind: 'inbox_deleted', inbox };
+      }
+      case 'exchange.purge': {
+        const { topics, inboxes } = this.catalog.ofExchange(partition, entry.exchange);
+        const dropped: InboxRecord[] = [];
+        for (const topic of topics) dropped.push(...this.dropTopic(topic));
+        for (const inbox of inboxes) {
+          if (inbox.kind !== 'queue') continue;
+          this.dropInbox(inbox);
+          dropped.push(inbox);
+        }
+        return { kind: 'purged', inboxes: dropped };
+      }
+      case 'epoch.start':
+        return NONE;
+    }
+  }
+
+  private applyPublish(offset: number, entry: Extract<LogEntry, { type: 'publish' }>): ApplyEffect {
+    const { message } = entry;
+    if (message.producerId !== undefined) {
+      this.upsertDedup.run(targetKey(entry.target, entry.exchange, entry.name), message.producerId, message.id, message.publishedAt, offset);
+    }
+    if (entry.target === 'queue') {
+      const inbox = this.catalog.inbox(queueInboxKey(entry.exchange, entry.name));
+      if (!inbox) return NONE;
+      this.insertPending.run(inbox.id, offset, offset);
+      return { kind: 'published', msg: offset, inboxes: [inbox.id] };
+    }
+    const topic = this.catalog.topic(entry.exchange, entry.name);
+    if (!topic) return NONE;
+    this.insertTopicMessage.run(topic.id, offset, message.publishedAt);
+    const inboxes = [...topic.subscriptions];
+    for (const inboxId of inboxes) this.insertPending.run(inboxId, offset, offset);
+    return { kind: 'published', msg: offset, inboxes };
+  }
+
+  private applySettle(offset: number, entry: Extract<LogEntry, { type: 'settle' }>): ApplyEffect {
+    const inbox = this.catalog.inbox(entry.inbox);
+    if (!inbox) return NONE;
+    const results: SettleResult[] = [];
+    for (const msg of entry.messages) {
+      const row = this.selectPending.get(inbox.id, msg) as { failures: number; state: number } | undefined;
+      if (!row || row.state !== 0) {
+        results.push({ msg, state: row ? 'dead' : 'gone', failures: row?.failures ?? 0 });
+        continue;
+      }
+      if (entry.outcome === 'ack') {
+        this.deletePending.run(inbox.id, msg);
+        results.push({ msg, state: 'gone', failures: row.failures });
+        continue;
+      }
+      const failures = row.failures + 1;
+      const limit = inbox.options.max_deliveries;
+      // max_deliveries=N: at most N deliveries; the Nth failure dead-letters (DESIGN §8).
+      const dead = entry.outcome === 'dead' || (limit > 0 && failures >= limit);
+      const reason = entry.outcome === 'dead' ? deadReason(entry.reason) : dead ? 'max_deliveries' : null;
+      this.updatePending.run(failures, dead ? 1 : 0, reason, offset, inbox.id, msg);
+      results.push({ msg, state: dead ? 'dead' : 'ready', failures });
+    }
+    return { kind: 'settled', inbox: inbox.id, results };
+  }
+
+  private createInbox(
+    partition: number,
+    offset: number,
+    key: string,
+    kind: 'queue' | 'subscription',
+    exchange: string,
+    name: string,
+    topicId: number | null,
+    options: QueueOptions,
+    at: number,
+  ): { kind: 'inbox_created'; inbox: InboxRecord } {
+    const info = this.insertInbox.run(partition, key, kind, exchange, name, topicId, JSON.stringify(options), at, offset);
+    const inbox: InboxRecord = { id: Number(info.lastInsertRowid), partition, key, kind, exchange, name, topicId, options, createdAt: at };
+    this.catalog.addInbox(inbox);
+    return { kind: 'inbox_created', inbox };
+  }
+
+  private dropInbox(inbox: InboxRecord): void {
+    this.deleteInboxPending.run(inbox.id);
+    this.deleteInbox.run(inbox.id);
+    this.catalog.removeInbox(inbox);
+  }
+
+  private dropTopic(topic: TopicRecord): InboxRecord[] {
+    const dropped: InboxRecord[] = [];
+    for (const inboxId of [...topic.subscriptions]) {
+      const inbox = this.catalog.inboxesById.get(inboxId);
+      if (!inbox) continue;
+      this.dropInbox(inbox);
+      dropped.push(inbox);
+    }
+    this.deleteTopicMessages.run(topic.id);
+    this.deleteTopic.run(topic.id);
+    this.catalog.removeTopic(topic);
+    return dropped;
+  }
+}
+
+function deadReason(reason: string): string {
+  return reason === 'expired' ? 'expired' : reason === 'max_deliveries' ? 'max_deliveries' : 'rejected';
+}
