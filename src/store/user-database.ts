@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MomError } from '../core/errors';
@@ -76,8 +76,11 @@ export class UserDatabase {
       );
     }
     mkdirSync(join(dataDir, 'auth'), { recursive: true, mode: 0o700 });
+    const isNew = !existsSync(this.path);
     const db = new Database(this.path);
     try {
+      // Password hashes are secrets; SQLite gives the -wal and -shm files the same mode.
+      if (isNew) chmodSync(this.path, 0o600);
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -41,6 +41,8 @@ test('passwords are stored as self-describing scrypt hashes with a random salt',
   const raw = new Database(join(dir, 'auth', 'users.db'), { readonly: true });
   t.after(() => raw.close());
   const hashes = (raw.prepare('SELECT password_hash FROM users ORDER BY id').all() as { password_hash: string }[]).map((r) => r.password_hash);
+  assert.equal(statSync(join(dir, 'auth', 'users.db')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dir, 'auth', 'users.db-wal')).mode & 0o777, 0o600);
   for (const hash of hashes) assert.match(hash, /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
   assert.notEqual(hashes[0], hashes[1]);
   assert.ok(!hashes[0]!.includes('same password'));
