@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isMomError } from '../core/errors';
 import { registerServeOptions } from './serve';
+import { registerUsersCommand } from './users';
 
 export const VERSION = '0.1.0';
 
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)');
   registerServeOptions(program);
+  registerUsersCommand(program);
   return program;
 }
 
