@@ -1,0 +1,120 @@
+/**
+ * Raw HTTP for the SDK: one undici Pool per origin (keep-alive, no pipelining, a bounded
+ * number of sockets). It knows nothing of tokens, JSON or retries; it turns transport
+ * failures into MomClientError (`network_error`, `timeout`, `aborted`) and tells whether a
+ * failed request can have reached the server.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool } from 'undici';
+import { closedError, errorFromAbort, MomClientError } from './errors';
+
+export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export interface TransportRequest {
+  method: HttpMethod;
+  /** Path and query, starting with `/`; the base URL's own path is prepended. */
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+  /** Time allowed for the response headers and, separately, for the body. */
+  timeoutMs: number;
+}
+
+export interface TransportResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+export interface HttpTransportOptions {
+  /** Sockets per origin (default 16). */
+  connections?: number;
+}
+
+/** Failures that happen before a request is written, so it cannot have reached the server. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** A network error raised before the request was written: safe to retry even a publish without ids. */
+const notSentErrors = new WeakSet<MomClientError>();
+
+export function requestWasNotSent(error: MomClientError): boolean {
+  return notSentErrors.has(error);
+}
+
+function causeCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
+  // Happy-eyeballs connects fail with an AggregateError of per-address errors.
+  const inner = (error as { errors?: unknown[] }).errors;
+  return Array.isArray(inner) ? causeCode(inner[0]) : undefined;
+}
+
+export class HttpTransport {
+  readonly origin: string;
+  private readonly basePath: string;
+  private readonly pool: Pool;
+  private closed = false;
+
+  constructor(baseUrl: URL, options: HttpTransportOptions = {}) {
+    if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') {
+      throw new MomClientError('invalid_argument', `url: expected http:// or https://, got ${JSON.stringify(baseUrl.href)}`);
+    }
+    this.origin = baseUrl.origin;
+    this.basePath = baseUrl.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(this.origin, {
+      connections: options.connections ?? 16,
+      pipelining: 1,
+      keepAliveTimeout: 4_000,
+    });
+  }
+
+  async request(request: TransportRequest): Promise<TransportResponse> {
+    if (this.closed) throw closedError();
+    if (request.signal?.aborted) throw errorFromAbort(request.signal);
+    try {
+      const response = await this.pool.request({
+        origin: this.origin,
+        method: request.method,
+        path: this.basePath + request.path,
+        headers: request.headers,
+        body: request.body,
+        signal: request.signal,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+      });
+      const text = await response.body.text();
+      return { status: response.statusCode, headers: response.headers, text };
+    } catch (error) {
+      throw this.toClientError(error, request);
+    }
+  }
+
+  /** Lets in-flight requests finish, then closes the sockets. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.close();
+  }
+
+  private toClientError(error: unknown, request: TransportRequest): MomClientError {
+    if (error instanceof MomClientError) return error;
+    if (request.signal?.aborted) return errorFromAbort(request.signal);
+    const code = causeCode(error);
+    const what = `${request.method} ${this.origin}${this.basePath}${request.path.split('?')[0]}`;
+    const detail = error instanceof Error ? error.message : String(error);
+    if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') {
+      return new MomClientError('closed', `${what}: the connection is closed`, { cause: error });
+    }
+    const isTimeout = code !== undefined && TIMEOUT_CODES.has(code);
+    const clientError = new MomClientError(
+      isTimeout ? 'timeout' : 'network_error',
+      isTimeout ? `${what}: no response within ${request.timeoutMs} ms` : `${what} failed: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`,
+      { retryable: true, cause: error },
+    );
+    if (code !== undefined && NOT_SENT_CODES.has(code)) notSentErrors.add(clientError);
+    return clientError;
+  }
+}
