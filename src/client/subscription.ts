@@ -1,0 +1,62 @@
+/**
+ * A subscription to a topic: sees every message published after it was created (or from the
+ * earliest retained one); its consumers compete, as in a consumer group (DESIGN §2).
+ */
+import type { ClientContext, Flushable } from './context';
+import { MessageSource, type ConsumeOptions, type DeadLettersOptions, type PullOptions } from './consumer';
+import type { Message, NackOptions } from './message';
+import { subscriptionPath } from './paths';
+import type { AckResult, NackResult, QueueStats, WireDeadLetter } from './types';
+
+export class Subscription implements Flushable {
+  readonly exchange: string;
+  readonly topic: string;
+  readonly name: string;
+  private readonly context: ClientContext;
+  private readonly path: string;
+  private readonly source: MessageSource;
+
+  constructor(context: ClientContext, exchange: string, topic: string, name: string) {
+    this.context = context;
+    this.exchange = exchange;
+    this.topic = topic;
+    this.name = name;
+    this.path = subscriptionPath(exchange, topic, name);
+    this.source = new MessageSource(context, this.path);
+  }
+
+  /** Removes the subscription and its pending messages. */
+  async delete(): Promise<void> {
+    this.context.assertOpen();
+    await this.context.request({ method: 'DELETE', path: this.path, idempotent: true });
+  }
+
+  /** `{depth, in_flight, dead_letters, partition, leader}` of this subscription. */
+  stats(): Promise<QueueStats> {
+    return this.source.stats();
+  }
+
+  deadLetters(options?: DeadLettersOptions): Promise<WireDeadLetter[]> {
+    return this.source.deadLetters(options);
+  }
+
+  pull(options?: PullOptions): Promise<Message[]> {
+    return this.source.pull(options);
+  }
+
+  consume(options?: ConsumeOptions): AsyncGenerator<Message, void, undefined> {
+    return this.source.consume(options);
+  }
+
+  ack(ids: readonly string[]): Promise<AckResult> {
+    return this.source.ack(ids);
+  }
+
+  nack(ids: readonly string[], options?: NackOptions): Promise<NackResult> {
+    return this.source.nack(ids, options);
+  }
+
+  flush(): Promise<void> {
+    return this.source.flush();
+  }
+}
