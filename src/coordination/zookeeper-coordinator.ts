@@ -1,0 +1,563 @@
+/**
+ * The Coordinator on Apache ZooKeeper (DESIGN §4). Layout and wire format: zk-layout.ts;
+ * one session as promises: zk-client.ts; watched directories: zk-watch.ts; the controller
+ * election recipe and the epoch fence: controller-election.ts.
+ *
+ * Sessions. The state seen by listeners follows the session: `connected`, `disconnected`
+ * (the session may still be alive; the library reconnects by itself), `expired` (ZooKeeper
+ * ended it, and with it our ephemeral nodes and watches). On expiry this coordinator starts
+ * a new session at once, writes this node's registration again, reads every watched
+ * directory again (re-arming the watches), keeps campaigning candidates in the queue, and
+ * only then reports `connected`. A controller that held the role when its session expired is
+ * deposed (its election's onDeposed fires); it is not re-elected behind the owner's back.
+ *
+ * Errors: anything that fails for want of ZooKeeper is a MomError `unavailable`
+ * ("ZooKeeper at 127.0.0.1:2181 is unreachable: …"). An operation that times out has an
+ * unknown outcome: read again before writing again (the CAS makes a retry safe).
+ */
+import { CreateMode, Exception, type Stat } from 'node-zookeeper-client';
+import { MomError } from '../core/errors';
+import { assertValidName } from '../core/names';
+import type { Logger } from '../runtime/logger';
+import type {
+  ClusterSettings,
+  ControllerElection,
+  ControllerFence,
+  Coordinator,
+  ExchangeInfo,
+  NodeInfo,
+  PartitionAssignment,
+  PartitionState,
+  SessionState,
+  Unsubscribe,
+} from './coordinator';
+import { isFenceFailure, ZkControllerElection } from './controller-election';
+import { ZkClient, ZkOperationError, type MultiOp, type ZkClientState } from './zk-client';
+import {
+  decodeCluster,
+  decodeExchange,
+  decodeNode,
+  decodePartition,
+  encodeCluster,
+  encodeEpoch,
+  encodeExchange,
+  encodeNode,
+  encodePartition,
+  parsePartitionName,
+  validateAssignment,
+  ZkLayout,
+} from './zk-layout';
+import { ChildrenWatch, type SessionHost } from './zk-watch';
+
+export interface ZooKeeperCoordinatorOptions {
+  /** `host:port[,host:port…][/chroot]`. */
+  connectString: string;
+  /** Root of the cluster's znodes; default `/mom`. */
+  root?: string;
+  /** Requested session timeout; the ensemble may grant another (see sessionTimeoutMs()). */
+  sessionTimeoutMs: number;
+  logger: Logger;
+  /** How long start() waits for the first session; default max(sessionTimeoutMs, 10 s). */
+  connectTimeoutMs?: number;
+  /** Deadline of one ZooKeeper operation, waiting for a connection included; default max(sessionTimeoutMs, 5 s). */
+  operationTimeoutMs?: number;
+}
+
+type Lifecycle = 'new' | 'running' | 'closed';
+
+const RESTORE_RETRY_MS = 500;
+
+export class ZooKeeperCoordinator implements Coordinator {
+  readonly kind = 'zookeeper' as const;
+  private readonly layout: ZkLayout;
+  private readonly log: Logger;
+  private readonly connectString: string;
+  private readonly requestedTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly operationTimeoutMs: number;
+
+  private lifecycle: Lifecycle = 'new';
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  /** The current session; replaced when one expires. */
+  private zk: ZkClient | undefined;
+  /** Sessions whose registration and watches are in place. */
+  private readonly restored = new WeakSet<ZkClient>();
+  private restoring: ZkClient | undefined;
+  private restoreTimer: NodeJS.Timeout | undefined;
+  private state: SessionState = 'disconnected';
+  private readonly stateListeners = new Set<(state: SessionState) => void>();
+
+  private registration: NodeInfo | undefined;
+  private nodesWatch: ChildrenWatch<NodeInfo> | undefined;
+  private partitionsWatch: ChildrenWatch<PartitionState> | undefined;
+  private readonly elections = new Set<ZkControllerElection>();
+  private readonly host: SessionHost = { connectedClient: () => this.connectedClient() };
+
+  constructor(options: ZooKeeperCoordinatorOptions) {
+    if (typeof options.connectString !== 'string' || !/^[^\s,]+(,[^\s,]+)*$/.test(options.connectString)) {
+      throw new MomError('config_invalid', `zookeeper: expected host:port[,host:port...], got ${JSON.stringify(options.connectString)}`);
+    }
+    if (!Number.isSafeInteger(options.sessionTimeoutMs) || options.sessionTimeoutMs <= 0) {
+      throw new MomError('config_invalid', `zookeeper session timeout: expected a positive integer (ms), got ${options.sessionTimeoutMs}`);
+    }
+    this.layout = new ZkLayout(options.root ?? '/mom');
+    this.connectString = options.connectString;
+    this.requestedTimeoutMs = options.sessionTimeoutMs;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? Math.max(options.sessionTimeoutMs, 10_000);
+    this.operationTimeoutMs = options.operationTimeoutMs ?? Math.max(options.sessionTimeoutMs, 5_000);
+    this.log = options.logger.child({ component: 'zookeeper', zookeeper: options.connectString, root: this.layout.root });
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  start(): Promise<void> {
+    if (this.lifecycle === 'closed') return Promise.reject(this.closedError());
+    this.starting ??= this.doStart().catch((error: unknown) => {
+      this.starting = undefined; // start() may be tried again
+      throw error;
+    });
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    const zk = this.newSession();
+    try {
+      await zk.waitConnected(this.connectTimeoutMs);
+      await this.ensureLayout(zk);
+      if (this.lifecycle === 'closed') throw this.closedError();
+    } catch (error) {
+      if (this.zk === zk) this.zk = undefined;
+      await zk.close();
+      throw error;
+    }
+    this.restored.add(zk);
+    this.lifecycle = 'running';
+    this.log.info('connected to ZooKeeper', { session: zk.sessionIdHex(), sessionTimeoutMs: zk.sessionTimeoutMs() });
+    this.onClientState(zk, zk.currentState());
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.lifecycle = 'closed';
+    if (this.restoreTimer) clearTimeout(this.restoreTimer);
+    for (const election of [...this.elections]) election.abandon();
+    this.elections.clear();
+    this.nodesWatch?.close();
+    this.partitionsWatch?.close();
+    this.nodesWatch = undefined;
+    this.partitionsWatch = undefined;
+    this.stateListeners.clear();
+    const zk = this.zk;
+    this.zk = undefined;
+    // Closing the session removes this node's registration and candidacy at once.
+    await zk?.close();
+    this.state = 'disconnected';
+  }
+
+  // ---- cluster ---------------------------------------------------------------------------
+
+  async ensureCluster(proposed: ClusterSettings): Promise<ClusterSettings> {
+    if (!Number.isSafeInteger(proposed.partitions) || proposed.partitions < 1) {
+      throw new MomError('bad_request', `cluster partitions must be a positive integer, got ${proposed.partitions}`);
+    }
+    const zk = this.client();
+    for (;;) {
+      if (await zk.create(this.layout.cluster, encodeCluster(proposed), CreateMode.PERSISTENT)) {
+        this.log.info('cluster created', { partitions: proposed.partitions });
+        return { partitions: proposed.partitions };
+      }
+      const existing = await zk.getData(this.layout.cluster);
+      if (!existing) continue; // deleted in between: try to create again
+      const settings = decodeCluster(existing.data);
+      if (!settings) throw this.malformed(this.layout.cluster, existing.data);
+      return settings;
+    }
+  }
+
+  // ---- membership ------------------------------------------------------------------------
+
+  async registerNode(info: NodeInfo): Promise<void> {
+    const zk = this.client();
+    if (this.registration && this.registration.id !== info.id) {
+      throw new MomError('conflict', `this coordinator already registered node ${this.registration.id}; cannot also register ${info.id}`);
+    }
+    await this.writeRegistration(zk, info);
+    this.registration = { ...info };
+  }
+
+  async listNodes(): Promise<NodeInfo[]> {
+    const nodes = await this.readDirectory(this.layout.nodes, (_name, data) => decodeNode(data));
+    return nodes.sort(byId);
+  }
+
+  watchNodes(listener: (nodes: NodeInfo[]) => void): Unsubscribe {
+    this.assertNotClosed();
+    const watch = (this.nodesWatch ??= new ChildrenWatch<NodeInfo>(
+      this.host,
+      { path: this.layout.nodes, decode: (_name, data) => decodeNode(data), compare: byId },
+      this.log,
+    ));
+    const unsubscribe = watch.add(listener);
+    return () => {
+      unsubscribe();
+      if (watch.listenerCount === 0 && this.nodesWatch === watch) {
+        watch.close();
+        this.nodesWatch = undefined;
+      }
+    };
+  }
+
+  // ---- partitions ------------------------------------------------------------------------
+
+  async listPartitions(): Promise<PartitionState[]> {
+    const states = await this.readDirectory(this.layout.partitions, (name, data, stat) => this.decodePartitionNode(name, data, stat));
+    return states.sort(byPartition);
+  }
+
+  async getPartition(partition: number): Promise<PartitionState | undefined> {
+    const path = this.layout.partition(partition);
+    const node = await this.client().getData(path);
+    if (!node) return undefined;
+    const state = decodePartition(partition, node.data, node.stat.version);
+    if (!state) throw this.malformed(path, node.data);
+    return state;
+  }
+
+  watchPartitions(listener: (states: PartitionState[]) => void): Unsubscribe {
+    this.assertNotClosed();
+    const watch = (this.partitionsWatch ??= new ChildrenWatch<PartitionState>(
+      this.host,
+      { path: this.layout.partitions, decode: (name, data, stat) => this.decodePartitionNode(name, data, stat), compare: byPartition },
+      this.log,
+    ));
+    const unsubscribe = watch.add(listener);
+    return () => {
+      unsubscribe();
+      if (watch.listenerCount === 0 && this.partitionsWatch === watch) {
+        watch.close();
+        this.partitionsWatch = undefined;
+      }
+    };
+  }
+
+  async createPartition(state: PartitionAssignment, fence?: ControllerFence): Promise<boolean> {
+    validateAssignment(state);
+    const zk = this.client();
+    const path = this.layout.partition(state.partition);
+    const data = encodePartition(state);
+    if (!fence) return (await zk.create(path, data, CreateMode.PERSISTENT)) !== undefined;
+    const result = await zk.multi([this.fenceCheck(fence), { op: 'create', path, data, mode: CreateMode.PERSISTENT }]);
+    if (result.ok) return true;
+    if (result.index === 0 && isFenceFailure(result.code)) throw this.staleFence(fence);
+    if (result.code === Exception.NODE_EXISTS) return false;
+    throw this.refused(`create ${path}`, result.code);
+  }
+
+  async casPartition(next: PartitionAssignment, expectedVersion: number, fence?: ControllerFence): Promise<PartitionState | undefined> {
+    validateAssignment(next);
+    if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
+      throw new MomError('bad_request', `casPartition needs the version the state was read at, got ${expectedVersion}`);
+    }
+    const zk = this.client();
+    const path = this.layout.partition(next.partition);
+    const data = encodePartition(next);
+    let stat: Stat | undefined;
+    if (!fence) {
+      const result = await zk.setData(path, data, expectedVersion);
+      if (result === 'bad_version' || result === 'no_node') return undefined;
+      stat = result;
+    } else {
+      const result = await zk.multi([this.fenceCheck(fence), { op: 'setData', path, data, version: expectedVersion }]);
+      if (!result.ok) {
+        if (result.index === 0 && isFenceFailure(result.code)) throw this.staleFence(fence);
+        if (result.code === Exception.BAD_VERSION || result.code === Exception.NO_NODE) return undefined;
+        throw this.refused(`setData ${path}`, result.code);
+      }
+      stat = result.results[1]?.stat;
+    }
+    return {
+      partition: next.partition,
+      replicas: [...next.replicas],
+      leader: next.leader,
+      leaderEpoch: next.leaderEpoch,
+      isr: [...next.isr],
+      version: stat?.version ?? expectedVersion + 1,
+    };
+  }
+
+  // ---- exchanges -------------------------------------------------------------------------
+
+  async createExchange(name: string): Promise<{ created: boolean; exchange: ExchangeInfo }> {
+    const path = this.layout.exchange(assertValidName('exchange', name));
+    const zk = this.client();
+    const exchange: ExchangeInfo = { name, createdAt: new Date().toISOString() };
+    for (;;) {
+      if (await zk.create(path, encodeExchange(exchange), CreateMode.PERSISTENT)) return { created: true, exchange };
+      const existing = await zk.getData(path);
+      if (existing) return { created: false, exchange: decodeExchange(name, existing.data) };
+    }
+  }
+
+  async getExchange(name: string): Promise<ExchangeInfo | undefined> {
+    const node = await this.client().getData(this.layout.exchange(assertValidName('exchange', name)));
+    return node ? decodeExchange(name, node.data) : undefined;
+  }
+
+  async listExchanges(): Promise<ExchangeInfo[]> {
+    const exchanges = await this.readDirectory(this.layout.exchanges, (name, data) => decodeExchange(name, data));
+    return exchanges.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async deleteExchange(name: string): Promise<boolean> {
+    return (await this.client().remove(this.layout.exchange(assertValidName('exchange', name)))) === true;
+  }
+
+  // ---- controller election ---------------------------------------------------------------
+
+  campaign(candidateId: string): ControllerElection {
+    this.assertNotClosed();
+    if (typeof candidateId !== 'string' || candidateId === '') {
+      throw new MomError('bad_request', 'a controller candidate needs a non-empty id');
+    }
+    const election = new ZkControllerElection(this.host, this.layout, candidateId, this.log, (e) => this.elections.delete(e));
+    this.elections.add(election);
+    election.kick();
+    return election;
+  }
+
+  // ---- session ---------------------------------------------------------------------------
+
+  sessionState(): SessionState {
+    return this.state;
+  }
+
+  onSessionState(listener: (state: SessionState) => void): Unsubscribe {
+    this.stateListeners.add(listener);
+    return () => {
+      this.stateListeners.delete(listener);
+    };
+  }
+
+  sessionTimeoutMs(): number {
+    return this.zk?.sessionTimeoutMs() ?? this.requestedTimeoutMs;
+  }
+
+  /** The current ZooKeeper session id (`0x…`), for logs and tests; undefined before start. */
+  sessionId(): string | undefined {
+    return this.zk?.sessionIdHex();
+  }
+
+  // ---- sessions: internals ---------------------------------------------------------------
+
+  private newSession(): ZkClient {
+    const zk = new ZkClient({
+      connectString: this.connectString,
+      sessionTimeoutMs: this.requestedTimeoutMs,
+      operationTimeoutMs: this.operationTimeoutMs,
+      logger: this.log,
+    });
+    this.zk = zk;
+    zk.onState((state) => this.onClientState(zk, state));
+    zk.connect();
+    return zk;
+  }
+
+  private onClientState(zk: ZkClient, state: ZkClientState): void {
+    if (zk !== this.zk || this.lifecycle !== 'running') return;
+    if (state === 'connected') {
+      if (this.restored.has(zk)) {
+        this.setState('connected');
+        this.resyncAll();
+      } else {
+        void this.restore(zk);
+      }
+    } else if (state === 'disconnected') {
+      this.setState('disconnected');
+    } else if (state === 'expired') {
+      this.log.warn('ZooKeeper session expired; starting a new one', { session: zk.sessionIdHex() });
+      this.setState('expired');
+      for (const election of [...this.elections]) election.sessionExpired();
+      void zk.close();
+      this.newSession();
+    }
+  }
+
+  /** A new session after an expiry: put back what the old one held, then report `connected`. */
+  private async restore(zk: ZkClient): Promise<void> {
+    if (this.restoring === zk) return;
+    this.restoring = zk;
+    try {
+      await this.ensureLayout(zk);
+      if (this.registration) await this.writeRegistration(zk, this.registration);
+      if (zk !== this.zk || this.lifecycle !== 'running') return;
+      this.restored.add(zk);
+      this.log.info('ZooKeeper session re-established', { session: zk.sessionIdHex(), node: this.registration?.id });
+      if (zk.isConnected()) {
+        this.setState('connected');
+        this.resyncAll();
+      }
+    } catch (error) {
+      if (zk !== this.zk || this.lifecycle !== 'running') return;
+      this.log.warn('could not restore the ZooKeeper registration; retrying', { error: error as Error });
+      // Disconnected: the next `connected` restores. Connected: retry shortly.
+      if (zk.isConnected() && !this.restoreTimer) {
+        this.restoreTimer = setTimeout(() => {
+          this.restoreTimer = undefined;
+          if (zk === this.zk && zk.isConnected() && !this.restored.has(zk)) void this.restore(zk);
+        }, RESTORE_RETRY_MS);
+      }
+    } finally {
+      if (this.restoring === zk) this.restoring = undefined;
+    }
+  }
+
+  private resyncAll(): void {
+    this.nodesWatch?.resync();
+    this.partitionsWatch?.resync();
+    for (const election of [...this.elections]) election.kick();
+  }
+
+  private setState(state: SessionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.log.info('ZooKeeper session state', { state });
+    for (const listener of [...this.stateListeners]) {
+      try {
+        listener(state);
+      } catch (error) {
+        this.log.error('session state listener failed', { error: error as Error });
+      }
+    }
+  }
+
+  private connectedClient(): ZkClient | undefined {
+    const zk = this.zk;
+    return this.lifecycle === 'running' && zk?.isConnected() ? zk : undefined;
+  }
+
+  /** The current session for an operation (it waits, bounded, if not connected). */
+  private client(): ZkClient {
+    this.assertNotClosed();
+    if (this.lifecycle !== 'running' || !this.zk) {
+      throw new MomError('unavailable', 'ZooKeeper coordinator is not started: call start() first');
+    }
+    return this.zk;
+  }
+
+  private assertNotClosed(): void {
+    if (this.lifecycle === 'closed') throw this.closedError();
+  }
+
+  private async ensureLayout(zk: ZkClient): Promise<void> {
+    for (const path of this.layout.parents) await zk.ensurePath(path);
+    // Epoch 0 at znode version 0: see controller-election.ts for why they stay equal.
+    await zk.create(this.layout.controllerEpoch, encodeEpoch(0), CreateMode.PERSISTENT);
+  }
+
+  /**
+   * Creates `nodes/<id>`. If it exists and is ours (a lost answer), it is updated. If another
+   * session holds it — usually this node's previous process, whose session has not expired
+   * yet — it waits for that session to end, up to twice the session timeout.
+   */
+  private async writeRegistration(zk: ZkClient, info: NodeInfo): Promise<void> {
+    const path = this.layout.node(info.id);
+    const data = encodeNode(info);
+    const deadline = Date.now() + 2 * zk.sessionTimeoutMs() + 1_000;
+    let waited = false;
+    for (;;) {
+      if (await zk.create(path, data, CreateMode.EPHEMERAL)) return;
+      const existing = await zk.getData(path);
+      if (!existing) continue;
+      if (existing.stat.ephemeralOwner.equals(zk.sessionId())) {
+        if (existing.data.equals(data)) return;
+        const result = await zk.setData(path, data, existing.stat.version);
+        if (typeof result !== 'string') return;
+        continue;
+      }
+      const owner = `0x${existing.stat.ephemeralOwner.toString('hex').replace(/^0+(?=.)/, '')}`;
+      if (Date.now() >= deadline) {
+        throw new MomError(
+          'conflict',
+          `node id ${info.id} is registered in ZooKeeper by another live session (${owner}); ` +
+            `is another process running with --node-id ${info.id}?`,
+        );
+      }
+      if (!waited) this.log.info('node id held by an older session; waiting for it to expire', { node: info.id, owner });
+      waited = true;
+      await this.waitForDeletion(zk, path, Math.min(deadline - Date.now(), zk.sessionTimeoutMs()));
+    }
+  }
+
+  private waitForDeletion(zk: ZkClient, path: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, timeoutMs));
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      zk.exists(path, done).then((stat) => (stat ? undefined : done()), done);
+    });
+  }
+
+  /** Children of `dir` and their decoded data; children that vanish meanwhile are skipped. */
+  private async readDirectory<T>(dir: string, decode: (name: string, data: Buffer, stat: Stat) => T | undefined): Promise<T[]> {
+    const zk = this.client();
+    const names = (await zk.getChildren(dir)) ?? [];
+    const values: Array<T | undefined> = await Promise.all(
+      names.map(async (name): Promise<T | undefined> => {
+        const node = await zk.getData(`${dir}/${name}`);
+        if (!node) return undefined;
+        const value = decode(name, node.data, node.stat);
+        if (value === undefined) this.log.warn('ignoring a znode with unexpected data', { path: `${dir}/${name}` });
+        return value;
+      }),
+    );
+    return values.filter((v): v is T => v !== undefined);
+  }
+
+  private decodePartitionNode(name: string, data: Buffer, stat: Stat): PartitionState | undefined {
+    const partition = parsePartitionName(name);
+    return partition === undefined ? undefined : decodePartition(partition, data, stat.version);
+  }
+
+  /** The fence: controller_epoch's znode version equals the epoch (controller-election.ts). */
+  private fenceCheck(fence: ControllerFence): MultiOp {
+    if (!Number.isSafeInteger(fence.controllerEpoch) || fence.controllerEpoch < 0) {
+      throw new MomError('bad_request', `controller epoch must be a non-negative integer, got ${fence.controllerEpoch}`);
+    }
+    return { op: 'check', path: this.layout.controllerEpoch, version: fence.controllerEpoch };
+  }
+
+  private staleFence(fence: ControllerFence): MomError {
+    return new MomError(
+      'stale_epoch',
+      `controller epoch ${fence.controllerEpoch} is stale: another controller has been elected since; this write was refused`,
+      { retryable: false, details: { controller_epoch: fence.controllerEpoch } },
+    );
+  }
+
+  private refused(what: string, code: number): ZkOperationError {
+    return new ZkOperationError(`ZooKeeper at ${this.connectString} refused ${what}: error ${code}`, code);
+  }
+
+  private malformed(path: string, data: Buffer): MomError {
+    return new MomError('internal', `${path} in ZooKeeper holds unexpected data: ${JSON.stringify(data.toString('utf8').slice(0, 200))}`);
+  }
+
+  private closedError(): MomError {
+    return new MomError('unavailable', 'ZooKeeper coordinator is closed', { retryable: false });
+  }
+}
+
+function byId(a: NodeInfo, b: NodeInfo): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function byPartition(a: PartitionState, b: PartitionState): number {
+  return a.partition - b.partition;
+}
