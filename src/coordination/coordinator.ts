@@ -41,17 +41,28 @@ export type SessionState = 'connected' | 'disconnected' | 'expired';
 
 export type Unsubscribe = () => void;
 
-/** A write fenced by the controller epoch: it fails if another controller took over. */
+/**
+ * A write fenced by the controller epoch: it is refused with a MomError `stale_epoch` (not
+ * retryable) if another controller has been elected since `controllerEpoch` was won.
+ */
 export interface ControllerFence {
   controllerEpoch: number;
 }
 
+/**
+ * One candidacy. Until it wins it stays in the queue, across reconnections and session
+ * expiries. Once won, losing the session ends it for good: `onDeposed` fires and the owner
+ * campaigns again with a new one.
+ */
 export interface ControllerElection {
-  /** Resolves when this candidate becomes the active controller, with the new controller epoch. */
+  /**
+   * Resolves when this candidate becomes the active controller, with the new controller epoch.
+   * Rejects (MomError `unavailable`) if the candidacy is withdrawn or the coordinator closes first.
+   */
   readonly elected: Promise<number>;
   /** Whether this candidate currently holds the controller role. */
   isLeader(): boolean;
-  /** Called once if leadership is lost after being won (session loss). */
+  /** Called once if leadership is lost after being won (session loss); not on resign() or close(). */
   onDeposed(listener: () => void): Unsubscribe;
   /** Withdraws the candidacy (and the role, if held). Idempotent. */
   resign(): Promise<void>;
@@ -81,9 +92,12 @@ export interface Coordinator {
   getPartition(partition: number): Promise<PartitionState | undefined>;
   /** Listener gets the full map now and on every change. */
   watchPartitions(listener: (states: PartitionState[]) => void): Unsubscribe;
-  /** Creates the partition's state if absent; false if it already existed. */
+  /** Creates the partition's state if absent; false if it already existed. A failed fence rejects (see ControllerFence). */
   createPartition(state: PartitionAssignment, fence?: ControllerFence): Promise<boolean>;
-  /** Writes `next` if the stored version is still `expectedVersion`; the new state, or undefined on conflict. */
+  /**
+   * Writes `next` if the stored version is still `expectedVersion`; the new state, or undefined
+   * on conflict (another version, or no such partition). A failed fence rejects (see ControllerFence).
+   */
   casPartition(next: PartitionAssignment, expectedVersion: number, fence?: ControllerFence): Promise<PartitionState | undefined>;
 
   // Exchanges (cluster-wide metadata)
@@ -96,7 +110,8 @@ export interface Coordinator {
   // Controller election (ephemeral sequential recipe on /controller)
   campaign(candidateId: string): ControllerElection;
 
-  // Session
+  // Session. After `expired` the coordinator opens a new session by itself, registers this
+  // node again and re-arms the watches; `connected` follows once that is done.
   sessionState(): SessionState;
   onSessionState(listener: (state: SessionState) => void): Unsubscribe;
   /** The session timeout the ensemble granted, in ms (a leader fences itself after this). */
