@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
+import { fdatasync } from 'node:fs';
 import type { FsyncPolicy } from '../config/settings';
 import { MomError } from '../core/errors';
+import type { WalFile } from './wal-file';
 
 interface PendingWork {
   run: () => unknown;
@@ -8,27 +10,43 @@ interface PendingWork {
   reject: (error: unknown) => void;
 }
 
+interface AwaitingSync {
+  resolve: (value: unknown) => void;
+  value: unknown;
+  reject: (error: unknown) => void;
+}
+
 /**
- * Group commit (DESIGN §3): every write submitted during one event-loop turn runs in one
- * transaction, and one commit (one fsync with fsync=batch) answers all of them. With
- * fsync=always each write is its own transaction. A work function runs inside the
- * transaction and must not throw for expected conditions (validate before submitting): a
- * throw rolls back the whole group and rejects every caller in it.
+ * Group commit with a pipelined fsync (DESIGN §3). Every write submitted during one
+ * event-loop turn runs in one transaction. SQLite commits without syncing; the WAL is then
+ * fdatasync'ed in libuv's thread pool, and a write is answered only after a sync that began
+ * after its commit. While one sync runs, the next groups commit and wait for the next sync,
+ * so the event loop never blocks on the disk and one fsync covers many groups.
+ *
+ * fsync=always: each write is its own transaction (still answered only after a sync).
+ * fsync=never: answered at commit; the OS writes the WAL back when it likes.
+ * A work function must not throw for expected conditions (validate before submitting): a
+ * throw rolls back its whole group and rejects every caller in it.
  */
 export class GroupCommit {
   private queue: PendingWork[] = [];
   private scheduled = false;
   private closed = false;
+  private awaitingSync: AwaitingSync[] = [];
+  private syncing = false;
+  private idleWaiters: Array<() => void> = [];
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
-  /** Statistics for /metrics: groups committed and the writes in them. */
+  /** Statistics for /metrics. */
   groups = 0;
   writes = 0;
+  syncs = 0;
 
   constructor(
     private readonly db: Database.Database,
     private readonly policy: FsyncPolicy,
+    private readonly wal: WalFile,
   ) {
     this.begin = db.prepare('BEGIN');
     this.commit = db.prepare('COMMIT');
@@ -46,7 +64,7 @@ export class GroupCommit {
     });
   }
 
-  /** Runs everything queued now, synchronously. */
+  /** Commits everything queued now (synchronously); answers follow the next sync. */
   flush(): void {
     this.scheduled = false;
     const batch = this.queue;
@@ -57,6 +75,8 @@ export class GroupCommit {
     } else {
       this.runGroup(batch);
     }
+    if (this.policy === 'never') this.settleSynced(this.awaitingSync.splice(0));
+    else this.startSync();
   }
 
   private runGroup(batch: PendingWork[]): void {
@@ -77,13 +97,53 @@ export class GroupCommit {
     }
     this.groups++;
     this.writes += batch.length;
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]);
+    for (let i = 0; i < batch.length; i++) {
+      const work = batch[i]!;
+      this.awaitingSync.push({ resolve: work.resolve, reject: work.reject, value: results[i] });
+    }
   }
 
-  /** Commits what is queued and refuses new work. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.flush();
-    this.closed = true;
+  /** One sync at a time; it covers every group committed before it started. */
+  private startSync(): void {
+    if (this.syncing || this.awaitingSync.length === 0) return;
+    this.syncing = true;
+    const covered = this.awaitingSync;
+    this.awaitingSync = [];
+    fdatasync(this.wal.fd(), (error) => {
+      this.syncing = false;
+      this.syncs++;
+      if (error) {
+        const failure = new MomError('internal', `fsync of the write-ahead log failed: ${error.message}; the write may be lost`, { cause: error });
+        for (const waiting of covered) waiting.reject(failure);
+      } else {
+        this.settleSynced(covered);
+      }
+      if (this.awaitingSync.length > 0) this.startSync();
+      else this.wakeIdle();
+    });
+  }
+
+  private settleSynced(list: AwaitingSync[]): void {
+    for (const waiting of list) waiting.resolve(waiting.value);
+  }
+
+  private wakeIdle(): void {
+    if (this.syncing || this.queue.length > 0 || this.awaitingSync.length > 0) return;
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /** Resolves when nothing is queued, committing or syncing. */
+  idle(): Promise<void> {
+    if (!this.syncing && this.queue.length === 0 && this.awaitingSync.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Commits what is queued, waits for its sync, and refuses new work. Idempotent. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.flush();
+      this.closed = true;
+    }
+    await this.idle();
   }
 }

@@ -7,6 +7,7 @@ import { entryToRow, rowToEntry, type LogRow } from './entry-codec';
 import { GroupCommit } from './group-commit';
 import { OFFSET_BITS, openNodeDatabase } from './schema';
 import { StateApplier, type ApplyEffect } from './state-applier';
+import { WalFile } from './wal-file';
 
 export interface PartitionPosition {
   /** First offset still in the log (earlier ones were compacted away). */
@@ -64,14 +65,16 @@ export class NodeStore {
   };
 
   static open(dataDir: string, fsync: FsyncPolicy): NodeStore {
-    return new NodeStore(openNodeDatabase(join(dataDir, 'node', 'broker.db'), fsync), fsync);
+    const path = join(dataDir, 'node', 'broker.db');
+    return new NodeStore(openNodeDatabase(path), fsync, new WalFile(`${path}-wal`));
   }
 
   private constructor(
     readonly db: Database.Database,
-    fsync: FsyncPolicy,
+    private readonly fsync: FsyncPolicy,
+    private readonly wal: WalFile,
   ) {
-    this.writes = new GroupCommit(db, fsync);
+    this.writes = new GroupCommit(db, fsync, wal);
     this.applier = new StateApplier(db, this.catalog);
     this.stmt = {
       insertLog: db.prepare(
@@ -319,10 +322,27 @@ export class NodeStore {
     return this.stmt.expireDedup.run(olderThan).changes;
   }
 
-  close(): void {
+  /**
+   * Copies the WAL into the database file so the WAL can restart from its beginning. Runs
+   * with synchronous=FULL: SQLite syncs the WAL, copies, and syncs the database file before
+   * it marks the WAL reusable, so nothing acknowledged depends on frames it may overwrite.
+   */
+  checkpoint(mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): void {
+    if (this.fsync !== 'never') this.db.pragma('synchronous = FULL');
+    try {
+      this.db.pragma(`wal_checkpoint(${mode})`);
+    } finally {
+      if (this.fsync !== 'never') this.db.pragma('synchronous = OFF');
+    }
+  }
+
+  /** Waits for queued writes and their sync, checkpoints, and closes. Idempotent. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.writes.close();
+    await this.writes.close();
+    this.checkpoint('TRUNCATE');
+    this.wal.close();
     this.db.close();
   }
 }

@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { FsyncPolicy } from '../config/settings';
 
 /**
  * The node database (DESIGN §3): every partition's log plus the state derived from it.
@@ -107,12 +106,16 @@ CREATE TABLE IF NOT EXISTS dedup (
 CREATE INDEX IF NOT EXISTS dedup_by_ts ON dedup (ts);
 `;
 
-export function openNodeDatabase(path: string, fsync: FsyncPolicy): Database.Database {
+export function openNodeDatabase(path: string): Database.Database {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  // FULL: every commit fsyncs the WAL (always/batch). NORMAL in WAL mode: commits do not fsync.
-  db.pragma(`synchronous = ${fsync === 'never' ? 'NORMAL' : 'FULL'}`);
+  // Commits do not sync: GroupCommit fdatasyncs the WAL off the event loop before answering,
+  // and checkpoints run with synchronous=FULL (NodeStore.checkpoint), so a checkpoint syncs the
+  // WAL and the database file before SQLite reuses the WAL. SQLite's own checkpoints are off
+  // because with synchronous=OFF they would not sync.
+  db.pragma('synchronous = OFF');
+  db.pragma('wal_autocheckpoint = 0');
   db.pragma('busy_timeout = 5000');
   db.pragma('cache_size = -65536');
   db.pragma('temp_store = MEMORY');

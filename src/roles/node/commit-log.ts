@@ -1,43 +1,67 @@
 import type { LogEntry } from '../../core/entries';
+import { MomError } from '../../core/errors';
 import type { NodeStore } from '../../store/node-store';
 import type { ApplyEffect } from '../../store/state-applier';
 
 export type AckMode = 'all' | 'leader';
 
+export type AppliedListener = (effects: ApplyEffect[]) => void;
+
 /**
- * How a partition leader makes entries durable and applied. The single-node implementation
- * appends and applies in one group-committed transaction; the replicated one (cluster) appends,
- * waits for the in-sync replicas, then applies up to the high watermark.
+ * How a partition leader makes entries durable and applied. The single-replica implementation
+ * appends and applies in one group-committed transaction; the replicated one appends, waits
+ * for the in-sync replicas, then applies up to the high watermark (DESIGN §5). Either way,
+ * what applying changed reaches the applied listener in offset order, before `commit`
+ * resolves for acks=all.
  */
 export interface CommitLog {
   readonly partition: number;
   readonly epoch: number;
-  commit(entries: LogEntry[], acks: AckMode): Promise<ApplyEffect[]>;
+  begin(): Promise<void>;
+  commit(entries: LogEntry[], acks: AckMode): Promise<void>;
+  onApplied(listener: AppliedListener): void;
+  /** Log entries below this offset are on every replica and may be compacted. */
+  compactionFloor(): number;
+  /** Stops leading: pending commits fail with a retryable error. Idempotent. */
+  close(): void;
 }
 
-/** One node, no replicas: an entry is committed when its group's transaction is (DESIGN §1 `all`). */
+/** One replica: an entry is committed when its group's transaction is (DESIGN §1 `all`). */
 export class LocalCommitLog implements CommitLog {
+  private listener: AppliedListener = () => {};
+  private closed = false;
+
   constructor(
     private readonly store: NodeStore,
     readonly partition: number,
     readonly epoch: number,
+    private readonly nodeId: string,
   ) {}
 
-  /** Starts the epoch: records where it begins and writes its first entry (so the epoch owns an offset). */
-  async begin(nodeId: string): Promise<void> {
-    await this.store.writes.submit(() => {
-      const start = this.store.position(this.partition).logEnd;
-      this.store.recordEpochStart(this.partition, this.epoch, start);
-      const entries: LogEntry[] = [{ type: 'epoch.start', nodeId }];
-      const first = this.store.append(this.partition, this.epoch, entries);
-      this.store.applyAppended(this.partition, first, entries);
-    });
+  /** Starts the epoch: records where it begins and writes its first entry, so the epoch owns an offset. */
+  async begin(): Promise<void> {
+    await this.commit([{ type: 'epoch.start', nodeId: this.nodeId }], 'all', true);
   }
 
-  commit(entries: LogEntry[]): Promise<ApplyEffect[]> {
-    return this.store.writes.submit(() => {
+  onApplied(listener: AppliedListener): void {
+    this.listener = listener;
+  }
+
+  async commit(entries: LogEntry[], _acks: AckMode, startsEpoch = false): Promise<void> {
+    if (this.closed) throw new MomError('unavailable', `partition ${this.partition} is no longer led here; retry`);
+    const effects = await this.store.writes.submit(() => {
+      if (startsEpoch) this.store.recordEpochStart(this.partition, this.epoch, this.store.position(this.partition).logEnd);
       const first = this.store.append(this.partition, this.epoch, entries);
       return this.store.applyAppended(this.partition, first, entries);
     });
+    this.listener(effects);
+  }
+
+  compactionFloor(): number {
+    return Number.MAX_SAFE_INTEGER;
+  }
+
+  close(): void {
+    this.closed = true;
   }
 }

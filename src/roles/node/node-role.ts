@@ -25,6 +25,8 @@ export type CommitLogFactory = (partition: number, state: PartitionState) => Pro
 
 const LEASE_SWEEP_MS = 100;
 const MAINTENANCE_MS = 5_000;
+/** Short, frequent checkpoints keep each one's pause small. */
+const CHECKPOINT_MS = 250;
 
 /**
  * The node role: owns the store, leads the partitions the coordinator assigns to it, and
@@ -41,18 +43,20 @@ export class NodeRole {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private draining = false;
+  private checkpointedAt = 0;
   commitLogFactory: CommitLogFactory;
 
   constructor(private readonly options: NodeRoleOptions) {
     this.store = NodeStore.open(options.config.data, options.config.fsync);
     this.commitLogFactory = async (partition, state) => {
-      const log = new LocalCommitLog(this.store, partition, state.leaderEpoch);
-      await log.begin(this.nodeId);
+      const log = new LocalCommitLog(this.store, partition, state.leaderEpoch, this.nodeId);
+      await log.begin();
       return log;
     };
     const { metrics } = options;
     metrics.gauge('mom_store_group_commits_total', 'transactions committed by the group committer', () => this.store.writes.groups);
     metrics.gauge('mom_store_writes_total', 'writes committed (several per group)', () => this.store.writes.writes);
+    metrics.gauge('mom_store_syncs_total', 'fdatasyncs of the write-ahead log', () => this.store.writes.syncs);
     metrics.gauge('mom_partitions_led', 'partitions this node leads', () => this.engines.size);
   }
 
@@ -75,6 +79,7 @@ export class NodeRole {
     this.timers.push(
       setInterval(() => this.sweepLeases(), LEASE_SWEEP_MS),
       setInterval(() => this.maintain(), MAINTENANCE_MS),
+      setInterval(() => this.checkpoint(), CHECKPOINT_MS),
     );
     for (const timer of this.timers) timer.unref();
   }
@@ -157,6 +162,16 @@ export class NodeRole {
     for (const engine of this.engines.values()) engine.sweepLeases(now);
   }
 
+  private checkpoint(): void {
+    if (this.closed || this.store.writes.groups === this.checkpointedAt) return;
+    this.checkpointedAt = this.store.writes.groups;
+    try {
+      this.store.checkpoint();
+    } catch (error) {
+      this.options.logger.warn('checkpoint failed', { error });
+    }
+  }
+
   /** Compaction and dedup expiry, in the background, in their own transactions. */
   private maintain(): void {
     if (this.closed) return;
@@ -164,7 +179,7 @@ export class NodeRole {
     void this.store.writes
       .submit(() => {
         let removed = 0;
-        for (const engine of this.engines.values()) removed += this.store.compact(engine.partition, Number.MAX_SAFE_INTEGER, now);
+        for (const engine of this.engines.values()) removed += this.store.compact(engine.partition, engine.compactionFloor(), now);
         removed += this.store.expireDedup(now - this.options.config.dedupWindowMs);
         return removed;
       })
@@ -192,6 +207,6 @@ export class NodeRole {
     for (const engine of this.engines.values()) engine.close();
     this.engines.clear();
     await Promise.all(this.transitions.values());
-    this.store.close();
+    await this.store.close();
   }
 }

@@ -67,7 +67,11 @@ export class PartitionEngine {
     private readonly store: NodeStore,
     private readonly log: CommitLog,
     private readonly options: EngineOptions,
-  ) {}
+  ) {
+    log.onApplied((effects) => {
+      for (const effect of effects) this.onEffect(effect);
+    });
+  }
 
   get partition(): number {
     return this.log.partition;
@@ -75,6 +79,10 @@ export class PartitionEngine {
 
   get epoch(): number {
     return this.log.epoch;
+  }
+
+  compactionFloor(): number {
+    return this.log.compactionFloor();
   }
 
   // ---- Declarations ----
@@ -324,8 +332,7 @@ export class PartitionEngine {
 
   private async commit(entries: LogEntry[], acks: AckMode = 'all'): Promise<void> {
     if (this.closed) throw new MomError('unavailable', `partition ${this.partition} is no longer led here; retry`);
-    const effects = await this.log.commit(entries, acks);
-    for (const effect of effects) this.onEffect(effect);
+    await this.log.commit(entries, acks);
   }
 
   private onEffect(effect: ApplyEffect): void {
@@ -421,6 +428,7 @@ export class PartitionEngine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.log.close();
     for (const delivery of this.deliveries.values()) delivery.cancelWaiters();
     this.deliveries.clear();
   }
