@@ -1,0 +1,94 @@
+/**
+ * The gateway's /v1 routes (DESIGN §8), each forwarded by the Forwarder: queue and topic
+ * routes to the leader of their partition, exchange routes to any live node.
+ */
+import { Router, type RequestContext } from '../../http/router';
+import type { TokenVerifier } from '../../http/token-verifier';
+import type { Logger } from '../../runtime/logger';
+import { Forwarder, type ForwardTarget, type RouteSource } from './forwarder';
+import type { RoutingTable } from './routing-table';
+
+/** Every /v1 route of a node (src/roles/node/client-api.ts), answered through `forwarder`. */
+export function buildGatewayApi(forwarder: Forwarder): Router {
+  const ex = '/v1/exchanges/:ex';
+  const queue = `${ex}/queues/:q`;
+  const topic = `${ex}/topics/:t`;
+  const subscription = `${topic}/subscriptions/:s`;
+
+  const toExchange = (ctx: RequestContext) => forwarder.forward(ctx, { kind: 'exchange', exchange: ctx.params.ex });
+  const toQueue = (ctx: RequestContext) => forwarder.forward(ctx, partitionOf(ctx, 'q', 'queue'));
+  const toTopic = (ctx: RequestContext) => forwarder.forward(ctx, partitionOf(ctx, 't', 'topic'));
+
+  return new Router()
+    .get('/v1/exchanges', (ctx) => forwarder.forward(ctx, { kind: 'exchange' }))
+    .put(ex, toExchange)
+    .delete(ex, toExchange)
+    .put(queue, toQueue)
+    .get(queue, toQueue)
+    .delete(queue, toQueue)
+    .post(`${queue}/messages`, toQueue)
+    .get(`${queue}/messages`, toQueue)
+    .post(`${queue}/ack`, toQueue)
+    .post(`${queue}/nack`, toQueue)
+    .get(`${queue}/dead-letters`, toQueue)
+    .put(topic, toTopic)
+    .delete(topic, toTopic)
+    .post(`${topic}/messages`, toTopic)
+    // A subscription lives in its topic's partition: routed by the topic's name.
+    .put(subscription, toTopic)
+    .get(subscription, toTopic)
+    .delete(subscription, toTopic)
+    .get(`${subscription}/messages`, toTopic)
+    .post(`${subscription}/ack`, toTopic)
+    .post(`${subscription}/nack`, toTopic)
+    .get(`${subscription}/dead-letters`, toTopic);
+}
+
+function partitionOf(ctx: RequestContext, param: 'q' | 't', nameKind: 'queue' | 'topic'): ForwardTarget {
+  return { kind: 'partition', exchange: ctx.params.ex!, name: ctx.params[param]!, nameKind };
+}
+
+/**
+ * The gateway's RoutingTable as a RouteSource. The table follows the coordinator's watches,
+ * so there is nothing to refresh by hand: the forwarder's backoff gives the watch time to land.
+ * Exchange-level requests go to partition 0's leader, or else to any partition's leader.
+ */
+export function routeSourceFromTable(table: RoutingTable): RouteSource {
+  return {
+    route: (exchange, name) => table.route(exchange, name),
+    anyLocation: () => {
+      const first = table.routeOf(0).node_location;
+      if (first) return first;
+      return table.all().find((route) => route.node_location !== null)?.node_location ?? null;
+    },
+  };
+}
+
+export interface GatewayApiOptions {
+  /** A started RoutingTable (shared with MOM-py's POST /send). */
+  routingTable: RoutingTable;
+  verifier: TokenVerifier;
+  logger: Logger;
+  bodyLimit: number;
+  /** `gatewayRetryDeadlineMs`: how long to retry during a failover before answering 503. */
+  retryDeadlineMs: number;
+}
+
+export interface GatewayApi {
+  router: Router;
+  forwarder: Forwarder;
+  /** Lets forwarded requests finish, then closes the node pools. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The gateway's /v1 proxy over the cached partition map, ready to mount on the HttpServer. */
+export function startGatewayApi(options: GatewayApiOptions): GatewayApi {
+  const forwarder = new Forwarder({
+    routes: routeSourceFromTable(options.routingTable),
+    verifier: options.verifier,
+    logger: options.logger,
+    bodyLimit: options.bodyLimit,
+    retryDeadlineMs: options.retryDeadlineMs,
+  });
+  return { router: buildGatewayApi(forwarder), forwarder, close: () => forwarder.close() };
+}
