@@ -1,0 +1,159 @@
+/**
+ * The partitioner role (DESIGN §1, §6): the routing map over HTTP and the cluster controller.
+ *
+ * - `POST /routing {"exchange","routing_key"}` → where that key lives:
+ *   `{"partition","leader","node_location","replicas","leader_epoch"}`.
+ * - `GET /partitions` → the whole map, the controller and the live nodes.
+ *
+ * No token (DESIGN §8: internal addresses only). Answers come from a copy of the map kept by
+ * watching the coordinator; the partitioner is not on the data path.
+ */
+import type { Coordinator, NodeInfo, PartitionState, Unsubscribe } from '../../coordination/coordinator';
+import { MomError } from '../../core/errors';
+import { partitionOf } from '../../core/hash';
+import { assertValidName, isValidName } from '../../core/names';
+import { readJsonBody } from '../../http/body';
+import { sendJson } from '../../http/response';
+import { Router, type RequestContext } from '../../http/router';
+import type { Logger } from '../../runtime/logger';
+import { Controller, type ControllerStatus } from './controller';
+
+export interface PartitionerRoleOptions {
+  coordinator: Coordinator;
+  /** This partitioner's id as a controller candidate (e.g. the process's node id). */
+  candidateId: string;
+  /** Partition count proposed if the cluster is new. */
+  partitions: number;
+  replicationFactor: number;
+  uncleanElection: boolean;
+  logger: Logger;
+  /** Live nodes needed before partitions are created; default 1. */
+  minNodesToPlace?: number;
+}
+
+export interface PartitionerRole {
+  router: Router;
+  controller: Controller;
+  /** Stops the controller (withdrawing its candidacy) and the watches. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What `POST /routing` answers (DESIGN §6). */
+export interface RoutingAnswer {
+  partition: number;
+  leader: string | null;
+  node_location: string | null;
+  replicas: string[];
+  leader_epoch: number;
+}
+
+const ROUTING_BODY_LIMIT = 16 * 1024;
+
+export async function startPartitionerRole(options: PartitionerRoleOptions): Promise<PartitionerRole> {
+  const map = new PartitionMapView(options.coordinator);
+  await map.start(options.partitions);
+  const controller = new Controller({
+    coordinator: options.coordinator,
+    candidateId: options.candidateId,
+    partitions: options.partitions,
+    replicationFactor: options.replicationFactor,
+    uncleanElection: options.uncleanElection,
+    minNodesToPlace: options.minNodesToPlace,
+    logger: options.logger,
+  });
+  try {
+    await controller.start();
+  } catch (error) {
+    map.close();
+    await controller.close();
+    throw error;
+  }
+  const router = new Router()
+    .post('/routing', (ctx) => routing(ctx, map))
+    .get('/partitions', (ctx) => sendJson(ctx.res, 200, map.describe(controller.status())));
+  let closing: Promise<void> | undefined;
+  return {
+    router,
+    controller,
+    close: () =>
+      (closing ??= (async () => {
+        map.close();
+        await controller.close();
+      })()),
+  };
+}
+
+async function routing(ctx: RequestContext, map: PartitionMapView): Promise<void> {
+  const body = await readJsonBody(ctx.req, ROUTING_BODY_LIMIT);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new MomError('bad_request', 'POST /routing needs a JSON object {"exchange","routing_key"}');
+  }
+  const { exchange, routing_key: routingKey } = body as Record<string, unknown>;
+  if (typeof exchange !== 'string' || typeof routingKey !== 'string') {
+    throw new MomError('bad_request', 'POST /routing needs "exchange" and "routing_key" as strings');
+  }
+  assertValidName('exchange', exchange);
+  if (!isValidName(routingKey)) {
+    throw new MomError(
+      'invalid_name',
+      `routing_key ${JSON.stringify(routingKey.slice(0, 140))} is invalid: it is a queue or topic name, ` +
+        '1-128 characters from A-Z a-z 0-9 _ - . not starting with a dot',
+    );
+  }
+  sendJson(ctx.res, 200, map.route(exchange, routingKey));
+}
+
+/** The partitioner's copy of the partition map and the live nodes, kept by watches. */
+class PartitionMapView {
+  private partitions = new Map<number, PartitionState>();
+  private nodes = new Map<string, NodeInfo>();
+  private partitionCount = 0;
+  private readonly unsubscribes: Unsubscribe[] = [];
+
+  constructor(private readonly coordinator: Coordinator) {}
+
+  async start(proposedPartitions: number): Promise<void> {
+    this.partitionCount = (await this.coordinator.ensureCluster({ partitions: proposedPartitions })).partitions;
+    this.unsubscribes.push(
+      this.coordinator.watchPartitions((states) => {
+        this.partitions = new Map(states.map((state) => [state.partition, state]));
+      }),
+      this.coordinator.watchNodes((nodes) => {
+        this.nodes = new Map(nodes.map((node) => [node.id, node]));
+      }),
+    );
+  }
+
+  route(exchange: string, name: string): RoutingAnswer {
+    return this.routeOf(partitionOf(exchange, name, this.partitionCount));
+  }
+
+  describe(controller: ControllerStatus): unknown {
+    const partitions = Array.from({ length: this.partitionCount }, (_, p) => ({
+      ...this.routeOf(p),
+      isr: [...(this.partitions.get(p)?.isr ?? [])],
+    }));
+    return {
+      partitions,
+      // What this process knows: itself, when it is the active controller.
+      controller: controller.active ? { id: controller.candidateId, epoch: controller.controllerEpoch } : null,
+      nodes: [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    };
+  }
+
+  private routeOf(partition: number): RoutingAnswer {
+    const state = this.partitions.get(partition);
+    const leader = state?.leader ?? null;
+    return {
+      partition,
+      leader,
+      node_location: leader ? this.nodes.get(leader)?.http ?? null : null,
+      replicas: [...(state?.replicas ?? [])],
+      leader_epoch: state?.leaderEpoch ?? 0,
+    };
+  }
+
+  close(): void {
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+  }
+}
