@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../config/settings';
 import { DEFAULT_QUEUE_OPTIONS, type LogEntry, type QueueOptions, type StoredEntry, type TopicOptions } from '../core/entries';
+import { MomError } from '../core/errors';
 import { Catalog } from './catalog';
 import { entryToRow, rowToEntry, type LogRow } from './entry-codec';
 import { GroupCommit } from './group-commit';
@@ -42,6 +43,7 @@ export class NodeStore {
   readonly writes: GroupCommit;
   private readonly applier: StateApplier;
   private readonly positions = new Map<number, PartitionPosition>();
+  private readonly lastEpochs = new Map<number, number>();
   private closed = false;
 
   private readonly stmt: {
@@ -52,6 +54,7 @@ export class NodeStore {
     insertEpoch: Database.Statement;
     deleteEpochsFrom: Database.Statement;
     selectEpochs: Database.Statement;
+    lastEpoch: Database.Statement;
     readyAfter: Database.Statement;
     pendingMessage: Database.Statement;
     countByState: Database.Statement;
@@ -88,6 +91,7 @@ export class NodeStore {
       insertEpoch: db.prepare('INSERT OR IGNORE INTO epochs (p, epoch, start_offset) VALUES (?, ?, ?)'),
       deleteEpochsFrom: db.prepare('DELETE FROM epochs WHERE p = ? AND start_offset >= ?'),
       selectEpochs: db.prepare('SELECT epoch, start_offset FROM epochs WHERE p = ? ORDER BY epoch'),
+      lastEpoch: db.prepare('SELECT MAX(epoch) AS epoch FROM epochs WHERE p = ?'),
       readyAfter: db.prepare(
         `SELECT pending.msg, pending.failures, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
@@ -177,6 +181,7 @@ export class NodeStore {
 
   /** Appends entries at the end of the partition's log; returns the first offset used. */
   append(partition: number, epoch: number, entries: readonly LogEntry[]): number {
+    this.checkEpoch(partition, epoch);
     const position = this.position(partition);
     const first = position.logEnd;
     for (let i = 0; i < entries.length; i++) {
@@ -188,24 +193,66 @@ export class NodeStore {
     return first;
   }
 
-  /** Appends entries a leader sent, at their own offsets (which must continue the log). */
+  /**
+   * Appends entries a leader sent, at their own offsets. Offsets may skip ahead: the leader
+   * compacts settled entries away, and an entry and the one settling it go together.
+   * Entries of an epoch older than the log's last are refused (DESIGN §5 fencing).
+   */
   appendReplicated(partition: number, entries: readonly StoredEntry[]): void {
     const position = this.position(partition);
     for (const stored of entries) {
-      if (stored.offset !== position.logEnd) {
-        throw new Error(`partition ${partition}: replicated entry at offset ${stored.offset} does not continue the log at ${position.logEnd}`);
+      if (stored.offset < position.logEnd) {
+        throw new Error(`partition ${partition}: replicated entry at offset ${stored.offset} is below the log end ${position.logEnd}`);
+      }
+      this.checkEpoch(partition, stored.epoch);
+      if (stored.epoch > this.lastEpoch(partition)) {
+        this.stmt.insertEpoch.run(partition, stored.epoch, stored.offset);
+        this.lastEpochs.set(partition, stored.epoch);
       }
       this.stmt.insertLog.run(entryToRow(partition, stored.offset, stored.epoch, stored.entry, this.targetOf(stored.entry)));
-      position.logEnd++;
+      position.logEnd = stored.offset + 1;
     }
     this.savePosition(partition, position);
+  }
+
+  /** The newest leader epoch this partition's log has entries of (0 for none). */
+  lastEpoch(partition: number): number {
+    let epoch = this.lastEpochs.get(partition);
+    if (epoch === undefined) {
+      const row = this.stmt.lastEpoch.get(partition) as { epoch: number | null } | undefined;
+      epoch = row?.epoch ?? 0;
+      this.lastEpochs.set(partition, epoch);
+    }
+    return epoch;
+  }
+
+  private checkEpoch(partition: number, epoch: number): void {
+    const last = this.lastEpoch(partition);
+    if (epoch < last) {
+      throw new MomError('stale_epoch', `partition ${partition}: leader epoch ${epoch} is older than the log's epoch ${last}`);
+    }
+  }
+
+  /**
+   * Where the leader's log of `epoch` ends (DESIGN §5): the largest epoch it knows that is not
+   * newer than `epoch`, and the first offset after that epoch's entries. A follower whose last
+   * entry is of `epoch` truncates to this offset.
+   */
+  epochEndOffset(partition: number, epoch: number): { epoch: number; endOffset: number } {
+    const epochs = this.epochs(partition);
+    let found = -1;
+    for (let i = 0; i < epochs.length; i++) if (epochs[i]!.epoch <= epoch) found = i;
+    if (found < 0) return { epoch: 0, endOffset: epochs[0]?.startOffset ?? this.position(partition).logEnd };
+    const next = epochs[found + 1];
+    return { epoch: epochs[found]!.epoch, endOffset: next ? next.startOffset : this.position(partition).logEnd };
   }
 
   /** Applies entries just appended (the caller still holds them), advancing `applied`. */
   applyAppended(partition: number, firstOffset: number, entries: readonly LogEntry[]): ApplyEffect[] {
     const position = this.position(partition);
-    const effects = new Array<ApplyEffect>(entries.length);
-    for (let i = 0; i < entries.length; i++) effects[i] = this.applier.apply(partition, firstOffset + i, entries[i]!);
+    // Entries appended earlier but not applied yet (e.g. replicated before this node led) go first.
+    const effects = position.applied < firstOffset ? this.applyUpTo(partition, firstOffset) : [];
+    for (let i = 0; i < entries.length; i++) effects.push(this.applier.apply(partition, firstOffset + i, entries[i]!));
     position.applied = firstOffset + entries.length;
     this.savePosition(partition, position);
     return effects;
@@ -236,12 +283,15 @@ export class NodeStore {
     if (offset >= position.logEnd) return;
     this.stmt.truncateLog.run(partition * OFFSET_BITS + offset, (partition + 1) * OFFSET_BITS);
     this.stmt.deleteEpochsFrom.run(partition, offset);
+    this.lastEpochs.delete(partition);
     position.logEnd = offset;
     this.savePosition(partition, position);
   }
 
   recordEpochStart(partition: number, epoch: number, startOffset: number): void {
+    this.checkEpoch(partition, epoch);
     this.stmt.insertEpoch.run(partition, epoch, startOffset);
+    this.lastEpochs.set(partition, epoch);
   }
 
   private savePosition(partition: number, position: PartitionPosition): void {

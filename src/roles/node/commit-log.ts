@@ -1,3 +1,4 @@
+import type { PartitionState } from '../../coordination/coordinator';
 import type { LogEntry } from '../../core/entries';
 import { MomError } from '../../core/errors';
 import type { NodeStore } from '../../store/node-store';
@@ -22,6 +23,8 @@ export interface CommitLog {
   onApplied(listener: AppliedListener): void;
   /** Log entries below this offset are on every replica and may be compacted. */
   compactionFloor(): number;
+  /** A newer copy of the partition's state while this log leads it (ISR, replicas). */
+  updateState?(state: PartitionState): void;
   /** Stops leading: pending commits fail with a retryable error. Idempotent. */
   close(): void;
 }

@@ -1,9 +1,12 @@
 import type { BrokerConfig } from '../../config/settings';
-import type { Coordinator, NodeInfo, PartitionState, Unsubscribe } from '../../coordination/coordinator';
+import type { Coordinator, NodeInfo, PartitionState, SessionState, Unsubscribe } from '../../coordination/coordinator';
 import { partitionOf } from '../../core/hash';
 import { MomError } from '../../core/errors';
 import type { Logger } from '../../runtime/logger';
 import type { Metrics } from '../../runtime/metrics';
+import { ReplicatedCommitLog } from '../../replication/leader-log';
+import { PartitionFollower } from '../../replication/partition-follower';
+import type { ReplicationPeers } from '../../replication/replication-client';
 import { NodeStore } from '../../store/node-store';
 import { LocalCommitLog, type CommitLog } from './commit-log';
 import { PartitionEngine } from './partition-engine';
@@ -17,6 +20,8 @@ export interface NodeRoleOptions {
   httpUrl: string;
   /** The replication endpoint, "" without a replicator. */
   grpcAddress: string;
+  /** Present when the node replicates (cluster): the clients to other nodes' replicators. */
+  replication?: { peers: ReplicationPeers };
   version: string;
 }
 
@@ -36,6 +41,9 @@ export class NodeRole {
   readonly store: NodeStore;
   private partitionCount = 0;
   private readonly engines = new Map<number, PartitionEngine>();
+  private readonly followers = new Map<number, PartitionFollower>();
+  private fenced = false;
+  private fenceTimer: NodeJS.Timeout | undefined;
   private readonly transitions = new Map<number, Promise<void>>();
   private partitions = new Map<number, PartitionState>();
   private nodes = new Map<string, NodeInfo>();
@@ -49,7 +57,19 @@ export class NodeRole {
   constructor(private readonly options: NodeRoleOptions) {
     this.store = NodeStore.open(options.config.data, options.config.fsync);
     this.commitLogFactory = async (partition, state) => {
-      const log = new LocalCommitLog(this.store, partition, state.leaderEpoch, this.nodeId);
+      const log: CommitLog =
+        state.replicas.length > 1
+          ? new ReplicatedCommitLog({
+              store: this.store,
+              coordinator: options.coordinator,
+              state,
+              nodeId: this.nodeId,
+              minInsyncReplicas: options.config.minInsyncReplicas,
+              replicaLagMaxMs: options.config.replicaLagMaxMs,
+              logger: options.logger,
+              onDeposed: () => this.queueTransition(partition, () => this.stepDown(partition)),
+            })
+          : new LocalCommitLog(this.store, partition, state.leaderEpoch, this.nodeId);
       await log.begin();
       return log;
     };
@@ -71,7 +91,9 @@ export class NodeRole {
     this.unsubscribes.push(
       coordinator.watchNodes((nodes) => {
         this.nodes = new Map(nodes.map((node) => [node.id, node]));
+        this.reconcile();
       }),
+      coordinator.onSessionState((state) => this.onSessionState(state)),
       coordinator.watchPartitions((states) => this.onPartitionMap(states)),
     );
     await coordinator.registerNode({ id: this.nodeId, http: this.options.httpUrl, grpc: this.options.grpcAddress, version: this.options.version });
@@ -123,26 +145,116 @@ export class NodeRole {
 
   private onPartitionMap(states: PartitionState[]): void {
     this.partitions = new Map(states.map((state) => [state.partition, state]));
+    this.reconcile();
+  }
+
+  /** Brings each partition's local role (leader, follower, nothing) in line with the map. */
+  private reconcile(): void {
     if (this.closed) return;
-    for (const state of states) {
-      const engine = this.engines.get(state.partition);
-      const leadsNow = state.leader === this.nodeId;
-      if (leadsNow && engine?.epoch === state.leaderEpoch) continue;
-      if (!leadsNow && !engine) continue;
-      this.queueTransition(state.partition, async () => {
-        const current = this.engines.get(state.partition);
-        if (current) {
-          this.engines.delete(state.partition);
-          current.close();
+    for (const state of this.partitions.values()) {
+      const p = state.partition;
+      const engine = this.engines.get(p);
+      const follower = this.followers.get(p);
+      const fenced = this.fenced;
+      const leads = state.leader === this.nodeId && !fenced;
+      const follows = !leads && !fenced && state.leader !== null && state.replicas.includes(this.nodeId);
+      if (leads && engine?.epoch === state.leaderEpoch) {
+        engine.commitLog.updateState?.(state);
+        continue;
+      }
+      const leaderAddress = follows ? this.nodes.get(state.leader!)?.grpc : undefined;
+      if (follows && follower?.leaderEpoch === state.leaderEpoch && follower.leaderId === state.leader && !engine) continue;
+      if (!leads && !follows && !engine && !follower) continue;
+      if (follows && !leaderAddress && !engine && !follower) continue; // the leader's registration will arrive
+      this.queueTransition(p, async () => {
+        await this.stepDown(p);
+        const latest = this.partitions.get(p);
+        if (this.closed || this.fenced || !latest) return;
+        if (latest.leader === this.nodeId) {
+          const log = await this.commitLogFactory(p, latest);
+          if (this.closed || this.fenced) {
+            log.close();
+            return;
+          }
+          this.engines.set(p, new PartitionEngine(this.store, log, { dedupWindowMs: this.options.config.dedupWindowMs, logger: this.options.logger }));
+          this.options.logger.info('leading partition', { partition: p, epoch: latest.leaderEpoch, isr: latest.isr });
+          return;
         }
-        const latest = this.partitions.get(state.partition);
-        if (this.closed || !latest || latest.leader !== this.nodeId) return;
-        const log = await this.commitLogFactory(state.partition, latest);
-        const engine = new PartitionEngine(this.store, log, { dedupWindowMs: this.options.config.dedupWindowMs, logger: this.options.logger });
-        this.engines.set(state.partition, engine);
-        this.options.logger.debug('leading partition', { partition: state.partition, epoch: latest.leaderEpoch });
+        const address = latest.leader ? this.nodes.get(latest.leader)?.grpc : undefined;
+        if (latest.leader && address && latest.replicas.includes(this.nodeId) && this.options.replication) {
+          const next = new PartitionFollower({
+            store: this.store,
+            peers: this.options.replication.peers,
+            partition: p,
+            nodeId: this.nodeId,
+            leaderId: latest.leader,
+            leaderAddress: address,
+            leaderEpoch: latest.leaderEpoch,
+            logger: this.options.logger,
+          });
+          this.followers.set(p, next);
+          next.start();
+          this.options.logger.debug('following partition', { partition: p, leader: latest.leader, epoch: latest.leaderEpoch });
+        }
       });
     }
+  }
+
+  private async stepDown(partition: number): Promise<void> {
+    const engine = this.engines.get(partition);
+    if (engine) {
+      this.engines.delete(partition);
+      engine.close();
+    }
+    const follower = this.followers.get(partition);
+    if (follower) {
+      this.followers.delete(partition);
+      await follower.close();
+    }
+  }
+
+  /**
+   * Fencing (DESIGN §4): a node cut from ZooKeeper stops leading once it has been disconnected
+   * for the session timeout (its session may have expired without it knowing), or at once when
+   * it learns the session expired. It leads again only from a fresh view of the map.
+   */
+  private onSessionState(state: SessionState): void {
+    if (state === 'connected') {
+      if (this.fenceTimer) clearTimeout(this.fenceTimer);
+      this.fenceTimer = undefined;
+      if (this.fenced) {
+        this.fenced = false;
+        this.options.logger.info('session restored; resuming from the current partition map');
+        this.reconcile();
+      }
+      return;
+    }
+    if (state === 'expired') {
+      this.fence('session expired');
+      return;
+    }
+    if (!this.fenceTimer && !this.fenced) {
+      const timeout = this.options.coordinator.sessionTimeoutMs();
+      if (!Number.isFinite(timeout)) return;
+      this.fenceTimer = setTimeout(() => this.fence(`disconnected from the coordinator for ${timeout} ms`), timeout);
+      this.fenceTimer.unref();
+    }
+  }
+
+  private fence(reason: string): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.fenceTimer = undefined;
+    this.options.logger.warn('stopped leading every partition', { reason });
+    for (const partition of new Set([...this.engines.keys(), ...this.followers.keys()])) {
+      this.queueTransition(partition, () => this.stepDown(partition));
+    }
+  }
+
+  /** The replicated log of a partition this node leads, for the replication server. */
+  leaderLog(partition: number): ReplicatedCommitLog | undefined {
+    const log = this.engines.get(partition)?.commitLog;
+    return log instanceof ReplicatedCommitLog ? log : undefined;
   }
 
   /** Leadership changes of one partition run one after another, never interleaved. */
@@ -180,6 +292,7 @@ export class NodeRole {
       .submit(() => {
         let removed = 0;
         for (const engine of this.engines.values()) removed += this.store.compact(engine.partition, engine.compactionFloor(), now);
+        for (const follower of this.followers.values()) removed += this.store.compact(follower.partition, follower.compactionFloor(), now);
         removed += this.store.expireDedup(now - this.options.config.dedupWindowMs);
         return removed;
       })
@@ -204,8 +317,11 @@ export class NodeRole {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     for (const unsubscribe of this.unsubscribes) unsubscribe();
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
     for (const engine of this.engines.values()) engine.close();
     this.engines.clear();
+    await Promise.all([...this.followers.values()].map((follower) => follower.close()));
+    this.followers.clear();
     await Promise.all(this.transitions.values());
     await this.store.close();
   }

@@ -85,6 +85,10 @@ export class PartitionEngine {
     return this.log.compactionFloor();
   }
 
+  get commitLog(): CommitLog {
+    return this.log;
+  }
+
   // ---- Declarations ----
 
   async declareQueue(exchange: string, queue: string, options: QueueOptions): Promise<boolean> {

@@ -67,7 +67,11 @@ export interface FetchResponse {
   highWatermark: number;
   logStart: number;
   entries: Entry[];
-  diverging: Divergence | undefined;
+  diverging:
+    | Divergence
+    | undefined;
+  /** Every replica has the log below this offset: followers may compact below it too. */
+  compactBelow: number;
 }
 
 function createBaseFetchRequest(): FetchRequest {
@@ -562,7 +566,7 @@ export const Divergence: MessageFns<Divergence> = {
 };
 
 function createBaseFetchResponse(): FetchResponse {
-  return { leaderEpoch: 0, highWatermark: 0, logStart: 0, entries: [], diverging: undefined };
+  return { leaderEpoch: 0, highWatermark: 0, logStart: 0, entries: [], diverging: undefined, compactBelow: 0 };
 }
 
 export const FetchResponse: MessageFns<FetchResponse> = {
@@ -581,6 +585,9 @@ export const FetchResponse: MessageFns<FetchResponse> = {
     }
     if (message.diverging !== undefined) {
       Divergence.encode(message.diverging, writer.uint32(42).fork()).join();
+    }
+    if (message.compactBelow !== 0) {
+      writer.uint32(48).uint64(message.compactBelow);
     }
     return writer;
   },
@@ -638,6 +645,14 @@ export const FetchResponse: MessageFns<FetchResponse> = {
             message.diverging = Divergence.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.compactBelow = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -669,6 +684,11 @@ export const FetchResponse: MessageFns<FetchResponse> = {
         : 0,
       entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => Entry.fromJSON(e)) : [],
       diverging: isSet(object.diverging) ? Divergence.fromJSON(object.diverging) : undefined,
+      compactBelow: isSet(object.compactBelow)
+        ? globalThis.Number(object.compactBelow)
+        : isSet(object.compact_below)
+        ? globalThis.Number(object.compact_below)
+        : 0,
     };
   },
 
@@ -689,6 +709,9 @@ export const FetchResponse: MessageFns<FetchResponse> = {
     if (message.diverging !== undefined) {
       obj.diverging = Divergence.toJSON(message.diverging);
     }
+    if (message.compactBelow !== 0) {
+      obj.compactBelow = Math.round(message.compactBelow);
+    }
     return obj;
   },
 
@@ -704,6 +727,7 @@ export const FetchResponse: MessageFns<FetchResponse> = {
     message.diverging = (object.diverging !== undefined && object.diverging !== null)
       ? Divergence.fromPartial(object.diverging)
       : undefined;
+    message.compactBelow = object.compactBelow ?? 0;
     return message;
   },
 };

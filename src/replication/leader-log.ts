@@ -1,0 +1,336 @@
+import type { Coordinator, PartitionState } from '../coordination/coordinator';
+import type { LogEntry, StoredEntry } from '../core/entries';
+import { MomError } from '../core/errors';
+import type { AckMode, AppliedListener, CommitLog } from '../roles/node/commit-log';
+import type { Logger } from '../runtime/logger';
+import type { NodeStore } from '../store/node-store';
+
+export interface LeaderLogOptions {
+  store: NodeStore;
+  coordinator: Coordinator;
+  state: PartitionState;
+  nodeId: string;
+  minInsyncReplicas: number;
+  replicaLagMaxMs: number;
+  logger: Logger;
+  /** Called when this log finds it no longer leads (a CAS showed another leader or epoch). */
+  onDeposed: () => void;
+}
+
+export interface FetchRequest {
+  followerId: string;
+  leaderEpoch: number;
+  fetchOffset: number;
+  lastFetchedEpoch: number;
+  maxWaitMs: number;
+  maxEntries: number;
+}
+
+export interface FetchResult {
+  entries: StoredEntry[];
+  highWatermark: number;
+  compactBelow: number;
+  diverging?: { epoch: number; endOffset: number };
+}
+
+interface FollowerProgress {
+  /** The next offset the follower asked for: it has everything below. */
+  fetchOffset: number;
+  lastCaughtUpAt: number;
+}
+
+interface CommitWaiter {
+  end: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+const ISR_CHECK_MS = 200;
+const COMMIT_TIMEOUT_MS = 15_000;
+
+/**
+ * A partition's log on its leader, replicated by followers that fetch (DESIGN §5). An entry
+ * is committed when every ISR member has it and the ISR has at least min_insync_replicas
+ * members; the high watermark (HW) is the committed offset, and only entries below it are
+ * applied, so consumers never see anything above it.
+ */
+export class ReplicatedCommitLog implements CommitLog {
+  readonly partition: number;
+  readonly epoch: number;
+  private listener: AppliedListener = () => {};
+  private hw: number;
+  private durableEnd: number;
+  private epochStart = 0;
+  private isr: string[];
+  private replicas: string[];
+  private stateVersion: number;
+  private readonly followers = new Map<string, FollowerProgress>();
+  private waiters: CommitWaiter[] = [];
+  private dataWaiters = new Set<() => void>();
+  private applying = false;
+  private applyAgain = false;
+  private isrChangeInFlight = false;
+  private readonly leaderSince = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: LeaderLogOptions) {
+    const { state, store } = options;
+    this.partition = state.partition;
+    this.epoch = state.leaderEpoch;
+    this.isr = [...state.isr];
+    this.replicas = [...state.replicas];
+    this.stateVersion = state.version;
+    this.hw = store.position(this.partition).applied;
+    this.durableEnd = store.position(this.partition).logEnd;
+  }
+
+  private get minIsr(): number {
+    // A partition with fewer replicas than min ISR could never commit; cap it at the replica count.
+    return Math.min(this.options.minInsyncReplicas, this.replicas.length);
+  }
+
+  async begin(): Promise<void> {
+    const { store, nodeId } = this.options;
+    const end = await store.writes.submit(() => {
+      this.epochStart = store.position(this.partition).logEnd;
+      store.recordEpochStart(this.partition, this.epoch, this.epochStart);
+      const entries: LogEntry[] = [{ type: 'epoch.start', nodeId }];
+      return store.append(this.partition, this.epoch, entries) + entries.length;
+    });
+    this.durableEnd = Math.max(this.durableEnd, end);
+    this.timer = setInterval(() => this.checkIsr(), ISR_CHECK_MS);
+    this.timer.unref();
+    this.advanceHighWatermark();
+  }
+
+  onApplied(listener: AppliedListener): void {
+    this.listener = listener;
+  }
+
+  async commit(entries: LogEntry[], acks: AckMode): Promise<void> {
+    this.ensureLeading();
+    if (this.isr.length < this.minIsr) throw this.notEnoughReplicas();
+    const { store } = this.options;
+    const end = await store.writes.submit(() => store.append(this.partition, this.epoch, entries) + entries.length);
+    this.durableEnd = Math.max(this.durableEnd, end);
+    this.wakeFetchers();
+    this.advanceHighWatermark();
+    if (acks === 'leader') return;
+    if (store.position(this.partition).applied >= end) return;
+    this.ensureLeading();
+    await new Promise<void>((resolve, reject) => {
+      const waiter: CommitWaiter = {
+        end,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(new MomError('unavailable', `partition ${this.partition}: replicas did not confirm within ${COMMIT_TIMEOUT_MS} ms; the write may or may not be stored`));
+        }, COMMIT_TIMEOUT_MS),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** A follower's fetch: validates its epoch and log, records its progress, returns what it lacks. */
+  async handleFetch(request: FetchRequest): Promise<FetchResult> {
+    this.ensureLeading();
+    const { store } = this.options;
+    if (request.leaderEpoch !== this.epoch) {
+      throw new MomError('stale_epoch', `partition ${this.partition}: fetch for leader epoch ${request.leaderEpoch}, but this leader's epoch is ${this.epoch}`);
+    }
+    if (!this.replicas.includes(request.followerId)) {
+      throw new MomError('forbidden', `node ${request.followerId} is not a replica of partition ${this.partition}`);
+    }
+    const logEnd = store.position(this.partition).logEnd;
+    // A follower whose last entry's epoch ended earlier here, or whose log runs past ours,
+    // holds entries no leader committed: it truncates to where that epoch ends (DESIGN §5).
+    if (request.fetchOffset > 0) {
+      const end = store.epochEndOffset(this.partition, request.lastFetchedEpoch);
+      if (end.epoch !== request.lastFetchedEpoch || end.endOffset < request.fetchOffset || request.fetchOffset > logEnd) {
+        return { entries: [], highWatermark: this.hw, compactBelow: this.compactionFloor(), diverging: { epoch: end.epoch, endOffset: Math.min(end.endOffset, logEnd) } };
+      }
+    }
+    const now = Date.now();
+    const progress = this.followers.get(request.followerId) ?? { fetchOffset: 0, lastCaughtUpAt: 0 };
+    progress.fetchOffset = request.fetchOffset;
+    if (request.fetchOffset >= this.durableEnd) progress.lastCaughtUpAt = now;
+    this.followers.set(request.followerId, progress);
+    this.advanceHighWatermark();
+    let entries = store.readLog(this.partition, request.fetchOffset, request.maxEntries);
+    if (entries.length === 0 && request.maxWaitMs > 0 && !this.closed) {
+      await this.waitForData(request.maxWaitMs);
+      if (this.closed) this.ensureLeading();
+      entries = store.readLog(this.partition, request.fetchOffset, request.maxEntries);
+    }
+    return { entries, highWatermark: this.hw, compactBelow: this.compactionFloor() };
+  }
+
+  /** Every replica's known position bounds compaction: a lagging one must still find its entries. */
+  compactionFloor(): number {
+    let floor = this.hw;
+    for (const replica of this.replicas) {
+      if (replica === this.options.nodeId) continue;
+      floor = Math.min(floor, this.followers.get(replica)?.fetchOffset ?? 0);
+    }
+    return floor;
+  }
+
+  /** A newer copy of this partition's state (our own ISR writes come back through the watch too). */
+  updateState(state: PartitionState): void {
+    if (state.version <= this.stateVersion) return;
+    if (state.leader !== this.options.nodeId || state.leaderEpoch !== this.epoch) return;
+    this.stateVersion = state.version;
+    this.isr = [...state.isr];
+    this.replicas = [...state.replicas];
+    this.advanceHighWatermark();
+  }
+
+  inSyncReplicas(): readonly string[] {
+    return this.isr;
+  }
+
+  highWatermark(): number {
+    return this.hw;
+  }
+
+  private advanceHighWatermark(): void {
+    if (this.closed || this.isr.length < this.minIsr) return;
+    let candidate = this.durableEnd;
+    for (const member of this.isr) {
+      if (member === this.options.nodeId) continue;
+      candidate = Math.min(candidate, this.followers.get(member)?.fetchOffset ?? this.hw);
+    }
+    if (candidate <= this.hw) return;
+    this.hw = candidate;
+    this.applyCommitted();
+  }
+
+  /** Applies entries up to the HW, one apply at a time, then answers the commits it covers. */
+  private applyCommitted(): void {
+    if (this.applying) {
+      this.applyAgain = true;
+      return;
+    }
+    this.applying = true;
+    const { store } = this.options;
+    const target = this.hw;
+    store.writes
+      .submit(() => store.applyUpTo(this.partition, target))
+      .then((effects) => {
+        if (!this.closed) this.listener(effects);
+        const applied = store.position(this.partition).applied;
+        const done = this.waiters.filter((w) => w.end <= applied);
+        if (done.length > 0) {
+          this.waiters = this.waiters.filter((w) => w.end > applied);
+          for (const waiter of done) {
+            clearTimeout(waiter.timer);
+            waiter.resolve();
+          }
+        }
+      })
+      .catch((error: unknown) => this.options.logger.error('applying committed entries failed', { partition: this.partition, error }))
+      .finally(() => {
+        this.applying = false;
+        if (this.applyAgain) {
+          this.applyAgain = false;
+          this.applyCommitted();
+        }
+      });
+  }
+
+  /** Shrinks the ISR by followers that fell behind, grows it by those that caught up (DESIGN §5). */
+  private checkIsr(): void {
+    if (this.closed || this.isrChangeInFlight) return;
+    const now = Date.now();
+    const { nodeId, replicaLagMaxMs } = this.options;
+    const next = this.isr.filter((member) => {
+      if (member === nodeId) return true;
+      const caughtUp = this.followers.get(member)?.lastCaughtUpAt || this.leaderSince;
+      return now - caughtUp <= replicaLagMaxMs;
+    });
+    for (const replica of this.replicas) {
+      if (next.includes(replica)) continue;
+      const progress = this.followers.get(replica);
+      // Rejoins once it has everything committed, including this epoch's first entry.
+      if (progress && progress.fetchOffset >= this.hw && progress.fetchOffset > this.epochStart) next.push(replica);
+    }
+    if (next.length === this.isr.length && next.every((member) => this.isr.includes(member))) return;
+    void this.writeIsr(next);
+  }
+
+  /** An ISR change takes effect only once its CAS write succeeds (DESIGN §4, Kafka's rule). */
+  private async writeIsr(next: string[]): Promise<void> {
+    this.isrChangeInFlight = true;
+    const { coordinator, nodeId, logger } = this.options;
+    try {
+      const written = await coordinator.casPartition(
+        { partition: this.partition, replicas: this.replicas, leader: nodeId, leaderEpoch: this.epoch, isr: next },
+        this.stateVersion,
+      );
+      if (written) {
+        logger.info('ISR changed', { partition: this.partition, from: this.isr, to: next, epoch: this.epoch });
+        this.stateVersion = written.version;
+        this.isr = [...written.isr];
+        if (this.isr.length < this.minIsr) this.failWaiters(this.notEnoughReplicas());
+        this.advanceHighWatermark();
+        return;
+      }
+      const current = await coordinator.getPartition(this.partition);
+      if (!current || current.leader !== nodeId || current.leaderEpoch !== this.epoch) {
+        logger.warn('lost leadership while changing the ISR', { partition: this.partition, epoch: this.epoch });
+        this.options.onDeposed();
+        return;
+      }
+      this.updateState(current);
+    } catch (error) {
+      logger.warn('ISR write failed; will retry', { partition: this.partition, error });
+    } finally {
+      this.isrChangeInFlight = false;
+    }
+  }
+
+  private waitForData(maxWaitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.dataWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      this.dataWaiters.add(done);
+    });
+  }
+
+  private wakeFetchers(): void {
+    for (const wake of [...this.dataWaiters]) wake();
+  }
+
+  private failWaiters(error: MomError): void {
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+  }
+
+  private notEnoughReplicas(): MomError {
+    return new MomError(
+      'not_enough_replicas',
+      `partition ${this.partition} has ${this.isr.length} in-sync replica(s), fewer than min_insync_replicas ${this.minIsr}; refusing to acknowledge writes`,
+    );
+  }
+
+  private ensureLeading(): void {
+    if (this.closed) throw new MomError('unavailable', `partition ${this.partition} is no longer led here; retry`);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.failWaiters(new MomError('unavailable', `partition ${this.partition}: leadership moved; the write may or may not be stored, retry with an id`));
+    this.wakeFetchers();
+  }
+}

@@ -1,0 +1,126 @@
+import { MomError } from '../core/errors';
+import type { Logger } from '../runtime/logger';
+import type { NodeStore } from '../store/node-store';
+import { fromWireEntry } from './entry-wire';
+import type { ReplicationPeers } from './replication-client';
+
+export interface FollowerOptions {
+  store: NodeStore;
+  peers: ReplicationPeers;
+  partition: number;
+  nodeId: string;
+  leaderId: string;
+  leaderAddress: string;
+  leaderEpoch: number;
+  logger: Logger;
+}
+
+const FETCH_WAIT_MS = 500;
+const FETCH_ENTRIES = 2_000;
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 1_000;
+
+/**
+ * A follower of one partition: fetches from the leader of the current epoch, truncates a
+ * divergent suffix when the leader says so, appends what it gets, and applies up to the
+ * leader's high watermark (DESIGN §5). It never serves clients.
+ */
+export class PartitionFollower {
+  private closed = false;
+  private loop: Promise<void> | undefined;
+  private compactBelow = 0;
+  private abortWait: (() => void) | undefined;
+
+  constructor(private readonly options: FollowerOptions) {}
+
+  get partition(): number {
+    return this.options.partition;
+  }
+
+  get leaderEpoch(): number {
+    return this.options.leaderEpoch;
+  }
+
+  get leaderId(): string {
+    return this.options.leaderId;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Entries below this are on every replica and applied here: safe to compact. */
+  compactionFloor(): number {
+    return Math.min(this.compactBelow, this.options.store.position(this.partition).applied);
+  }
+
+  private async run(): Promise<void> {
+    let backoff = BACKOFF_MIN_MS;
+    while (!this.closed) {
+      try {
+        await this.fetchOnce();
+        backoff = BACKOFF_MIN_MS;
+      } catch (error) {
+        if (this.closed) return;
+        const level = error instanceof MomError && error.code === 'unavailable' ? 'debug' : 'warn';
+        this.options.logger[level]('fetch from leader failed; retrying', { partition: this.partition, leader: this.options.leaderId, error });
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  private async fetchOnce(): Promise<void> {
+    const { store, peers, partition } = this.options;
+    const position = store.position(partition);
+    const response = await peers.fetch(
+      this.options.leaderAddress,
+      {
+        partition,
+        followerId: this.options.nodeId,
+        leaderEpoch: this.options.leaderEpoch,
+        fetchOffset: position.logEnd,
+        lastFetchedEpoch: store.lastEpoch(partition),
+        maxWaitMs: FETCH_WAIT_MS,
+        maxEntries: FETCH_ENTRIES,
+      },
+      FETCH_WAIT_MS + 5_000,
+    );
+    if (this.closed) return;
+    this.compactBelow = response.compactBelow;
+    if (response.diverging) {
+      const to = Math.min(response.diverging.endOffset, store.position(partition).logEnd);
+      this.options.logger.info('truncating a divergent log suffix', { partition, to, logEnd: position.logEnd, leaderEpoch: this.options.leaderEpoch });
+      await store.writes.submit(() => store.truncate(partition, to));
+      return;
+    }
+    const entries = response.entries.map(fromWireEntry);
+    const highWatermark = response.highWatermark;
+    if (entries.length === 0 && highWatermark <= store.position(partition).applied) return;
+    await store.writes.submit(() => {
+      if (entries.length > 0) store.appendReplicated(partition, entries);
+      // Only committed entries are applied: a later truncation never touches applied state.
+      store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd));
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.abortWait = undefined;
+        resolve();
+      }, ms);
+      this.abortWait = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Stops fetching; the loop ends after the fetch in flight returns. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.abortWait?.();
+    await this.loop;
+  }
+}

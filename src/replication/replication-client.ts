@@ -1,0 +1,41 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { ReplicationClient, type FetchRequest, type FetchResponse } from '../gen/mom/replication/v1/replication';
+import { fromServiceError } from './grpc-errors';
+import { CLUSTER_SECRET_HEADER } from './replication-server';
+
+/** gRPC clients to other nodes' replicators, one channel per address, reused by every partition. */
+export class ReplicationPeers {
+  private readonly clients = new Map<string, ReplicationClient>();
+
+  constructor(private readonly clusterSecret: string | undefined) {}
+
+  fetch(address: string, request: FetchRequest, deadlineMs: number): Promise<FetchResponse> {
+    const client = this.client(address);
+    const metadata = new Metadata();
+    if (this.clusterSecret) metadata.set(CLUSTER_SECRET_HEADER, this.clusterSecret);
+    return new Promise((resolve, reject) => {
+      client.fetch(request, metadata, { deadline: Date.now() + deadlineMs }, (error: ServiceError | null, response: FetchResponse) => {
+        if (error) reject(fromServiceError(error, address));
+        else resolve(response);
+      });
+    });
+  }
+
+  private client(address: string): ReplicationClient {
+    let client = this.clients.get(address);
+    if (!client) {
+      client = new ReplicationClient(address, credentials.createInsecure(), {
+        'grpc.max_receive_message_length': 256 * 1024 * 1024,
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1_000,
+      });
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,105 @@
+import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { MomError } from '../core/errors';
+import { ReplicationService, type FetchRequest, type FetchResponse } from '../gen/mom/replication/v1/replication';
+import type { Logger } from '../runtime/logger';
+import { toWireEntry } from './entry-wire';
+import { toServiceError } from './grpc-errors';
+import type { ReplicatedCommitLog } from './leader-log';
+
+export const CLUSTER_SECRET_HEADER = 'x-mom-cluster-secret';
+
+export interface ReplicationServerOptions {
+  host: string;
+  port: number;
+  /** Inter-node calls must carry it (DESIGN §5); without one configured, calls are not checked. */
+  clusterSecret: string | undefined;
+  logger: Logger;
+  leaderLog: (partition: number) => ReplicatedCommitLog | undefined;
+}
+
+const MAX_WAIT_CAP_MS = 5_000;
+const MAX_ENTRIES_CAP = 5_000;
+
+/** The replicator role: serves Fetch for the partitions this node leads. */
+export class ReplicationServer {
+  private readonly server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+  private readonly secretDigest: Buffer | undefined;
+  private boundPort = 0;
+  private closed = false;
+
+  constructor(private readonly options: ReplicationServerOptions) {
+    this.secretDigest = options.clusterSecret ? digest(options.clusterSecret) : undefined;
+    this.server.addService(ReplicationService, { fetch: (call: ServerUnaryCall<FetchRequest, FetchResponse>, callback: sendUnaryData<FetchResponse>) => this.fetch(call, callback) });
+  }
+
+  async start(): Promise<void> {
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${this.options.host}:${this.options.port}`, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    });
+  }
+
+  address(): string {
+    return `${this.options.host}:${this.boundPort}`;
+  }
+
+  private fetch(call: ServerUnaryCall<FetchRequest, FetchResponse>, callback: sendUnaryData<FetchResponse>): void {
+    if (!this.authorized(call)) {
+      callback({ code: status.UNAUTHENTICATED, details: 'missing or wrong cluster secret' });
+      return;
+    }
+    const request = call.request;
+    const log = this.options.leaderLog(request.partition);
+    if (!log) {
+      callback(toServiceError(new MomError('not_leader', `this node does not lead partition ${request.partition}`)));
+      return;
+    }
+    log
+      .handleFetch({
+        followerId: request.followerId,
+        leaderEpoch: request.leaderEpoch,
+        fetchOffset: request.fetchOffset,
+        lastFetchedEpoch: request.lastFetchedEpoch,
+        maxWaitMs: Math.min(request.maxWaitMs, MAX_WAIT_CAP_MS),
+        maxEntries: Math.max(1, Math.min(request.maxEntries || 1000, MAX_ENTRIES_CAP)),
+      })
+      .then((result) =>
+        callback(null, {
+          leaderEpoch: log.epoch,
+          highWatermark: result.highWatermark,
+          logStart: 0,
+          entries: result.entries.map((entry) => toWireEntry(request.partition, entry)),
+          diverging: result.diverging,
+          compactBelow: result.compactBelow,
+        }),
+      )
+      .catch((error: unknown) => callback(toServiceError(error)));
+  }
+
+  private authorized(call: ServerUnaryCall<FetchRequest, FetchResponse>): boolean {
+    if (!this.secretDigest) return true;
+    const given = call.metadata.get(CLUSTER_SECRET_HEADER)[0];
+    if (typeof given !== 'string') return false;
+    return timingSafeEqual(digest(given), this.secretDigest);
+  }
+
+  /** Stops accepting and ends open fetches (followers retry elsewhere). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1_000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { DEFAULT_QUEUE_OPTIONS, type LogEntry } from '../../src/core/entries';
+import { NodeStore } from '../../src/store/node-store';
+
+function openStore(t: TestContext, dir = mkdtempSync(join(tmpdir(), 'mom-store-'))): { store: NodeStore; dir: string } {
+  const store = NodeStore.open(dir, 'batch');
+  t.after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { store, dir };
+}
+
+function publish(name: string, id: string, at = Date.now()): LogEntry {
+  return { type: 'publish', target: 'queue', exchange: 'ex', name, message: { id, producerId: undefined, payload: `"${id}"`, headers: undefined, publishedAt: at } };
+}
+
+async function commit(store: NodeStore, partition: number, epoch: number, entries: LogEntry[]) {
+  return store.writes.submit(() => store.applyAppended(partition, store.append(partition, epoch, entries), entries));
+}
+
+test('publishes to a declared queue become pending rows read in offset order', async (t) => {
+  const { store } = openStore(t);
+  await commit(store, 3, 1, [{ type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 }]);
+  const effects = await commit(store, 3, 1, [publish('q', 'a'), publish('q', 'b'), publish('missing', 'c')]);
+  assert.deepEqual(effects.map((e) => e.kind), ['published', 'published', 'none']);
+  const inbox = store.catalog.inbox('q:ex/q')!;
+  assert.deepEqual(store.readyAfter(3, inbox.id, -1, 10).map((row) => row.msg_id), ['a', 'b']);
+  assert.deepEqual(store.readyAfter(3, inbox.id, 1, 10).map((row) => row.msg_id), ['b']);
+  assert.deepEqual(store.position(3), { logStart: 0, logEnd: 4, applied: 4 });
+});
+
+test('settle: ack removes, retry counts failures, max_deliveries and dead move to dead letters', async (t) => {
+  const { store } = openStore(t);
+  await commit(store, 0, 1, [{ type: 'queue.declare', exchange: 'ex', queue: 'q', options: { ...DEFAULT_QUEUE_OPTIONS, max_deliveries: 2 }, at: 1 }]);
+  await commit(store, 0, 1, [publish('q', 'a'), publish('q', 'b'), publish('q', 'c')]);
+  const inbox = store.catalog.inbox('q:ex/q')!;
+  const settle = (messages: number[], outcome: 'ack' | 'retry' | 'dead') =>
+    commit(store, 0, 1, [{ type: 'settle', inbox: 'q:ex/q', messages, outcome, reason: outcome === 'dead' ? 'rejected' : 'nack', at: 2 }]);
+  await settle([1], 'ack');
+  const [retried] = await settle([2], 'retry');
+  assert.deepEqual(retried, { kind: 'settled', inbox: inbox.id, results: [{ msg: 2, state: 'ready', failures: 1 }] });
+  const [second] = await settle([2], 'retry');
+  assert.deepEqual(second, { kind: 'settled', inbox: inbox.id, results: [{ msg: 2, state: 'dead', failures: 2 }] });
+  await settle([3], 'dead');
+  assert.deepEqual(store.counts(inbox.id), { ready: 0, dead: 2 });
+  assert.deepEqual(store.deadLetters(0, inbox.id, -1, 10).map((row) => [row.msg_id, row.dead_reason]), [['b', 'max_deliveries'], ['c', 'rejected']]);
+});
+
+test('state survives reopening: catalog, positions and pending rows come back', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mom-store-'));
+  const first = NodeStore.open(dir, 'batch');
+  await commit(first, 1, 1, [{ type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 }, publish('q', 'kept')]);
+  await first.close();
+  const { store } = openStore(t, dir);
+  const inbox = store.catalog.inbox('q:ex/q');
+  assert.ok(inbox);
+  assert.deepEqual(store.readyAfter(1, inbox.id, -1, 10).map((row) => row.msg_id), ['kept']);
+  assert.equal(store.position(1).logEnd, 2);
+});
+
+test('truncate removes an unapplied suffix but never applied entries; epochs bound the truncation point', async (t) => {
+  const { store } = openStore(t);
+  await store.writes.submit(() => {
+    store.recordEpochStart(0, 1, 0);
+    store.append(0, 1, [{ type: 'epoch.start', nodeId: 'a' }, publish('q', 'x')]);
+    store.recordEpochStart(0, 3, 2);
+    store.append(0, 3, [{ type: 'epoch.start', nodeId: 'b' }, publish('q', 'y')]);
+    store.applyUpTo(0, 1);
+  });
+  assert.deepEqual(store.epochEndOffset(0, 1), { epoch: 1, endOffset: 2 });
+  assert.deepEqual(store.epochEndOffset(0, 2), { epoch: 1, endOffset: 2 });
+  assert.deepEqual(store.epochEndOffset(0, 3), { epoch: 3, endOffset: 4 });
+  await assert.rejects(store.writes.submit(() => store.truncate(0, 0)), /below the applied offset/);
+  await store.writes.submit(() => store.truncate(0, 2));
+  assert.equal(store.position(0).logEnd, 2);
+  assert.equal(store.lastEpoch(0), 1);
+  assert.deepEqual(store.readLog(0, 0, 10).map((e) => e.offset), [0, 1]);
+});
+
+test('replicated appends keep leader offsets, accept compaction gaps and refuse stale epochs', async (t) => {
+  const { store } = openStore(t);
+  await store.writes.submit(() =>
+    store.appendReplicated(2, [
+      { offset: 0, epoch: 2, entry: { type: 'epoch.start', nodeId: 'l' } },
+      { offset: 5, epoch: 2, entry: publish('q', 'p5') },
+    ]),
+  );
+  assert.equal(store.position(2).logEnd, 6);
+  assert.equal(store.lastEpoch(2), 2);
+  await assert.rejects(
+    store.writes.submit(() => store.appendReplicated(2, [{ offset: 6, epoch: 1, entry: publish('q', 'old') }])),
+    /older than the log's epoch/,
+  );
+  assert.deepEqual(store.readLog(2, 0, 10).map((e) => e.offset), [0, 5]);
+});
+
+test('compaction drops settled entries and acked messages, keeps what is pending', async (t) => {
+  const { store } = openStore(t);
+  await commit(store, 0, 1, [{ type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 }]);
+  await commit(store, 0, 1, [publish('q', 'acked'), publish('q', 'pending')]);
+  await commit(store, 0, 1, [{ type: 'settle', inbox: 'q:ex/q', messages: [1], outcome: 'ack', reason: 'nack', at: 2 }]);
+  const removed = await store.writes.submit(() => store.compact(0, Number.MAX_SAFE_INTEGER, Date.now()));
+  assert.equal(removed, 2, 'the acked publish and its settle entry');
+  assert.deepEqual(store.readLog(0, 0, 10).map((e) => e.entry.type), ['queue.declare', 'publish']);
+  const inbox = store.catalog.inbox('q:ex/q')!;
+  assert.deepEqual(store.readyAfter(0, inbox.id, -1, 10).map((row) => row.msg_id), ['pending']);
+});
+
+test('writes submitted in one turn share one transaction and one sync', async (t) => {
+  const { store } = openStore(t);
+  const before = { groups: store.writes.groups, syncs: store.writes.syncs };
+  await Promise.all(Array.from({ length: 50 }, (_, i) => commit(store, 0, 1, [publish('q', `m${i}`)])));
+  assert.equal(store.writes.groups - before.groups, 1);
+  assert.equal(store.writes.syncs - before.syncs, 1);
+  assert.equal(store.position(0).logEnd, 50);
+});
+
+test('a closed store refuses writes with unavailable', async (t) => {
+  const { store } = openStore(t);
+  await store.close();
+  await assert.rejects(store.writes.submit(() => 1), (error: { code?: string }) => error.code === 'unavailable');
+});
