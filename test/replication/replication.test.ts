@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { EmbeddedCoordinator } from '../../src/coordination/embedded-coordinator';
+import type { PartitionState } from '../../src/coordination/coordinator';
+import { DEFAULT_QUEUE_OPTIONS, type LogEntry } from '../../src/core/entries';
+import { ReplicatedCommitLog } from '../../src/replication/leader-log';
+import { PartitionFollower } from '../../src/replication/partition-follower';
+import { ReplicationPeers } from '../../src/replication/replication-client';
+import { ReplicationServer } from '../../src/replication/replication-server';
+import { silentLogger } from '../../src/runtime/logger';
+import { NodeStore } from '../../src/store/node-store';
+import { waitFor } from '../helpers/broker';
+
+const SECRET = 'test-cluster-secret';
+
+function tempStore(t: TestContext): NodeStore {
+  const dir = mkdtempSync(join(tmpdir(), 'mom-repl-'));
+  const store = NodeStore.open(dir, 'batch');
+  t.after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return store;
+}
+
+function publish(id: string): LogEntry {
+  return { type: 'publish', target: 'queue', exchange: 'ex', name: 'q', message: { id, producerId: undefined, payload: `"${id}"`, headers: undefined, publishedAt: Date.now() } };
+}
+
+/** A leader log for partition 0 on store `a`, with replicas a and b, served over real gRPC. */
+async function startLeader(t: TestContext, store: NodeStore, options: { minIsr?: number; secret?: string; epoch?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'mom-coord-'));
+  const coordinator = new EmbeddedCoordinator(dir);
+  await coordinator.start();
+  const initial = { partition: 0, replicas: ['a', 'b'], leader: 'a', leaderEpoch: options.epoch ?? 1, isr: ['a', 'b'] };
+  await coordinator.createPartition(initial);
+  const state = (await coordinator.getPartition(0)) as PartitionState;
+  let deposed = false;
+  const log = new ReplicatedCommitLog({
+    store,
+    coordinator,
+    state,
+    nodeId: 'a',
+    minInsyncReplicas: options.minIsr ?? 2,
+    replicaLagMaxMs: 400,
+    logger: silentLogger,
+    onDeposed: () => {
+      deposed = true;
+    },
+  });
+  await log.begin();
+  const server = new ReplicationServer({ host: '127.0.0.1', port: 0, clusterSecret: options.secret ?? SECRET, logger: silentLogger, leaderLog: (p) => (p === 0 ? log : undefined) });
+  await server.start();
+  t.after(async () => {
+    log.close();
+    await server.close();
+    await coordinator.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { log, server, coordinator, isDeposed: () => deposed };
+}
+
+function startFollower(t: TestContext, store: NodeStore, address: string, epoch = 1, secret = SECRET): PartitionFollower {
+  const peers = new ReplicationPeers(secret);
+  const follower = new PartitionFollower({ store, peers, partition: 0, nodeId: 'b', leaderId: 'a', leaderAddress: address, leaderEpoch: epoch, logger: silentLogger });
+  follower.start();
+  t.after(async () => {
+    await follower.close();
+    peers.close();
+  });
+  return follower;
+}
+
+test('a commit is answered only once the follower has the entries, and both apply the same state', async (t) => {
+  const leaderStore = tempStore(t);
+  const followerStore = tempStore(t);
+  const { log, server } = await startLeader(t, leaderStore);
+  const declare: LogEntry = { type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 };
+  const pending = log.commit([declare, publish('m1'), publish('m2')], 'all');
+  let done = false;
+  void pending.then(() => (done = true));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(done, false, 'no follower fetched yet, so nothing is committed');
+  startFollower(t, followerStore, server.address());
+  await pending;
+  assert.ok(followerStore.position(0).logEnd >= 4, 'the follower holds every committed entry');
+  await waitFor(() => followerStore.position(0).applied >= 4, 'follower to apply up to the high watermark');
+  const inbox = followerStore.catalog.inbox('q:ex/q');
+  assert.ok(inbox, 'the queue exists on the follower');
+  assert.deepEqual(followerStore.readyAfter(0, inbox.id, -1, 10).map((row) => row.msg_id), ['m1', 'm2']);
+});
+
+test('acks=leader answers after the local append; acks=all waits for the ISR', async (t) => {
+  const leaderStore = tempStore(t);
+  const { log } = await startLeader(t, leaderStore);
+  await log.commit([publish('fast')], 'leader');
+  assert.equal(leaderStore.position(0).applied, 0, 'not applied: the follower has not confirmed it');
+});
+
+test('with the follower gone the leader shrinks the ISR and refuses writes below min ISR', async (t) => {
+  const leaderStore = tempStore(t);
+  const { log, coordinator } = await startLeader(t, leaderStore, { minIsr: 2 });
+  await waitFor(async () => (await coordinator.getPartition(0))?.isr.join() === 'a', 'ISR to shrink to the leader alone', 10_000);
+  assert.deepEqual([...log.inSyncReplicas()], ['a']);
+  await assert.rejects(log.commit([publish('refused')], 'all'), (error: { code?: string }) => error.code === 'not_enough_replicas');
+});
+
+test('a follower that comes back catches up and rejoins the ISR', async (t) => {
+  const leaderStore = tempStore(t);
+  const followerStore = tempStore(t);
+  const { log, coordinator, server } = await startLeader(t, leaderStore, { minIsr: 1 });
+  await waitFor(async () => (await coordinator.getPartition(0))?.isr.join() === 'a', 'ISR to shrink', 10_000);
+  await log.commit([publish('while-away-1'), publish('while-away-2')], 'all');
+  startFollower(t, followerStore, server.address());
+  await waitFor(async () => (await coordinator.getPartition(0))?.isr.includes('b'), 'follower to rejoin the ISR', 10_000);
+  assert.ok(followerStore.position(0).logEnd >= leaderStore.position(0).logEnd - 1);
+});
+
+test('a follower with a divergent uncommitted suffix truncates it by leader epoch before fetching', async (t) => {
+  const leaderStore = tempStore(t);
+  const followerStore = tempStore(t);
+  // The follower once led epoch 1 and wrote two entries nobody else has.
+  await followerStore.writes.submit(() => {
+    followerStore.recordEpochStart(0, 1, 0);
+    followerStore.append(0, 1, [{ type: 'epoch.start', nodeId: 'b' }, publish('lost-1'), publish('lost-2')]);
+  });
+  // The leader has epoch 1 with only the first entry, then leads epoch 2.
+  await leaderStore.writes.submit(() => {
+    leaderStore.recordEpochStart(0, 1, 0);
+    leaderStore.append(0, 1, [{ type: 'epoch.start', nodeId: 'b' }]);
+  });
+  const { log, server } = await startLeader(t, leaderStore, { epoch: 2, minIsr: 1 });
+  await log.commit([publish('kept')], 'leader');
+  startFollower(t, followerStore, server.address(), 2);
+  await waitFor(() => followerStore.readLog(0, 0, 10).some((e) => e.entry.type === 'publish' && e.entry.message.id === 'kept'), 'follower to fetch the new entries');
+  const ids = followerStore.readLog(0, 0, 10).map((e) => (e.entry.type === 'publish' ? e.entry.message.id : e.entry.type));
+  assert.deepEqual(ids, ['epoch.start', 'epoch.start', 'kept']);
+  assert.equal(followerStore.lastEpoch(0), 2);
+});
+
+test('fetches without the cluster secret, or for another epoch, are refused', async (t) => {
+  const leaderStore = tempStore(t);
+  const { server } = await startLeader(t, leaderStore);
+  const request = { partition: 0, followerId: 'b', leaderEpoch: 1, fetchOffset: 0, lastFetchedEpoch: 0, maxWaitMs: 0, maxEntries: 10 };
+  const wrong = new ReplicationPeers('wrong-secret');
+  t.after(() => wrong.close());
+  await assert.rejects(wrong.fetch(server.address(), request, 5_000), /cluster secret/);
+  const right = new ReplicationPeers(SECRET);
+  t.after(() => right.close());
+  await assert.rejects(right.fetch(server.address(), { ...request, leaderEpoch: 7 }, 5_000), (error: { code?: string }) => error.code === 'stale_epoch');
+  const ok = await right.fetch(server.address(), request, 5_000);
+  assert.equal(ok.leaderEpoch, 1);
+});
