@@ -163,7 +163,7 @@ export class Forwarder {
       if (remaining <= 0 || signal.aborted) break;
       this.log.debug('retrying after a failed forward', { attempt, path: ctx.path, reason: last.reason, pauseMs: pause });
       // The refresh runs during the pause; a slow one is not waited for past the deadline.
-      await Promise.all([sleep(Math.min(pause, remaining), signal), Promise.race([this.refreshRoutes(), sleep(remaining, signal)])]);
+      await Promise.all([sleep(Math.min(pause, remaining), signal), this.refreshRoutes(remaining)]);
       pause = Math.min(pause * 2, this.backoffMaxMs);
     }
     if (signal.aborted) return;
@@ -265,11 +265,17 @@ export class Forwarder {
     return { done: true };
   }
 
-  private async refreshRoutes(): Promise<void> {
-    try {
-      await this.routes.refresh?.();
-    } catch (error) {
+  /** Refreshes the routes, waiting at most `maxWaitMs` for it. */
+  private async refreshRoutes(maxWaitMs: number): Promise<void> {
+    if (!this.routes.refresh) return;
+    let timer: NodeJS.Timeout | undefined;
+    const refreshed = this.routes.refresh().catch((error: unknown) => {
       this.log.debug('route refresh failed', { error: error as Error });
+    });
+    try {
+      await Promise.race([refreshed, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
