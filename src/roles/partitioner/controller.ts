@@ -11,7 +11,7 @@
  * Every write carries the controller-epoch fence, so a deposed controller cannot overwrite
  * its successor, and is a compare-and-set on the partition's version: on a conflict (a
  * leader changed its ISR meanwhile) it reads again and decides again, a bounded number of
- * times, then leaves the rest to the next pass.
+ * times; the change that beat it fires the partitions watch, which brings another pass.
  */
 import type { ControllerElection, Coordinator, PartitionState, Unsubscribe } from '../../coordination/coordinator';
 import { isMomError, MomError } from '../../core/errors';
@@ -227,7 +227,9 @@ export class Controller {
       if (await this.coordinator.createPartition(assignment, fence)) {
         this.log.info('partition created', { partition, replicas: assignment.replicas, leader: assignment.leader });
       } else {
-        this.again = true; // someone created it meanwhile: look at it on the next pass
+        // Created meanwhile (the partitions watch brings it), or its znode holds data that the
+        // listing skips: not retried in a loop, which would only hammer ZooKeeper.
+        this.log.warn('partition already exists; leaving it as it is', { partition });
       }
     }
   }
@@ -263,9 +265,7 @@ export class Controller {
       // CAS conflict: the state moved (a leader wrote its ISR); decide again on what is there now.
       state = await this.coordinator.getPartition(initial.partition);
     }
-    if (state) {
-      this.log.warn('partition kept changing under the controller; trying again on the next pass', { partition: initial.partition });
-      this.again = true;
-    }
+    // Whoever keeps writing it fires the partitions watch, which brings another pass.
+    if (state) this.log.warn('partition kept changing under the controller; deciding again on its next change', { partition: initial.partition });
   }
 }
