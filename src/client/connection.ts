@@ -46,10 +46,14 @@ type State = 'open' | 'closing' | 'closed';
 /** Retry-After of the answer that produced an error, when it had one. */
 const retryAfterByError = new WeakMap<MomClientError, number>();
 
-/** Connects and logs in (unless given a token); rejects on bad credentials. */
+/**
+ * Connects and logs in with user and password (unless given a token); rejects on bad
+ * credentials. Without any credentials the connection is anonymous: only `health()` and
+ * other unauthenticated endpoints answer.
+ */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const connection = new Connection(options);
-  if (options.token === undefined) {
+  if (options.password !== undefined && options.token === undefined) {
     try {
       await connection.login();
     } catch (error) {
@@ -65,6 +69,8 @@ export class Connection {
   private readonly user: string | undefined;
   private readonly transport: HttpTransport;
   private readonly tokens: TokenManager;
+  /** Neither a password nor a token: only /health and /metrics will answer. */
+  private readonly anonymous: boolean;
   private readonly requestTimeoutMs: number;
   private readonly retryDeadlineMs: number;
   private readonly context: ClientContext;
@@ -88,7 +94,7 @@ export class Connection {
       const value = options[key];
       if (value !== undefined && (typeof value !== 'string' || value === '')) throw invalid(`${key}: expected a non-empty string`);
     }
-    if (options.password === undefined && options.token === undefined) throw invalid('connect: a password (with user) or a token is required');
+    if (options.user !== undefined && options.password === undefined && options.token === undefined) throw invalid(`connect: no password for user ${options.user}`);
     if (options.password !== undefined && options.user === undefined) throw invalid('connect: user is required with password');
     if (options.acks !== undefined && options.acks !== 'all' && options.acks !== 'leader') throw invalid(`acks: expected "all" or "leader", got ${JSON.stringify(options.acks)}`);
     this.url = url.href.replace(/\/+$/, '');
@@ -96,6 +102,7 @@ export class Connection {
     this.requestTimeoutMs = positiveInteger('requestTimeoutMs', options.requestTimeoutMs, 30_000);
     this.retryDeadlineMs = positiveInteger('retryDeadlineMs', options.retryDeadlineMs, 10_000, true);
     this.transport = new HttpTransport(url, { connections: positiveInteger('connections', options.connections, 16) });
+    this.anonymous = options.password === undefined && options.token === undefined;
     const password = options.password;
     const user = options.user;
     this.tokens = new TokenManager(password === undefined || user === undefined ? undefined : () => this.postAuth(user, password), options.token);
@@ -156,6 +163,7 @@ export class Connection {
   /** Logs in now (connect() does it once); later logins happen by themselves. */
   async login(): Promise<void> {
     this.assertOpen();
+    if (!this.tokens.canLogin) throw new MomClientError('invalid_argument', 'login: this connection has no user and password');
     await this.tokens.login();
   }
 
@@ -242,7 +250,7 @@ export class Connection {
       let token: string | undefined;
       let error: MomClientError;
       try {
-        token = request.auth === false ? undefined : await this.tokens.get();
+        token = request.auth === false || this.anonymous ? undefined : await this.tokens.get();
         const headers: Record<string, string> = { accept: 'application/json' };
         if (token !== undefined) headers.authorization = `Bearer ${token}`;
         if (request.body !== undefined) headers['content-type'] = 'application/json';

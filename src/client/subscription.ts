@@ -6,7 +6,8 @@ import type { ClientContext, Flushable } from './context';
 import { MessageSource, type ConsumeOptions, type DeadLettersOptions, type PullOptions } from './consumer';
 import type { Message, NackOptions } from './message';
 import { subscriptionPath } from './paths';
-import type { AckResult, NackResult, QueueStats, WireDeadLetter } from './types';
+import { declare } from './declare';
+import type { AckResult, DeclareResult, NackResult, QueueStats, SubscriptionOptions, WireDeadLetter } from './types';
 
 export class Subscription implements Flushable {
   readonly exchange: string;
@@ -23,6 +24,14 @@ export class Subscription implements Flushable {
     this.name = name;
     this.path = subscriptionPath(exchange, topic, name);
     this.source = new MessageSource(context, this.path);
+  }
+
+  /**
+   * PUT: creates it (created: true) starting at `from` (default "latest"), or keeps the
+   * existing one as it is.
+   */
+  declare(options: SubscriptionOptions = {}): Promise<DeclareResult> {
+    return declare(this.context, this.path, options);
   }
 
   /** Removes the subscription and its pending messages. */

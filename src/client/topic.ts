@@ -2,7 +2,7 @@
 import type { ClientContext, Flushable } from './context';
 import { declare } from './declare';
 import { MomClientError } from './errors';
-import { subscriptionPath, topicPath } from './paths';
+import { topicPath } from './paths';
 import { Publisher, type PublishOptions } from './publisher';
 import { Subscription } from './subscription';
 import type { DeclareResult, SubscriptionOptions, TopicOptions, WirePublishMessage } from './types';
@@ -50,9 +50,9 @@ export class Topic implements Flushable {
     if (name !== undefined && (typeof name !== 'string' || name === '')) {
       throw new MomClientError('invalid_argument', 'subscribe: the name must be a non-empty string');
     }
-    const subscriptionName = name ?? (await this.context.username());
-    await declare(this.context, subscriptionPath(this.exchange, this.name, subscriptionName), options);
-    return this.subscription(subscriptionName);
+    const subscription = this.subscription(name ?? (await this.context.username()));
+    await subscription.declare(options);
+    return subscription;
   }
 
   /** A handle on an existing subscription, without a request. */
