@@ -1,6 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { isMomError } from '../core/errors';
+import { registerConsumeCommand } from './consume';
+import { registerDeclareCommand } from './declare';
+import { registerPublishCommand } from './publish';
 import { registerServeOptions } from './serve';
+import { registerStatusCommand } from './status';
 import { registerUsersCommand } from './users';
 
 export const VERSION = '0.1.0';
@@ -12,6 +16,10 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerServeOptions(program);
   registerUsersCommand(program);
+  registerPublishCommand(program);
+  registerConsumeCommand(program);
+  registerDeclareCommand(program);
+  registerStatusCommand(program);
   return program;
 }
 
