@@ -1,19 +1,26 @@
 import type { BrokerConfig, Role } from '../config/settings';
 import type { Coordinator } from '../coordination/coordinator';
 import { EmbeddedCoordinator } from '../coordination/embedded-coordinator';
+import { ZooKeeperCoordinator } from '../coordination/zookeeper-coordinator';
 import { MomError } from '../core/errors';
 import { Router } from '../http/router';
 import { HttpServer } from '../http/server';
 import { createTokenVerifier, type TokenVerifier } from '../http/token-verifier';
+import { ReplicationPeers } from '../replication/replication-client';
+import { ReplicationServer } from '../replication/replication-server';
 import type { Logger } from '../runtime/logger';
 import { Metrics } from '../runtime/metrics';
 import { startAuthRole, type AuthRole } from './auth/auth-role';
+import { Forwarder, type RouteSource } from './gateway/forwarder';
+import { buildGatewayApi, routeSourceFromTable } from './gateway/gateway-api';
 import { MomPySend } from './gateway/mompy-send';
+import { PartitionerRoutes } from './gateway/partitioner-routes';
 import { RoutingTable } from './gateway/routing-table';
 import { buildClientApi } from './node/client-api';
 import { MomPyHandler } from './node/mompy-handler';
 import { NodeRole } from './node/node-role';
 import { RequestGuard } from './node/request-guard';
+import { startPartitionerRole, type PartitionerRole } from './partitioner/partitioner-role';
 import { buildSystemRoutes } from './system-routes';
 
 export const VERSION = '0.1.0';
@@ -30,11 +37,40 @@ export function expandRoles(roles: Role[]): Set<Role> {
   return roles.includes('all') ? new Set<Role>(['node', 'auth', 'gateway']) : new Set(roles);
 }
 
-function createCoordinator(config: BrokerConfig): Coordinator {
+function checkRoleCombination(config: BrokerConfig, roles: Set<Role>): void {
+  const clustered = config.zookeeper !== undefined;
+  if (config.roles.includes('all') && clustered) {
+    throw new MomError('config_invalid', 'role: all runs one node without ZooKeeper; for a cluster run node,replicator, auth, partitioner and gateway (see scripts/cluster.sh)');
+  }
+  if (clustered && roles.has('node') && roles.has('gateway')) {
+    throw new MomError('config_invalid', 'role: in a cluster, node and gateway both serve /v1 and need their own processes (or ports)');
+  }
+  if (!clustered && !config.roles.includes('all')) {
+    for (const role of ['node', 'replicator', 'partitioner'] as const) {
+      if (roles.has(role)) throw new MomError('config_invalid', `zookeeper: role ${role} needs --zookeeper host:port (or run --role all for a single node)`);
+    }
+    if (roles.has('gateway') && !config.partitionerUrl) {
+      throw new MomError('config_invalid', 'partitioner-url: a gateway needs --partitioner-url (or --zookeeper) to find partition leaders');
+    }
+  }
+}
+
+function createCoordinator(config: BrokerConfig, logger: Logger): Coordinator {
   if (config.zookeeper) {
-    throw new MomError('config_invalid', 'zookeeper: clustering is not available in this build yet; run --role all without --zookeeper');
+    return new ZooKeeperCoordinator({ connectString: config.zookeeper, root: config.zkRoot, sessionTimeoutMs: config.zkSessionTimeoutMs, logger: logger.child({ part: 'zookeeper' }) });
   }
   return new EmbeddedCoordinator(config.data);
+}
+
+interface Parts {
+  node?: NodeRole;
+  replication?: ReplicationServer;
+  peers?: ReplicationPeers;
+  partitioner?: PartitionerRole;
+  gateway?: Array<() => Promise<void> | void>;
+  coordinator?: Coordinator;
+  auth?: AuthRole;
+  httpStarted?: boolean;
 }
 
 /**
@@ -44,18 +80,22 @@ function createCoordinator(config: BrokerConfig): Coordinator {
  */
 export async function startBrokerProcess(config: BrokerConfig, logger: Logger): Promise<BrokerProcess> {
   const roles = expandRoles(config.roles);
+  checkRoleCombination(config, roles);
   const metrics = new Metrics();
   const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger });
-  // Closed in this order: drain and stop HTTP first, then what requests used, then the rest.
-  const parts: { node?: NodeRole; gateway?: Array<() => Promise<void> | void>; coordinator?: Coordinator; auth?: AuthRole; httpStarted?: boolean } = {};
+  const parts: Parts = {};
   let closing: Promise<void> | undefined;
+  // Closed in this order: drain and stop HTTP first, then what requests used, then the rest.
   const closeAll = () => {
     closing ??= (async () => {
       const steps: Array<[string, () => Promise<void> | void]> = [
         ['drain', () => parts.node?.drain()],
         ['http', () => (parts.httpStarted ? http.close() : undefined)],
         ...(parts.gateway ?? []).map((close) => ['gateway', close] as [string, () => Promise<void> | void]),
+        ['partitioner', () => parts.partitioner?.close()],
         ['node', () => parts.node?.close()],
+        ['replicator', () => parts.replication?.close()],
+        ['peers', () => parts.peers?.close()],
         ['coordinator', () => parts.coordinator?.close()],
         ['auth', () => parts.auth?.close()],
       ];
@@ -73,49 +113,101 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
   try {
     http.mount(buildSystemRoutes({ roles: [...roles], nodeId: config.nodeId, metrics, version: VERSION }));
 
-    let auth: AuthRole | undefined;
     if (roles.has('auth')) {
-      auth = await startAuthRole({ dataDir: config.data, tokenTtlSeconds: config.tokenTtlSeconds, logger, env: process.env });
-      parts.auth = auth;
-      http.mount(auth.router);
+      parts.auth = await startAuthRole({ dataDir: config.data, tokenTtlSeconds: config.tokenTtlSeconds, logger, env: process.env });
+      http.mount(parts.auth.router);
     }
 
-    const needsCoordinator = roles.has('node') || roles.has('gateway') || roles.has('partitioner');
-    const coordinator = needsCoordinator ? createCoordinator(config) : undefined;
-    if (coordinator) {
-      await coordinator.start();
-      parts.coordinator = coordinator;
+    const gatewayWatchesCoordinator = roles.has('gateway') && !config.partitionerUrl;
+    if (roles.has('node') || roles.has('partitioner') || gatewayWatchesCoordinator) {
+      parts.coordinator = createCoordinator(config, logger);
+      await parts.coordinator.start();
     }
+    const coordinator = parts.coordinator;
 
     await http.start();
     parts.httpStarted = true;
     const url = config.advertiseUrl ?? http.url();
 
+    if (roles.has('partitioner')) {
+      parts.partitioner = await startPartitionerRole({
+        coordinator: coordinator!,
+        candidateId: config.nodeId,
+        partitions: config.partitions,
+        replicationFactor: config.replicationFactor,
+        uncleanElection: config.uncleanElection,
+        logger: logger.child({ role: 'partitioner' }),
+      });
+      http.mount(parts.partitioner.router);
+    }
+
     if (roles.has('node')) {
-      const verifier = tokenVerifierFor(config, auth);
-      const guard = new RequestGuard(verifier);
-      const node = new NodeRole({ config, coordinator: coordinator!, logger, metrics, httpUrl: url, grpcAddress: '', version: VERSION });
+      let grpcAddress = '';
+      if (roles.has('replicator')) {
+        parts.replication = new ReplicationServer({
+          host: config.grpc.host,
+          port: config.grpc.port,
+          clusterSecret: config.clusterSecret,
+          logger,
+          leaderLog: (partition) => parts.node?.leaderLog(partition),
+        });
+        await parts.replication.start();
+        grpcAddress = config.advertiseGrpc ?? parts.replication.address();
+      }
+      if (config.zookeeper) parts.peers = new ReplicationPeers(config.clusterSecret);
+      const guard = new RequestGuard(tokenVerifierFor(config, parts.auth));
+      const node = new NodeRole({
+        config,
+        coordinator: coordinator!,
+        logger,
+        metrics,
+        httpUrl: url,
+        grpcAddress,
+        version: VERSION,
+        ...(parts.peers ? { replication: { peers: parts.peers } } : {}),
+      });
       parts.node = node;
       http.mount(buildClientApi(node, coordinator!, guard, config.bodyLimitBytes, metrics));
-      const mompy = new MomPyHandler(node, coordinator!, guard, config.bodyLimitBytes);
-      http.mount(new Router().post('/', mompy.handle));
+      http.mount(new Router().post('/', new MomPyHandler(node, coordinator!, guard, config.bodyLimitBytes).handle));
       await node.start();
     }
 
     if (roles.has('gateway')) {
-      const routes = new RoutingTable(coordinator!);
-      await routes.start(config.partitions);
-      const send = new MomPySend(routes, config.bodyLimitBytes);
-      parts.gateway = [() => send.close(), () => routes.close()];
+      const routes = await startRouteSource(config, coordinator, logger);
+      const send = new MomPySend(routes.source, config.bodyLimitBytes);
+      parts.gateway = [() => send.close(), routes.close];
       http.mount(new Router().post('/send', send.handle));
+      if (!roles.has('node')) {
+        const forwarder = new Forwarder({
+          routes: routes.source,
+          verifier: tokenVerifierFor(config, parts.auth),
+          logger: logger.child({ role: 'gateway' }),
+          bodyLimit: config.bodyLimitBytes,
+          retryDeadlineMs: config.gatewayRetryDeadlineMs,
+        });
+        parts.gateway.unshift(() => forwarder.close());
+        http.mount(buildGatewayApi(forwarder));
+      }
     }
 
-    logger.info('listening', { url: http.url(), roles: [...roles], data: config.data, node_id: config.nodeId });
+    logger.info('listening', { url: http.url(), roles: [...roles], data: config.data, node_id: config.nodeId, ...(parts.replication ? { grpc: parts.replication.address() } : {}) });
     return { url: http.url(), roles: [...roles], close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/** The gateway's map: from the partitioner (DESIGN §6), or by watching the coordinator itself. */
+async function startRouteSource(config: BrokerConfig, coordinator: Coordinator | undefined, logger: Logger): Promise<{ source: RouteSource; close: () => void }> {
+  if (config.partitionerUrl) {
+    const routes = new PartitionerRoutes(config.partitionerUrl, logger.child({ role: 'gateway' }));
+    await routes.start();
+    return { source: routes, close: () => routes.close() };
+  }
+  const table = new RoutingTable(coordinator!);
+  await table.start(config.partitions);
+  return { source: routeSourceFromTable(table), close: () => table.close() };
 }
 
 function tokenVerifierFor(config: BrokerConfig, auth: AuthRole | undefined): TokenVerifier {

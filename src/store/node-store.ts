@@ -61,6 +61,8 @@ export class NodeStore {
     deadLetters: Database.Statement;
     findDedup: Database.Statement;
     expireDedup: Database.Statement;
+    resolveQueueTargets: Database.Statement;
+    resolveTopicTargets: Database.Statement;
     compactSettled: Database.Statement;
     compactQueueMessages: Database.Statement;
     compactTopicMessages: Database.Statement;
@@ -112,13 +114,23 @@ export class NodeStore {
       ),
       findDedup: db.prepare('SELECT msg_id, ts FROM dedup WHERE target = ? AND producer_id = ?'),
       expireDedup: db.prepare('DELETE FROM dedup WHERE ts < ?'),
+      // A publish replicated in the same batch as its queue's declaration was stored before the
+      // queue existed here, without a target: resolved by name once applied, before compaction.
+      resolveQueueTargets: db.prepare(
+        `UPDATE log SET target = (SELECT id FROM inboxes WHERE inbox_key = 'q:' || json_extract(log.data, '$.exchange') || '/' || json_extract(log.data, '$.name'))
+         WHERE k >= ? AND k < ? AND type = 'publish.queue' AND target IS NULL`,
+      ),
+      resolveTopicTargets: db.prepare(
+        `UPDATE log SET target = (SELECT id FROM topics WHERE exchange = json_extract(log.data, '$.exchange') AND name = json_extract(log.data, '$.name'))
+         WHERE k >= ? AND k < ? AND type = 'publish.topic' AND target IS NULL`,
+      ),
       compactSettled: db.prepare("DELETE FROM log WHERE k >= ? AND k < ? AND type IN ('settle', 'epoch.start')"),
       compactQueueMessages: db.prepare(
-        `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.queue'
+        `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.queue' AND target IS NOT NULL
          AND NOT EXISTS (SELECT 1 FROM pending WHERE pending.inbox = log.target AND pending.msg = log.k - ?)`,
       ),
       compactTopicMessages: db.prepare(
-        `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.topic'
+        `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.topic' AND target IS NOT NULL
          AND NOT EXISTS (SELECT 1 FROM topic_messages WHERE topic_messages.topic = log.target AND topic_messages.msg = log.k - ?)
          AND NOT EXISTS (SELECT 1 FROM pending JOIN inboxes ON inboxes.id = pending.inbox
                          WHERE inboxes.topic_id = log.target AND pending.msg = log.k - ?)`,
@@ -361,6 +373,8 @@ export class NodeStore {
       if (topic.partition === partition) this.stmt.expireTopicMessages.run(topic.id, now - topic.options.retention_ms);
     }
     const base = partition * OFFSET_BITS;
+    this.stmt.resolveQueueTargets.run(lo, hi);
+    this.stmt.resolveTopicTargets.run(lo, hi);
     return (
       this.stmt.compactSettled.run(lo, hi).changes +
       this.stmt.compactQueueMessages.run(lo, hi, base).changes +

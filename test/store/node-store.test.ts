@@ -125,3 +125,22 @@ test('a closed store refuses writes with unavailable', async (t) => {
   await store.close();
   await assert.rejects(store.writes.submit(() => 1), (error: { code?: string }) => error.code === 'unavailable');
 });
+
+test('a publish replicated together with its queue declaration survives compaction', async (t) => {
+  const { store } = openStore(t);
+  await store.writes.submit(() => {
+    store.appendReplicated(4, [
+      { offset: 0, epoch: 1, entry: { type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 } },
+      { offset: 1, epoch: 1, entry: publish('q', 'first') },
+    ]);
+    store.applyUpTo(4, 2);
+  });
+  await store.writes.submit(() => store.compact(4, Number.MAX_SAFE_INTEGER, Date.now()));
+  const inbox = store.catalog.inbox('q:ex/q')!;
+  assert.deepEqual(store.readyAfter(4, inbox.id, -1, 10).map((row) => row.msg_id), ['first']);
+  await store.writes.submit(() => store.applyAppended(4, store.append(4, 1, [{ type: 'settle', inbox: 'q:ex/q', messages: [1], outcome: 'ack', reason: 'nack', at: 2 }]), [
+    { type: 'settle', inbox: 'q:ex/q', messages: [1], outcome: 'ack', reason: 'nack', at: 2 },
+  ]));
+  const removed = await store.writes.submit(() => store.compact(4, Number.MAX_SAFE_INTEGER, Date.now()));
+  assert.equal(removed, 2, 'once acked, the publish and the settle go');
+});

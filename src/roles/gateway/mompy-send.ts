@@ -3,7 +3,7 @@ import { MomError } from '../../core/errors';
 import { readBody } from '../../http/body';
 import type { RequestContext } from '../../http/router';
 import { parseMomPyRequest } from '../node/mompy-handler';
-import type { RoutingTable } from './routing-table';
+import type { RouteSource } from './forwarder';
 
 /**
  * The gateway's `POST /send` (MOM-py's API Gateway + Lambda): finds the leader of the routing
@@ -13,7 +13,7 @@ export class MomPySend {
   private readonly pools = new Map<string, Pool>();
 
   constructor(
-    private readonly routes: RoutingTable,
+    private readonly routes: RouteSource,
     private readonly bodyLimit: number,
   ) {}
 

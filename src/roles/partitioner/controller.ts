@@ -30,6 +30,8 @@ export interface ControllerOptions {
   uncleanElection?: boolean;
   /** Live nodes needed before partitions are created; default 1. */
   minNodesToPlace?: number;
+  /** After the first node registers, place with fewer than minNodesToPlace once this has passed; default 5 s. */
+  placementGraceMs?: number;
   logger: Logger;
   /** Pause before a pass that failed (ZooKeeper away) runs again; default 500 ms. */
   retryDelayMs?: number;
@@ -53,6 +55,9 @@ export class Controller {
   private readonly log: Logger;
   private readonly uncleanElection: boolean;
   private readonly minNodesToPlace: number;
+  private readonly placementGraceMs: number;
+  private firstNodeSeenAt: number | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
   private readonly retryDelayMs: number;
   private phase: Phase = 'new';
   private partitionCount = 0;
@@ -72,7 +77,10 @@ export class Controller {
     }
     this.coordinator = options.coordinator;
     this.uncleanElection = options.uncleanElection ?? false;
-    this.minNodesToPlace = Math.max(1, options.minNodesToPlace ?? 1);
+    // Nodes of a new cluster register one by one: wait for RF of them, or for the grace period
+    // after the first one, so replicas are not all piled on whichever node came first.
+    this.minNodesToPlace = Math.max(1, options.minNodesToPlace ?? options.replicationFactor);
+    this.placementGraceMs = options.placementGraceMs ?? 5_000;
     this.retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
     this.log = options.logger.child({ component: 'controller', candidate: options.candidateId });
   }
@@ -101,6 +109,7 @@ export class Controller {
   async close(): Promise<void> {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     this.stopActing();
     const election = this.election;
     this.election = undefined;
@@ -208,6 +217,23 @@ export class Controller {
     return !this.isClosed() && this.election === election && this.epoch === epoch && election.isLeader();
   }
 
+  private mayPlace(liveCount: number): boolean {
+    if (liveCount === 0) return false;
+    if (liveCount >= this.minNodesToPlace) return true;
+    const now = Date.now();
+    this.firstNodeSeenAt ??= now;
+    const waited = now - this.firstNodeSeenAt;
+    if (waited >= this.placementGraceMs) return true;
+    if (!this.graceTimer) {
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = undefined;
+        this.schedule();
+      }, this.placementGraceMs - waited);
+      this.graceTimer.unref();
+    }
+    return false;
+  }
+
   private async reconcile(election: ControllerElection, epoch: number): Promise<void> {
     const nodes = await this.coordinator.listNodes();
     const live = new Set(nodes.map((node) => node.id));
@@ -221,7 +247,7 @@ export class Controller {
         await this.settleLeadership(state, live, fence, election, epoch);
         continue;
       }
-      if (live.size < this.minNodesToPlace) continue;
+      if (!this.mayPlace(live.size)) continue;
       const assignment = initialAssignment(partition, [...live], this.options.replicationFactor);
       if (!assignment) continue;
       if (await this.coordinator.createPartition(assignment, fence)) {

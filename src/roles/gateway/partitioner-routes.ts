@@ -1,0 +1,75 @@
+import { request } from 'undici';
+import { partitionOf } from '../../core/hash';
+import { MomError } from '../../core/errors';
+import type { Logger } from '../../runtime/logger';
+import type { RouteSource } from './forwarder';
+import type { Route } from './routing-table';
+
+interface PartitionsAnswer {
+  partitions: Array<Route & { isr?: string[] }>;
+}
+
+const POLL_MS = 1_000;
+const REQUEST_TIMEOUT_MS = 3_000;
+
+/**
+ * The gateway's copy of the partition map, read from the partitioner's GET /partitions
+ * (DESIGN §6): polled in the background, and fetched again at once when a node answers
+ * 421 not_leader. The partitioner is not on the data path: a gateway keeps routing with its
+ * last map while the partitioner is away.
+ */
+export class PartitionerRoutes implements RouteSource {
+  private routes: Route[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly partitionerUrl: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.refresh().catch((error: unknown) => this.logger.warn('partitioner not reachable yet; retrying in the background', { url: this.partitionerUrl, error }));
+    this.timer = setInterval(() => {
+      this.refresh().catch((error: unknown) => this.logger.debug('partition map refresh failed', { error }));
+    }, POLL_MS);
+    this.timer.unref();
+  }
+
+  route(exchange: string, name: string): Route {
+    if (this.routes.length === 0) throw new MomError('unavailable', `no partition map yet from the partitioner at ${this.partitionerUrl}; retry shortly`);
+    return this.routes[partitionOf(exchange, name, this.routes.length)]!;
+  }
+
+  anyLocation(): string | null {
+    return this.routes[0]?.node_location ?? this.routes.find((route) => route.node_location)?.node_location ?? null;
+  }
+
+  all(): Route[] {
+    return this.routes;
+  }
+
+  /** One fetch at a time; callers arriving meanwhile share it. */
+  refresh(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.inFlight ??= this.fetchMap().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async fetchMap(): Promise<void> {
+    const response = await request(`${this.partitionerUrl}/partitions`, { method: 'GET', headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new MomError('unavailable', `partitioner answered ${response.statusCode}: ${text.slice(0, 200)}`);
+    const answer = JSON.parse(text) as PartitionsAnswer;
+    if (!Array.isArray(answer.partitions)) throw new MomError('unavailable', 'partitioner answered without a partitions list');
+    this.routes = [...answer.partitions].sort((a, b) => a.partition - b.partition);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+}
