@@ -62,7 +62,8 @@ export class PartitionFollower {
         backoff = BACKOFF_MIN_MS;
       } catch (error) {
         if (this.closed) return;
-        const level = error instanceof MomError && error.code === 'unavailable' ? 'debug' : 'warn';
+        // Leaders come and go during elections: those refusals are expected and retried quietly.
+        const level = error instanceof MomError && (error.code === 'unavailable' || error.code === 'not_leader' || error.code === 'stale_epoch') ? 'debug' : 'warn';
         this.options.logger[level]('fetch from leader failed; retrying', { partition: this.partition, leader: this.options.leaderId, error });
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
