@@ -111,12 +111,20 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
   };
 
   try {
-    http.mount(buildSystemRoutes({ roles: [...roles], nodeId: config.nodeId, metrics, version: VERSION }));
-
     if (roles.has('auth')) {
       parts.auth = await startAuthRole({ dataDir: config.data, tokenTtlSeconds: config.tokenTtlSeconds, logger, env: process.env });
-      http.mount(parts.auth.router);
     }
+    const metricsVerifier = config.metricsRequireAuth ? tokenVerifierFor(config, parts.auth) : undefined;
+    http.mount(
+      buildSystemRoutes({
+        roles: [...roles],
+        nodeId: config.nodeId,
+        metrics,
+        version: VERSION,
+        ...(metricsVerifier ? { metricsGuard: (req) => metricsVerifier.verify(req.headers.authorization) } : {}),
+      }),
+    );
+    if (parts.auth) http.mount(parts.auth.router);
 
     const gatewayWatchesCoordinator = roles.has('gateway') && !config.partitionerUrl;
     if (roles.has('node') || roles.has('partitioner') || gatewayWatchesCoordinator) {

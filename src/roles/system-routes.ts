@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { sendJson, sendText } from '../http/response';
 import { Router } from '../http/router';
 import type { Metrics } from '../runtime/metrics';
@@ -7,14 +8,19 @@ export interface SystemRoutesOptions {
   nodeId: string;
   version: string;
   metrics: Metrics;
+  /** When set (metricsRequireAuth), GET /metrics needs a valid token too. */
+  metricsGuard?: (req: IncomingMessage) => Promise<unknown>;
 }
 
-/** `GET /health` and `GET /metrics`: no token needed (DESIGN §8). */
+/** `GET /health` and `GET /metrics`: no token needed (DESIGN §8), unless metricsRequireAuth. */
 export function buildSystemRoutes(options: SystemRoutesOptions): Router {
   const started = Date.now();
   return new Router()
     .get('/health', ({ res }) =>
       sendJson(res, 200, { status: 'ok', roles: options.roles, node_id: options.nodeId, version: options.version, uptime_ms: Date.now() - started }),
     )
-    .get('/metrics', ({ res }) => sendText(res, 200, options.metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'));
+    .get('/metrics', async ({ req, res }) => {
+      await options.metricsGuard?.(req);
+      sendText(res, 200, options.metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
+    });
 }
