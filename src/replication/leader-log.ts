@@ -218,7 +218,9 @@ export class ReplicatedCommitLog implements CommitLog {
     const { store } = this.options;
     const target = this.hw;
     store.writes
-      .submit(() => store.applyUpTo(this.partition, target))
+      // Applied state is derived: after a crash it is rebuilt from the (durable) log, so
+      // applying need not wait for its own sync.
+      .submit(() => store.applyUpTo(this.partition, target), { durable: false })
       .then((effects) => {
         if (!this.closed) this.listener(effects);
         const applied = store.position(this.partition).applied;

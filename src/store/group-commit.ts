@@ -6,6 +6,8 @@ import type { WalFile } from './wal-file';
 
 interface PendingWork {
   run: () => unknown;
+  /** False for writes that can be rebuilt from durable ones (derived state): answered at commit. */
+  durable: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -53,10 +55,10 @@ export class GroupCommit {
     this.rollback = db.prepare('ROLLBACK');
   }
 
-  submit<T>(run: () => T): Promise<T> {
+  submit<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new MomError('unavailable', 'the store is closed; the broker is shutting down'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ run, durable: options.durable ?? true, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -99,7 +101,8 @@ export class GroupCommit {
     this.writes += batch.length;
     for (let i = 0; i < batch.length; i++) {
       const work = batch[i]!;
-      this.awaitingSync.push({ resolve: work.resolve, reject: work.reject, value: results[i] });
+      if (work.durable) this.awaitingSync.push({ resolve: work.resolve, reject: work.reject, value: results[i] });
+      else work.resolve(results[i]);
     }
   }
 

@@ -295,7 +295,7 @@ export class NodeRole {
         for (const follower of this.followers.values()) removed += this.store.compact(follower.partition, follower.compactionFloor(), now);
         removed += this.store.expireDedup(now - this.options.config.dedupWindowMs);
         return removed;
-      })
+      }, { durable: false })
       .then((removed) => {
         if (removed > 0) this.options.logger.debug('compacted', { rows: removed });
       })
