@@ -113,9 +113,12 @@ export class ReplicatedCommitLog implements CommitLog {
     this.ensureLeading();
     if (this.isr.length < this.minIsr) throw this.notEnoughReplicas();
     const { store } = this.options;
-    const end = await store.writes.submit(() => store.append(this.partition, this.epoch, entries) + entries.length);
-    this.durableEnd = Math.max(this.durableEnd, end);
+    // Followers may fetch as soon as the entries are committed; the leader's own sync runs
+    // meanwhile, and the high watermark counts the leader only once that sync is done.
+    const end = await store.writes.submit(() => store.append(this.partition, this.epoch, entries) + entries.length, { durable: false });
     this.wakeFetchers();
+    await store.writes.whenDurable();
+    this.durableEnd = Math.max(this.durableEnd, end);
     this.advanceHighWatermark();
     if (acks === 'leader') return;
     if (store.position(this.partition).applied >= end) return;

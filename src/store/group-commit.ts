@@ -135,6 +135,15 @@ export class GroupCommit {
     for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
+  /** Resolves once everything committed so far is on disk (at once with fsync=never). */
+  whenDurable(): Promise<void> {
+    if (this.policy === 'never') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.awaitingSync.push({ resolve: resolve as (value: unknown) => void, reject, value: undefined });
+      this.startSync();
+    });
+  }
+
   /** Resolves when nothing is queued, committing or syncing. */
   idle(): Promise<void> {
     if (!this.syncing && this.queue.length === 0 && this.awaitingSync.length === 0) return Promise.resolve();

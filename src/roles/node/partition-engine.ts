@@ -62,6 +62,8 @@ export class PartitionEngine {
   /** Producer ids being committed now, so a retry racing its original is deduplicated too. */
   private readonly inFlightProducerIds = new Map<string, string>();
   private closed = false;
+  /** Shutting down: long polls answer at once instead of waiting again. */
+  private draining = false;
 
   constructor(
     private readonly store: NodeStore,
@@ -207,7 +209,7 @@ export class PartitionEngine {
       const messages = this.takeReady(delivery, request.max, request.leaseMs);
       if (messages.length > 0 || request.waitMs === 0) return messages;
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || this.closed || request.signal?.aborted) return [];
+      if (remaining <= 0 || this.closed || this.draining || request.signal?.aborted) return [];
       await this.waitForMessages(delivery, remaining, request);
       if (this.deliveries.get(inbox.id) !== delivery) throw notFound(inbox);
     }
@@ -425,6 +427,7 @@ export class PartitionEngine {
 
   /** Answers every waiting long poll now (empty), for a shutdown that drains requests. */
   wakeAllWaiters(): void {
+    this.draining = true;
     for (const delivery of this.deliveries.values()) delivery.cancelWaiters();
   }
 
