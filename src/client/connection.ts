@@ -113,7 +113,7 @@ export class Connection {
       maxBatchBytes: 900 * 1024,
     };
     this.context = {
-      request: (request) => this.request(request),
+      request: (request) => this.track(request),
       assertOpen: () => this.assertOpen(),
       closeSignal: this.closeController.signal,
       username: () => this.username(),
@@ -172,6 +172,12 @@ export class Connection {
    * endpoints without a method here. JSON answers are parsed; others come back as text.
    */
   request<T = unknown>(request: ApiRequest): Promise<ApiResponse<T>> {
+    if (this.state !== 'open') return Promise.reject(closedError());
+    return this.track(request);
+  }
+
+  /** Every request goes through here, so that close() can wait for the ones in flight. */
+  private track<T>(request: ApiRequest): Promise<ApiResponse<T>> {
     if (this.state === 'closed') return Promise.reject(closedError());
     const performing = this.perform<T>(request);
     this.inFlight.add(performing);

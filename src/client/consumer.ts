@@ -37,6 +37,8 @@ export interface ConsumeOptions extends PullOptions {
 /** Defaults of consume(): batches of 100, 5 s long polls. */
 const CONSUME_MAX = 100;
 const CONSUME_WAIT_MS = 5_000;
+/** Ids per ack or nack request (the server takes more; this keeps bodies small). */
+const IDS_PER_REQUEST = 1000;
 
 export class MessageSource implements MessageSettler, Flushable {
   private readonly context: ClientContext;
@@ -55,22 +57,13 @@ export class MessageSource implements MessageSettler, Flushable {
   }
 
   /** One request: up to `max` messages, waiting up to `waitMs` for the first. */
-  async pull(options: PullOptions = {}): Promise<Message[]> {
-    this.context.assertOpen();
-    const signal = options.signal === undefined ? this.context.closeSignal : AbortSignal.any([options.signal, this.context.closeSignal]);
-    const response = await this.context.request<WirePullResponse>({
-      method: 'GET',
-      path: `${this.basePath}/messages`,
-      query: { max: options.max, wait_ms: options.waitMs, lease_ms: options.leaseMs },
-      idempotent: true,
-      signal,
-      extraTimeoutMs: options.waitMs,
-    });
-    const wire = response.body?.messages;
-    if (!Array.isArray(wire)) throw new MomClientError('bad_response', `pull answered ${response.status} without "messages"`, { status: response.status });
-    const messages = new Array<Message>(wire.length);
-    for (let i = 0; i < wire.length; i++) messages[i] = new Message(wire[i]!, this);
-    return messages;
+  pull(options: PullOptions = {}): Promise<Message[]> {
+    try {
+      this.context.assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.pullUntil(options, this.stopSignal(options.signal));
   }
 
   /**
@@ -84,8 +77,8 @@ export class MessageSource implements MessageSettler, Flushable {
       max: options.max ?? CONSUME_MAX,
       waitMs: options.waitMs ?? CONSUME_WAIT_MS,
       leaseMs: options.leaseMs,
-      signal: options.signal,
     };
+    const stop = this.stopSignal(options.signal);
     const autoAck = options.autoAck === true;
     let buffer: Message[] = [];
     let next = 0;
@@ -100,11 +93,12 @@ export class MessageSource implements MessageSettler, Flushable {
       for (;;) {
         if (ackFailure !== undefined) throw ackFailure;
         if (next >= buffer.length) {
-          if (this.stopped(options.signal)) return;
+          if (stop.aborted) return;
           try {
-            buffer = await this.pull(pullOptions);
+            this.context.assertOpen();
+            buffer = await this.pullUntil(pullOptions, stop);
           } catch (error) {
-            if (this.stopped(options.signal) && isMomClientError(error) && (error.code === 'aborted' || error.code === 'closed')) return;
+            if (stop.aborted && isMomClientError(error) && (error.code === 'aborted' || error.code === 'closed')) return;
             throw error;
           }
           next = 0;
@@ -175,27 +169,54 @@ export class MessageSource implements MessageSettler, Flushable {
   }
 
   private async sendAck(ids: readonly string[]): Promise<AckResult> {
-    const response = await this.context.request<Partial<AckResult>>({
-      method: 'POST',
-      path: `${this.basePath}/ack`,
-      body: JSON.stringify({ ids }),
-      idempotent: true,
-    });
-    return { acked: response.body?.acked ?? 0, unknown: response.body?.unknown ?? [] };
+    const result: AckResult = { acked: 0, unknown: [] };
+    for (let start = 0; start < ids.length; start += IDS_PER_REQUEST) {
+      const response = await this.context.request<Partial<AckResult>>({
+        method: 'POST',
+        path: `${this.basePath}/ack`,
+        body: JSON.stringify({ ids: ids.slice(start, start + IDS_PER_REQUEST) }),
+        idempotent: true,
+      });
+      result.acked += response.body?.acked ?? 0;
+      result.unknown.push(...(response.body?.unknown ?? []));
+    }
+    return result;
   }
 
   private async sendNack(ids: readonly string[], requeue: boolean): Promise<NackResult> {
-    const response = await this.context.request<Partial<NackResult>>({
-      method: 'POST',
-      path: `${this.basePath}/nack`,
-      body: JSON.stringify({ ids, requeue }),
-      idempotent: true,
-    });
-    return { nacked: response.body?.nacked ?? 0, unknown: response.body?.unknown ?? [] };
+    const result: NackResult = { nacked: 0, unknown: [] };
+    for (let start = 0; start < ids.length; start += IDS_PER_REQUEST) {
+      const response = await this.context.request<Partial<NackResult>>({
+        method: 'POST',
+        path: `${this.basePath}/nack`,
+        body: JSON.stringify({ ids: ids.slice(start, start + IDS_PER_REQUEST), requeue }),
+        idempotent: true,
+      });
+      result.nacked += response.body?.nacked ?? 0;
+      result.unknown.push(...(response.body?.unknown ?? []));
+    }
+    return result;
   }
 
-  private stopped(signal: AbortSignal | undefined): boolean {
-    return signal?.aborted === true || this.context.closeSignal.aborted;
+  /** Aborts on the caller's signal or on close(); made once per pull() or consume(). */
+  private stopSignal(signal: AbortSignal | undefined): AbortSignal {
+    return signal === undefined ? this.context.closeSignal : AbortSignal.any([signal, this.context.closeSignal]);
+  }
+
+  private async pullUntil(options: PullOptions, signal: AbortSignal): Promise<Message[]> {
+    const response = await this.context.request<WirePullResponse>({
+      method: 'GET',
+      path: `${this.basePath}/messages`,
+      query: { max: options.max, wait_ms: options.waitMs, lease_ms: options.leaseMs },
+      idempotent: true,
+      signal,
+      extraTimeoutMs: options.waitMs,
+    });
+    const wire = response.body?.messages;
+    if (!Array.isArray(wire)) throw new MomClientError('bad_response', `pull answered ${response.status} without "messages"`, { status: response.status });
+    const messages = new Array<Message>(wire.length);
+    for (let i = 0; i < wire.length; i++) messages[i] = new Message(wire[i]!, this);
+    return messages;
   }
 
   /** Best effort: leased messages the loop never saw go back now instead of at lease expiry. */
