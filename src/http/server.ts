@@ -29,7 +29,9 @@ export class HttpServer {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: HttpServerOptions) {
-    this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000 }, (req, res) => {
+    // Node checks the header and request deadlines only every connectionsCheckingInterval
+    // (30 s by default), so a slow client would hold its socket up to 40 s, not 10.
+    this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
       void this.handle(req, res);
     });
     this.server.requestTimeout = options.requestTimeoutMs ?? 60_000;
@@ -93,17 +95,21 @@ export class HttpServer {
     this.inFlight++;
     if (this.closing) res.setHeader('connection', 'close');
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const target = req.url ?? '/';
+      const url = new URL(target, 'http://localhost');
+      // Route on the path as sent: URL parsing resolves "." and ".." segments, which would turn
+      // DELETE .../queues/.. into DELETE of the exchange; here they stay (invalid) names.
+      const path = target.startsWith('/') ? target.split('?', 1)[0]! : url.pathname;
       const method = req.method ?? 'GET';
       for (const router of this.routers) {
-        const match = router.match(method, url.pathname);
+        const match = router.match(method, path);
         if (!match) continue;
-        const ctx: RequestContext = { req, res, params: match.params, query: url.searchParams, path: url.pathname };
+        const ctx: RequestContext = { req, res, params: match.params, query: url.searchParams, path };
         await match.handler(ctx);
         return;
       }
       req.resume();
-      throw new MomError('not_found', `no route for ${method} ${url.pathname}`);
+      throw new MomError('not_found', `no route for ${method} ${path}`);
     } catch (error) {
       if (!(error instanceof MomError)) this.options.logger.error('request failed', { error, url: req.url });
       req.resume();
