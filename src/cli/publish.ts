@@ -95,6 +95,7 @@ export function parseMessage(text: string): unknown {
 }
 
 async function publishLines(target: Queue | Topic, headers: Headers | undefined): Promise<void> {
+  if (process.stdin.isTTY) process.stderr.write('mombroker: reading messages from stdin, one per line; end with Ctrl-D\n');
   const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   let window: Array<Promise<string>> = [];
   let lineNumbers: number[] = [];

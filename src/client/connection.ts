@@ -101,17 +101,19 @@ export class Connection {
     this.user = options.user;
     this.requestTimeoutMs = positiveInteger('requestTimeoutMs', options.requestTimeoutMs, 30_000);
     this.retryDeadlineMs = positiveInteger('retryDeadlineMs', options.retryDeadlineMs, 10_000, true);
-    this.transport = new HttpTransport(url, { connections: positiveInteger('connections', options.connections, 16) });
-    this.anonymous = options.password === undefined && options.token === undefined;
-    const password = options.password;
-    const user = options.user;
-    this.tokens = new TokenManager(password === undefined || user === undefined ? undefined : () => this.postAuth(user, password), options.token);
+    // Limits of the server: 1000 messages and 1 MiB per publish request (DESIGN §8).
     const publishSettings: PublishSettings = {
       acks: options.acks ?? 'all',
       maxRequestsInFlight: positiveInteger('maxPublishRequestsInFlight', options.maxPublishRequestsInFlight, 4),
       maxBatchMessages: 1000,
       maxBatchBytes: 900 * 1024,
     };
+    const connections = positiveInteger('connections', options.connections, 16);
+    this.transport = new HttpTransport(url, { connections });
+    this.anonymous = options.password === undefined && options.token === undefined;
+    const password = options.password;
+    const user = options.user;
+    this.tokens = new TokenManager(password === undefined || user === undefined ? undefined : () => this.postAuth(user, password), options.token);
     this.context = {
       request: (request) => this.track(request),
       assertOpen: () => this.assertOpen(),
