@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import { SETTINGS, type BrokerConfig } from '../config/settings';
-import { startBrokerProcess } from '../roles/broker-process';
 import { Logger, parseLogLevel } from '../runtime/logger';
 
 function camelCase(flag: string): string {
@@ -29,6 +28,8 @@ const SHUTDOWN_DEADLINE_MS = 9_000;
 
 async function serve(config: BrokerConfig): Promise<void> {
   const logger = new Logger(parseLogLevel(config.logLevel)).child({ node: config.nodeId });
+  // Loaded here so client subcommands start without loading the server.
+  const { startBrokerProcess } = await import('../roles/broker-process');
   const broker = await startBrokerProcess(config, logger);
   let stopping = false;
   const stop = (signal: string) => {

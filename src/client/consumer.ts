@@ -28,8 +28,10 @@ export interface DeadLettersOptions {
 
 export interface ConsumeOptions extends PullOptions {
   /**
-   * Ack each message when the loop asks for the next one or leaves (break, return or throw),
-   * in coalesced background requests; an ack that fails is thrown by the iterator.
+   * Ack each message when the loop asks for the next one, in coalesced background requests;
+   * an ack that fails is thrown by the iterator. The message the loop is on when it leaves
+   * (break, return or throw: an iterator cannot tell them apart) is given back, not acked, so
+   * a failure never loses it: ack it yourself before `break` if you are done with it.
    */
   autoAck?: boolean;
 }
@@ -111,8 +113,7 @@ export class MessageSource implements MessageSettler, Flushable {
         if (autoAck) autoAckOne(message);
       }
     } finally {
-      if (autoAck && unacked !== undefined) autoAckOne(unacked);
-      this.giveBack(buffer.slice(next));
+      this.giveBack(unacked !== undefined && autoAck ? [unacked, ...buffer.slice(next)] : buffer.slice(next));
     }
   }
 
