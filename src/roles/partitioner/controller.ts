@@ -4,7 +4,8 @@
  * controller reconciles the partition map with the live nodes on election and on every
  * change of either:
  *
- * - creates missing partitions 0..P-1 once enough nodes are registered (placement.ts);
+ * - creates missing partitions 0..P-1 once RF nodes are registered, or fewer once a grace
+ *   period has passed since the first one (placement.ts);
  * - replaces a dead leader with a live ISR member, or takes the partition offline;
  * - gives an offline partition a leader again when an ISR member comes back.
  *
@@ -28,7 +29,7 @@ export interface ControllerOptions {
   replicationFactor: number;
   /** Elect a replica outside the ISR when no ISR member is alive (may lose data). Default false. */
   uncleanElection?: boolean;
-  /** Live nodes needed before partitions are created; default 1. */
+  /** Live nodes needed before partitions are created; default the replication factor. */
   minNodesToPlace?: number;
   /** After the first node registers, place with fewer than minNodesToPlace once this has passed; default 5 s. */
   placementGraceMs?: number;

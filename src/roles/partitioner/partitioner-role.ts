@@ -27,8 +27,10 @@ export interface PartitionerRoleOptions {
   replicationFactor: number;
   uncleanElection: boolean;
   logger: Logger;
-  /** Live nodes needed before partitions are created; default 1. */
+  /** Live nodes needed before partitions are created; default the replication factor. */
   minNodesToPlace?: number;
+  /** Place with fewer nodes once this long has passed since the first one registered; default 5 s. */
+  placementGraceMs?: number;
 }
 
 export interface PartitionerRole {
@@ -59,6 +61,7 @@ export async function startPartitionerRole(options: PartitionerRoleOptions): Pro
     replicationFactor: options.replicationFactor,
     uncleanElection: options.uncleanElection,
     minNodesToPlace: options.minNodesToPlace,
+    placementGraceMs: options.placementGraceMs,
     logger: options.logger,
   });
   try {

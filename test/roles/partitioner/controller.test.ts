@@ -11,7 +11,7 @@ import { ZooKeeperCoordinator } from '../../../src/coordination/zookeeper-coordi
 import { Logger, parseLogLevel } from '../../../src/runtime/logger';
 import { Controller, type ControllerOptions } from '../../../src/roles/partitioner/controller';
 import { assignReplicas } from '../../../src/roles/partitioner/placement';
-import { startZooKeeper } from '../../helpers/zookeeper';
+import { startProxy, startZooKeeper } from '../../helpers/zookeeper';
 
 /** MOM_LOG_LEVEL=debug shows the controllers' logs. */
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
@@ -30,8 +30,8 @@ async function waitFor<T>(what: string, probe: () => T | undefined | null | fals
 test('the controller against a real ZooKeeper', async (t) => {
   const zk = await startZooKeeper(t);
 
-  async function coordinator(st: TestContext, root: string): Promise<ZooKeeperCoordinator> {
-    const c = new ZooKeeperCoordinator({ connectString: zk.connectString, root, sessionTimeoutMs: SESSION_TIMEOUT_MS, logger });
+  async function coordinator(st: TestContext, root: string, connectString = zk.connectString): Promise<ZooKeeperCoordinator> {
+    const c = new ZooKeeperCoordinator({ connectString, root, sessionTimeoutMs: SESSION_TIMEOUT_MS, logger });
     st.after(() => c.close());
     await c.start();
     return c;
@@ -44,9 +44,9 @@ test('the controller against a real ZooKeeper', async (t) => {
     return c;
   }
 
-  async function controller(st: TestContext, root: string, id: string, options: Partial<ControllerOptions> = {}) {
-    const c = await coordinator(st, root);
-    const ctl = new Controller({ coordinator: c, candidateId: id, partitions: 6, replicationFactor: 3, logger, retryDelayMs: 100, ...options });
+  async function controller(st: TestContext, root: string, id: string, options: Partial<ControllerOptions> = {}, connectString?: string) {
+    const c = await coordinator(st, root, connectString);
+    const ctl = new Controller({ coordinator: c, candidateId: id, partitions: 6, replicationFactor: 3, logger, retryDelayMs: 100, placementGraceMs: 200, ...options });
     st.after(() => ctl.close());
     await ctl.start();
     return { coordinator: c, controller: ctl };
@@ -76,18 +76,30 @@ test('the controller against a real ZooKeeper', async (t) => {
     assert.deepEqual(new Set(states.map((s) => s.leader)), new Set(['n1', 'n2', 'n3', 'n4']), 'leaders are spread');
   });
 
-  await t.test('RF is capped at the live nodes, and nothing is placed before a node exists', async (st) => {
+  await t.test('placement waits for RF nodes, however long the first one waits alone', async (st) => {
     const root = newRoot();
-    const { coordinator: c, controller: ctl } = await controller(st, root, 'p1', { partitions: 3 });
+    // A grace far beyond the test: the only way to place is with RF (2) nodes registered.
+    const { coordinator: c, controller: ctl } = await controller(st, root, 'p1', { partitions: 3, replicationFactor: 2, placementGraceMs: 600_000 });
     await waitFor('the controller to be active', () => ctl.status().active);
     await ctl.whenIdle();
-    assert.deepEqual(await c.listPartitions(), []);
+    assert.deepEqual(await c.listPartitions(), [], 'nothing is placed before a node exists');
     await node(st, root, 'n1');
     await node(st, root, 'n2');
     const states = await waitFor('3 partitions', () => partitions(c, 3));
-    // The first registration may be placed alone (RF 1) or with both: never more than live nodes.
+    for (const state of states) assert.deepEqual(state.replicas, assignReplicas(state.partition, ['n1', 'n2'], 2));
+  });
+
+  await t.test('with fewer than RF nodes, placement happens after the grace period, RF capped at the live nodes', async (st) => {
+    const root = newRoot();
+    const started = Date.now();
+    await node(st, root, 'n1');
+    await node(st, root, 'n2');
+    const { coordinator: c } = await controller(st, root, 'p1', { partitions: 3, replicationFactor: 3, placementGraceMs: 300 });
+    const states = await waitFor('3 partitions', () => partitions(c, 3));
+    assert.ok(Date.now() - started >= 300, 'not before the grace period');
     for (const state of states) {
-      assert.ok(state.replicas.length >= 1 && state.replicas.length <= 2, `partition ${state.partition}: ${state.replicas}`);
+      assert.deepEqual(state.replicas, assignReplicas(state.partition, ['n1', 'n2'], 3));
+      assert.equal(state.replicas.length, 2);
       assert.equal(state.leader, state.replicas[0]);
     }
   });
@@ -219,5 +231,39 @@ test('the controller against a real ZooKeeper', async (t) => {
       (error: unknown) => (error as { code?: string }).code === 'stale_epoch',
     );
     assert.equal((await b.coordinator.getPartition(0))!.leader, 'n1');
+  });
+
+  await t.test('a controller whose session expires is deposed, stands by, and the other one acts', async (st) => {
+    const root = newRoot();
+    const nodes = new Map<string, ZooKeeperCoordinator>();
+    for (const id of ['n1', 'n2']) nodes.set(id, await node(st, root, id));
+    const proxy = await startProxy(st, zk.connectString);
+    const a = await controller(st, root, 'pa', { partitions: 2, replicationFactor: 2 }, proxy.connectString);
+    await waitFor('pa active', () => a.controller.status().active);
+    const b = await controller(st, root, 'pb', { partitions: 2, replicationFactor: 2 });
+    await waitFor('2 partitions', () => partitions(b.coordinator, 2));
+
+    // pa goes silent for longer than its session: ZooKeeper ends the session, pb wins.
+    proxy.freeze();
+    await waitFor('pb active', () => b.controller.status().active, 30_000);
+    proxy.heal();
+    // pa learns of the expiry when it reconnects, stops acting and queues behind pb.
+    await waitFor('pa deposed', () => !a.controller.status().active, 30_000);
+    assert.equal(b.controller.status().active, true);
+
+    await nodes.get('n1')!.close();
+    const p0 = await waitFor('partition 0 failed over', async () => {
+      const state = await b.coordinator.getPartition(0);
+      return state && state.leader === 'n2' ? state : undefined;
+    });
+    assert.deepEqual({ leaderEpoch: p0.leaderEpoch, isr: p0.isr, version: p0.version }, { leaderEpoch: 2, isr: ['n2'], version: 1 });
+    assert.equal(a.controller.status().active, false);
+
+    // pa campaigned again after being deposed: when pb goes, pa is the controller once more.
+    const bEpoch = b.controller.status().controllerEpoch!;
+    await b.controller.close();
+    await b.coordinator.close();
+    await waitFor('pa active again', () => a.controller.status().active, 30_000);
+    assert.ok(a.controller.status().controllerEpoch! > bEpoch);
   });
 });

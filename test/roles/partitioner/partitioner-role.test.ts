@@ -47,6 +47,7 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
       partitions: 4,
       replicationFactor: 2,
       uncleanElection: false,
+      placementGraceMs: 200,
       logger,
     });
     const http = new HttpServer({ host: '127.0.0.1', port: 0, logger });
