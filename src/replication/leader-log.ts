@@ -130,7 +130,7 @@ export class ReplicatedCommitLog implements CommitLog {
         reject,
         timer: setTimeout(() => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
-          reject(new MomError('unavailable', `partition ${this.partition}: replicas did not confirm within ${COMMIT_TIMEOUT_MS} ms; the write may or may not be stored`));
+          reject(new MomError('timeout', `partition ${this.partition}: replicas did not confirm within ${COMMIT_TIMEOUT_MS} ms; the write may or may not be stored (retry with an id)`));
         }, COMMIT_TIMEOUT_MS),
       };
       this.waiters.push(waiter);
@@ -259,8 +259,17 @@ export class ReplicatedCommitLog implements CommitLog {
     for (const replica of this.replicas) {
       if (next.includes(replica)) continue;
       const progress = this.followers.get(replica);
-      // Rejoins once it has everything committed, including this epoch's first entry.
-      if (progress && progress.fetchOffset >= this.hw && progress.fetchOffset > this.epochStart) next.push(replica);
+      // Rejoins once it has everything committed, including this epoch's first entry, and is
+      // still fetching: the last progress of a follower that died stays caught up forever (its
+      // offset also holds the HW back), so without the recency check it never left the ISR.
+      if (
+        progress &&
+        progress.fetchOffset >= this.hw &&
+        progress.fetchOffset > this.epochStart &&
+        now - progress.lastCaughtUpAt <= replicaLagMaxMs
+      ) {
+        next.push(replica);
+      }
     }
     if (next.length === this.isr.length && next.every((member) => this.isr.includes(member))) return;
     void this.writeIsr(next);
@@ -279,7 +288,8 @@ export class ReplicatedCommitLog implements CommitLog {
         logger.info('ISR changed', { partition: this.partition, from: this.isr, to: next, epoch: this.epoch });
         this.stateVersion = written.version;
         this.isr = [...written.isr];
-        if (this.isr.length < this.minIsr) this.failWaiters(this.notEnoughReplicas());
+        // Already appended: "not enough replicas" would tell the gateway nothing was stored.
+        if (this.isr.length < this.minIsr) this.failWaiters(maybeStored(this.partition, `the ISR shrank below min_insync_replicas ${this.minIsr}`));
         this.advanceHighWatermark();
         return;
       }
@@ -335,7 +345,16 @@ export class ReplicatedCommitLog implements CommitLog {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    this.failWaiters(new MomError('unavailable', `partition ${this.partition}: leadership moved; the write may or may not be stored, retry with an id`));
+    this.failWaiters(maybeStored(this.partition, 'leadership moved'));
     this.wakeFetchers();
   }
+}
+
+/**
+ * A write that was appended but not committed: it may still become committed under the next
+ * leader. `timeout` (504), unlike `unavailable`, tells the gateway and SDK not to resend a
+ * publish that carries no producer id.
+ */
+function maybeStored(partition: number, why: string): MomError {
+  return new MomError('timeout', `partition ${partition}: ${why} before the write was replicated; it may or may not be stored (retry with an id)`);
 }

@@ -171,6 +171,12 @@ export class NodeRole {
         const latest = this.partitions.get(p);
         if (this.closed || this.fenced || !latest) return;
         if (latest.leader === this.nodeId) {
+          if (this.store.lastEpoch(p) >= latest.leaderEpoch && this.options.config.zookeeper) {
+            // This node already wrote in this epoch before it restarted: leading it again could
+            // reuse offsets its followers hold with other entries. A new epoch fences them.
+            await this.bumpOwnEpoch(latest);
+            return;
+          }
           const log = await this.commitLogFactory(p, latest);
           if (this.closed || this.fenced) {
             log.close();
@@ -198,6 +204,13 @@ export class NodeRole {
         }
       });
     }
+  }
+
+  private async bumpOwnEpoch(state: PartitionState): Promise<void> {
+    const next = { partition: state.partition, replicas: state.replicas, leader: this.nodeId, leaderEpoch: state.leaderEpoch + 1, isr: state.isr };
+    const written = await this.options.coordinator.casPartition(next, state.version);
+    this.options.logger.info('restarted leader takes a new epoch', { partition: state.partition, epoch: next.leaderEpoch, written: written !== undefined });
+    // The watch brings the new state (or whatever won the race) and leads from there.
   }
 
   private async stepDown(partition: number): Promise<void> {
