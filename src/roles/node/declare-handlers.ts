@@ -1,10 +1,11 @@
+import { request } from 'undici';
 import type { Coordinator } from '../../coordination/coordinator';
 import { MomError } from '../../core/errors';
 import { assertValidName } from '../../core/names';
 import { isAllowed, ACTIONS } from '../../core/permissions';
 import { parseQueueOptions, parseSubscriptionStart, parseTopicOptions } from '../../core/requests';
 import { readJsonBody } from '../../http/body';
-import { boolParam } from '../../http/query';
+import { boolParam, intParam } from '../../http/query';
 import { sendJson } from '../../http/response';
 import type { RequestContext } from '../../http/router';
 import type { NodeRole } from './node-role';
@@ -37,19 +38,52 @@ export class DeclareHandlers {
     sendJson(ctx.res, 200, { exchanges: visible.map((info) => ({ name: info.name, created_at: info.createdAt })) });
   };
 
+  /**
+   * Deleting an exchange purges its queues and topics in every partition: here for the ones
+   * this node leads, through each other leader (`?partition=N`, the same route) for the rest.
+   */
   readonly deleteExchange = async (ctx: RequestContext): Promise<void> => {
     const exchange = ctx.params.ex!;
     await this.guard.authorize(ctx.req, 'configure', exchange);
     const force = boolParam(ctx.query, 'force', false);
+    const only = ctx.query.get('partition');
+    if (only !== null) {
+      const partition = intParam(ctx.query, 'partition', 0, 0, this.node.partitionTotal - 1);
+      const engine = this.node.allEngines().find((e) => e.partition === partition);
+      if (!engine) throw this.node.notLeader(partition);
+      await engine.purgeExchange(exchange);
+      sendJson(ctx.res, 200, { purged: exchange, partition });
+      return;
+    }
     if (!(await this.coordinator.getExchange(exchange))) throw exchangeNotFound(exchange);
     const inUse = this.node.store.catalog.countInExchange(exchange);
     if (inUse > 0 && !force) {
       throw new MomError('conflict', `exchange ${exchange} still has ${inUse} queue(s)/topic(s); delete them first or use ?force=true`);
     }
-    for (const engine of this.node.allEngines()) await engine.purgeExchange(exchange);
+    const led = new Map(this.node.allEngines().map((engine) => [engine.partition, engine]));
+    for (let partition = 0; partition < this.node.partitionTotal; partition++) {
+      const engine = led.get(partition);
+      if (engine) await engine.purgeExchange(exchange);
+      else await this.purgeRemote(exchange, partition, ctx.req.headers.authorization);
+    }
     await this.coordinator.deleteExchange(exchange);
     sendJson(ctx.res, 200, { deleted: exchange });
   };
+
+  private async purgeRemote(exchange: string, partition: number, authorization: string | undefined): Promise<void> {
+    const { node_location: location } = this.node.leaderOf(partition);
+    if (!location) throw new MomError('unavailable', `partition ${partition} has no leader right now; retry the delete shortly`);
+    const response = await request(`${location}/v1/exchanges/${encodeURIComponent(exchange)}?force=true&partition=${partition}`, {
+      method: 'DELETE',
+      headers: authorization ? { authorization } : {},
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) {
+      throw new MomError('unavailable', `could not purge exchange ${exchange} in partition ${partition} at ${location} (${response.statusCode}: ${text.slice(0, 200)}); retry the delete`);
+    }
+  }
 
   readonly putQueue = async (ctx: RequestContext): Promise<void> => {
     const exchange = ctx.params.ex!;
