@@ -47,7 +47,8 @@ interface CommitWaiter {
 }
 
 const ISR_CHECK_MS = 200;
-const COMMIT_TIMEOUT_MS = 15_000;
+// Below the gateway's default retry deadline (10 s), so a stuck commit answers before the gateway gives up.
+const COMMIT_TIMEOUT_MS = 8_000;
 
 /**
  * A partition's log on its leader, replicated by followers that fetch (DESIGN §5). An entry
