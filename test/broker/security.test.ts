@@ -168,8 +168,7 @@ describe('authentication and authorization', { concurrency: 2 }, () => {
         const response = await send(admin, route, authorization);
         const label = `${route.method} ${route.path} with ${what}`;
         expectError(response, 401, 'unauthorized', label);
-        // The gateway's /send relays only status and body (reported; the gateway is being reworked).
-        if (route.path !== '/send') assert.equal(response.headers.get('www-authenticate'), 'Bearer', `${label}: WWW-Authenticate`);
+        assert.equal(response.headers.get('www-authenticate'), 'Bearer', `${label}: WWW-Authenticate`);
         if (reason !== undefined) assert.equal(response.body.error.reason, reason, `${label}: reason`);
         assert.ok(!response.text.includes('must survive'), `${label}: no message content leaks`);
       }

@@ -35,7 +35,13 @@ export class MomPySend {
       body: text,
     });
     const body = await response.body.text();
-    ctx.res.writeHead(response.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+    // What the client must act on: how to authenticate (401) and when to retry (503, 429).
+    for (const name of ['www-authenticate', 'retry-after']) {
+      const value = response.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    ctx.res.writeHead(response.statusCode, headers);
     ctx.res.end(body);
   };
 
