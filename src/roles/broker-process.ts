@@ -15,7 +15,7 @@ import { Forwarder, type RouteSource } from './gateway/forwarder';
 import { buildGatewayApi, routeSourceFromTable } from './gateway/gateway-api';
 import { MomPySend } from './gateway/mompy-send';
 import { PartitionerRoutes } from './gateway/partitioner-routes';
-import { RoutingTable } from './gateway/routing-table';
+import { PartitionMap } from '../coordination/partition-map';
 import { buildClientApi } from './node/client-api';
 import { MomPyHandler } from './node/mompy-handler';
 import { NodeRole } from './node/node-role';
@@ -213,7 +213,7 @@ async function startRouteSource(config: BrokerConfig, coordinator: Coordinator |
     await routes.start();
     return { source: routes, close: () => routes.close() };
   }
-  const table = new RoutingTable(coordinator!);
+  const table = new PartitionMap(coordinator!);
   await table.start(config.partitions);
   return { source: routeSourceFromTable(table), close: () => table.close() };
 }

@@ -18,9 +18,9 @@ import { DEFAULT_BODY_LIMIT, readBody } from '../../http/body';
 import type { RequestContext } from '../../http/router';
 import type { TokenVerifier } from '../../http/token-verifier';
 import type { Logger } from '../../runtime/logger';
-import type { Route } from './routing-table';
+import type { Route } from '../../coordination/partition-map';
 
-/** Where requests go: the gateway's RoutingTable, or anything that can answer the same questions. */
+/** Where requests go: the gateway's PartitionMap, or anything that can answer the same questions. */
 export interface RouteSource {
   /** The partition of `(exchange, name)` and its leader; may throw MomError `unavailable` while loading. */
   route(exchange: string, name: string): Route;

@@ -6,7 +6,7 @@ import { Router, type RequestContext } from '../../http/router';
 import type { TokenVerifier } from '../../http/token-verifier';
 import type { Logger } from '../../runtime/logger';
 import { Forwarder, type ForwardTarget, type RouteSource } from './forwarder';
-import type { RoutingTable } from './routing-table';
+import type { PartitionMap } from '../../coordination/partition-map';
 
 /** Every /v1 route of a node (src/roles/node/client-api.ts), answered through `forwarder`. */
 export function buildGatewayApi(forwarder: Forwarder): Router {
@@ -49,11 +49,11 @@ function partitionOf(ctx: RequestContext, param: 'q' | 't', nameKind: 'queue' | 
 }
 
 /**
- * The gateway's RoutingTable as a RouteSource. The table follows the coordinator's watches,
+ * The gateway's PartitionMap as a RouteSource. The table follows the coordinator's watches,
  * so there is nothing to refresh by hand: the forwarder's backoff gives the watch time to land.
  * Exchange-level requests go to partition 0's leader, or else to any partition's leader.
  */
-export function routeSourceFromTable(table: RoutingTable): RouteSource {
+export function routeSourceFromTable(table: PartitionMap): RouteSource {
   return {
     route: (exchange, name) => table.route(exchange, name),
     anyLocation: () => {
@@ -65,8 +65,8 @@ export function routeSourceFromTable(table: RoutingTable): RouteSource {
 }
 
 export interface GatewayApiOptions {
-  /** A started RoutingTable (shared with MOM-py's POST /send). */
-  routingTable: RoutingTable;
+  /** A started PartitionMap (shared with MOM-py's POST /send). */
+  routingTable: PartitionMap;
   verifier: TokenVerifier;
   logger: Logger;
   bodyLimit: number;

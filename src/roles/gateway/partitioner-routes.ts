@@ -3,7 +3,7 @@ import { partitionOf } from '../../core/hash';
 import { MomError } from '../../core/errors';
 import type { Logger } from '../../runtime/logger';
 import type { RouteSource } from './forwarder';
-import type { Route } from './routing-table';
+import type { Route } from '../../coordination/partition-map';
 
 interface PartitionsAnswer {
   partitions: Array<Route & { isr?: string[] }>;

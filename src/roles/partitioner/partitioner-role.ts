@@ -8,9 +8,9 @@
  * No token (DESIGN §8: internal addresses only). Answers come from a copy of the map kept by
  * watching the coordinator; the partitioner is not on the data path.
  */
-import type { Coordinator, NodeInfo, PartitionState, Unsubscribe } from '../../coordination/coordinator';
+import type { Coordinator } from '../../coordination/coordinator';
+import { PartitionMap, type Route } from '../../coordination/partition-map';
 import { MomError } from '../../core/errors';
-import { partitionOf } from '../../core/hash';
 import { assertValidName, isValidName } from '../../core/names';
 import { readJsonBody } from '../../http/body';
 import { sendJson } from '../../http/response';
@@ -41,18 +41,12 @@ export interface PartitionerRole {
 }
 
 /** What `POST /routing` answers (DESIGN §6). */
-export interface RoutingAnswer {
-  partition: number;
-  leader: string | null;
-  node_location: string | null;
-  replicas: string[];
-  leader_epoch: number;
-}
+export type RoutingAnswer = Route;
 
 const ROUTING_BODY_LIMIT = 16 * 1024;
 
 export async function startPartitionerRole(options: PartitionerRoleOptions): Promise<PartitionerRole> {
-  const map = new PartitionMapView(options.coordinator);
+  const map = new PartitionMap(options.coordinator);
   await map.start(options.partitions);
   const controller = new Controller({
     coordinator: options.coordinator,
@@ -73,7 +67,7 @@ export async function startPartitionerRole(options: PartitionerRoleOptions): Pro
   }
   const router = new Router()
     .post('/routing', (ctx) => routing(ctx, map))
-    .get('/partitions', (ctx) => sendJson(ctx.res, 200, map.describe(controller.status())));
+    .get('/partitions', (ctx) => sendJson(ctx.res, 200, describe(map, controller.status())));
   let closing: Promise<void> | undefined;
   return {
     router,
@@ -86,7 +80,7 @@ export async function startPartitionerRole(options: PartitionerRoleOptions): Pro
   };
 }
 
-async function routing(ctx: RequestContext, map: PartitionMapView): Promise<void> {
+async function routing(ctx: RequestContext, map: PartitionMap): Promise<void> {
   const body = await readJsonBody(ctx.req, ROUTING_BODY_LIMIT);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new MomError('bad_request', 'POST /routing needs a JSON object {"exchange","routing_key"}');
@@ -106,57 +100,12 @@ async function routing(ctx: RequestContext, map: PartitionMapView): Promise<void
   sendJson(ctx.res, 200, map.route(exchange, routingKey));
 }
 
-/** The partitioner's copy of the partition map and the live nodes, kept by watches. */
-class PartitionMapView {
-  private partitions = new Map<number, PartitionState>();
-  private nodes = new Map<string, NodeInfo>();
-  private partitionCount = 0;
-  private readonly unsubscribes: Unsubscribe[] = [];
-
-  constructor(private readonly coordinator: Coordinator) {}
-
-  async start(proposedPartitions: number): Promise<void> {
-    this.partitionCount = (await this.coordinator.ensureCluster({ partitions: proposedPartitions })).partitions;
-    this.unsubscribes.push(
-      this.coordinator.watchPartitions((states) => {
-        this.partitions = new Map(states.map((state) => [state.partition, state]));
-      }),
-      this.coordinator.watchNodes((nodes) => {
-        this.nodes = new Map(nodes.map((node) => [node.id, node]));
-      }),
-    );
-  }
-
-  route(exchange: string, name: string): RoutingAnswer {
-    return this.routeOf(partitionOf(exchange, name, this.partitionCount));
-  }
-
-  describe(controller: ControllerStatus): unknown {
-    const partitions = Array.from({ length: this.partitionCount }, (_, p) => ({
-      ...this.routeOf(p),
-      isr: [...(this.partitions.get(p)?.isr ?? [])],
-    }));
-    return {
-      partitions,
-      // What this process knows: itself, when it is the active controller.
-      controller: controller.active ? { id: controller.candidateId, epoch: controller.controllerEpoch } : null,
-      nodes: [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-    };
-  }
-
-  private routeOf(partition: number): RoutingAnswer {
-    const state = this.partitions.get(partition);
-    const leader = state?.leader ?? null;
-    return {
-      partition,
-      leader,
-      node_location: leader ? this.nodes.get(leader)?.http ?? null : null,
-      replicas: [...(state?.replicas ?? [])],
-      leader_epoch: state?.leaderEpoch ?? 0,
-    };
-  }
-
-  close(): void {
-    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
-  }
+/** GET /partitions: the whole map with each partition's ISR, the controller as far as known, the live nodes. */
+function describe(map: PartitionMap, controller: ControllerStatus): unknown {
+  return {
+    partitions: map.all().map((route) => ({ ...route, isr: map.isr(route.partition) })),
+    // What this process knows: itself, when it is the active controller.
+    controller: controller.active ? { id: controller.candidateId, epoch: controller.controllerEpoch } : null,
+    nodes: map.liveNodes(),
+  };
 }

@@ -18,7 +18,7 @@ import { loadOrCreateSigningKey } from '../../../src/roles/auth/signing-key';
 import { TokenIssuer } from '../../../src/roles/auth/token-issuer';
 import { Forwarder, isResendable, type ForwarderOptions, type RouteSource } from '../../../src/roles/gateway/forwarder';
 import { buildGatewayApi } from '../../../src/roles/gateway/gateway-api';
-import type { Route } from '../../../src/roles/gateway/routing-table';
+import type { Route } from '../../../src/coordination/partition-map';
 
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
 const PARTITIONS = 8;

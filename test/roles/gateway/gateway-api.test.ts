@@ -1,6 +1,6 @@
 /**
  * The gateway's /v1 proxy over the real pieces: a ZooKeeper, the controller, the gateway's
- * RoutingTable watching the map, and two HTTP servers registered as nodes. When the leader's
+ * PartitionMap watching the map, and two HTTP servers registered as nodes. When the leader's
  * node dies, a request through the gateway lands on the node the controller elects.
  */
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { Logger, parseLogLevel } from '../../../src/runtime/logger';
 import { loadOrCreateSigningKey } from '../../../src/roles/auth/signing-key';
 import { TokenIssuer } from '../../../src/roles/auth/token-issuer';
 import { startGatewayApi } from '../../../src/roles/gateway/gateway-api';
-import { RoutingTable } from '../../../src/roles/gateway/routing-table';
+import { PartitionMap } from '../../../src/coordination/partition-map';
 import { Controller } from '../../../src/roles/partitioner/controller';
 import { startZooKeeper } from '../../helpers/zookeeper';
 
@@ -68,7 +68,7 @@ test('through the gateway, a request follows a failover to the new leader', asyn
   t.after(() => controller.close());
   await controller.start();
 
-  const table = new RoutingTable(await coordinator(t));
+  const table = new PartitionMap(await coordinator(t));
   await table.start(1);
   t.after(() => table.close());
   const dir = mkdtempSync(join(tmpdir(), 'mom-gateway-api-'));

@@ -1,6 +1,6 @@
-import type { Coordinator, NodeInfo, PartitionState, Unsubscribe } from '../../coordination/coordinator';
-import { partitionOf } from '../../core/hash';
-import { MomError } from '../../core/errors';
+import type { Coordinator, NodeInfo, PartitionState, Unsubscribe } from './coordinator';
+import { partitionOf } from '../core/hash';
+import { MomError } from '../core/errors';
 
 /** Where a routing key lives: the answer of the partitioner's POST /routing (DESIGN §6). */
 export interface Route {
@@ -11,8 +11,12 @@ export interface Route {
   leader_epoch: number;
 }
 
-/** The gateway's cached copy of the partition map, kept fresh by watching the coordinator. */
-export class RoutingTable {
+/**
+ * A cached copy of the partition map and the live nodes, kept fresh by watching the
+ * coordinator: the partitioner answers /routing and /partitions from it, and a gateway
+ * without --partitioner-url routes with it.
+ */
+export class PartitionMap {
   private partitions = new Map<number, PartitionState>();
   private nodes = new Map<string, NodeInfo>();
   private partitionCount = 0;
@@ -45,9 +49,18 @@ export class RoutingTable {
       partition,
       leader,
       node_location: leader ? this.nodes.get(leader)?.http ?? null : null,
-      replicas: state?.replicas ?? [],
+      replicas: [...(state?.replicas ?? [])],
       leader_epoch: state?.leaderEpoch ?? 0,
     };
+  }
+
+  /** The in-sync replicas of a partition, as last seen. */
+  isr(partition: number): string[] {
+    return [...(this.partitions.get(partition)?.isr ?? [])];
+  }
+
+  liveNodes(): NodeInfo[] {
+    return [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   all(): Route[] {
