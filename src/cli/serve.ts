@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import { SETTINGS, type BrokerConfig } from '../config/settings';
+import type { BrokerProcess } from '../roles/broker-process';
 import { Logger, parseLogLevel } from '../runtime/logger';
 
 function camelCase(flag: string): string {
@@ -28,13 +29,12 @@ const SHUTDOWN_DEADLINE_MS = 9_000;
 
 async function serve(config: BrokerConfig): Promise<void> {
   const logger = new Logger(parseLogLevel(config.logLevel)).child({ node: config.nodeId });
-  // Loaded here so client subcommands start without loading the server.
-  const { startBrokerProcess } = await import('../roles/broker-process');
-  const broker = await startBrokerProcess(config, logger);
-  let stopping = false;
+  // Handlers go in before start-up, so a signal during it still ends in an orderly exit 0.
+  let broker: BrokerProcess | undefined;
+  let stopSignal: string | undefined;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stopSignal) return;
+    stopSignal = signal;
     logger.info('shutting down', { signal });
     // A hung close must not keep the process past the deadline DESIGN §8 promises.
     const deadline = setTimeout(() => {
@@ -42,17 +42,26 @@ async function serve(config: BrokerConfig): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    broker
-      .close()
-      .then(() => {
-        logger.info('stopped');
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        logger.error('shutdown failed', { error });
-        process.exit(1);
-      });
+    if (!broker) return; // start-up sees the signal and closes what it started
+    closeAndExit(broker, logger);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Loaded here so client subcommands start without loading the server.
+  const { startBrokerProcess } = await import('../roles/broker-process');
+  broker = await startBrokerProcess(config, logger);
+  if (stopSignal) closeAndExit(broker, logger);
+}
+
+function closeAndExit(broker: BrokerProcess, logger: Logger): void {
+  broker
+    .close()
+    .then(() => {
+      logger.info('stopped');
+      process.exit(0);
+    })
+    .catch((error: unknown) => {
+      logger.error('shutdown failed', { error });
+      process.exit(1);
+    });
 }

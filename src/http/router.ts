@@ -27,7 +27,8 @@ export interface RouteMatch {
 
 /**
  * A small router: literal segments and `:name` parameters, nothing else. Parameters are
- * percent-decoded; a path that matches a route under another method is a 405 rather than 404.
+ * percent-decoded. A path that exists under another method is a 404 `not_found` naming the
+ * method (DESIGN §8's status list has no 405).
  */
 export class Router {
   private readonly routes: Route[] = [];
@@ -50,7 +51,7 @@ export class Router {
     return this.add('DELETE', pattern, handler);
   }
 
-  /** Returns the matching route, `undefined` when no route has this path, or throws 405. */
+  /** Returns the matching route, `undefined` when no route has this path, or throws when only the method is wrong. */
   match(method: string, path: string): RouteMatch | undefined {
     const segments = splitPath(path);
     let pathMatched = false;

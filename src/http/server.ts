@@ -5,6 +5,9 @@ import type { Logger } from '../runtime/logger';
 import { sendError } from './response';
 import type { RequestContext, Router } from './router';
 
+/** Longer than the 30 s long-poll bound plus the time to answer it. */
+const IDLE_SOCKET_TIMEOUT_MS = 45_000;
+
 export interface HttpServerOptions {
   host: string;
   port: number;
@@ -36,6 +39,9 @@ export class HttpServer {
     });
     this.server.requestTimeout = options.requestTimeoutMs ?? 60_000;
     this.server.headersTimeout = options.headersTimeoutMs ?? 10_000;
+    // A connection that never sends a byte is not covered by the header deadline; an idle
+    // socket is closed after this, which stays above the longest long poll (30 s).
+    this.server.timeout = IDLE_SOCKET_TIMEOUT_MS;
     this.server.on('connection', (socket: Socket) => {
       socket.setNoDelay(true);
       this.sockets.add(socket);
