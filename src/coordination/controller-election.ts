@@ -20,7 +20,7 @@
  * that has not won yet keeps campaigning across sessions.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateMode, Exception } from 'node-zookeeper-client';
+import { CreateMode } from 'node-zookeeper-client';
 import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
 import type { ControllerElection, Unsubscribe } from './coordinator';
@@ -48,6 +48,8 @@ export class ZkControllerElection implements ControllerElection {
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  /** One function for every watch we set, so the client library never stacks duplicates. */
+  private readonly onPredecessorEvent = (): void => this.kick();
 
   constructor(
     private readonly host: SessionHost,
@@ -202,7 +204,7 @@ export class ZkControllerElection implements ControllerElection {
     }
     // Watch only the predecessor (no herd effect); if it is already gone, look again.
     const predecessor = `${this.layout.election}/${queue[mine - 1]}`;
-    const stat = await client.exists(predecessor, () => this.kick());
+    const stat = await client.exists(predecessor, this.onPredecessorEvent);
     if (!stat) this.again = true;
     else this.log.debug('standing by for the controller role', { behind: predecessor });
   }
@@ -267,9 +269,4 @@ export class ZkControllerElection implements ControllerElection {
 
 function sequenceOf(name: string): number {
   return Number(SEQUENCE.exec(name)?.[1] ?? Number.MAX_SAFE_INTEGER);
-}
-
-/** Whether a fenced multi failed on its epoch check (DESIGN §4: a deposed controller's write). */
-export function isFenceFailure(code: number): boolean {
-  return code === Exception.BAD_VERSION || code === Exception.NO_NODE;
 }

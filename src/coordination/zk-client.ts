@@ -5,18 +5,16 @@
  * - every operation has a deadline (the library queues requests while disconnected and
  *   would otherwise wait forever) and fails as a MomError `unavailable`;
  * - the outcomes a caller acts on (no node, node exists, bad version) are values, not errors;
- * - a heartbeat that notices a server which stopped answering without closing the socket
- *   (the library sends pings but never checks that answers come back; the Java client drops
- *   the connection after 2/3 of the session timeout without data, and so do we);
- * - a close() that never hangs and never leaves a socket behind.
+ * - a connection that goes quiet is noticed, and a close() never hangs and never leaves a
+ *   socket behind (zk-liveness.ts).
  *
  * A ZkClient is one session: when the session expires the object is finished and the
  * coordinator makes a new one.
  */
-import type { Socket } from 'node:net';
 import * as zookeeper from 'node-zookeeper-client';
 import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
+import { LivenessGuard } from './zk-liveness';
 
 export type ZkClientState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
 
@@ -29,8 +27,6 @@ export interface ZkClientOptions {
   /** Deadline of one operation, including time spent waiting for a connection. */
   operationTimeoutMs: number;
   logger: Logger;
-  /** Resume an existing session (tests use this to take a session over). */
-  session?: { id: Buffer; password: Buffer };
 }
 
 /** A ZooKeeper operation that failed; `zkCode` is the ZooKeeper error code, if it has one. */
@@ -59,20 +55,6 @@ export type SetDataResult = zookeeper.Stat | 'bad_version' | 'no_node';
 
 const Code = zookeeper.Exception;
 
-/** The library's connection manager states we act on (lib/ConnectionManager.js STATES). */
-const CM_CLOSING = -1;
-const CM_CLOSED = -2;
-
-/** The parts of the library's private connection manager that close() and the heartbeat use. */
-interface ConnectionManagerInternals {
-  state: number;
-  socket?: Socket;
-  connect: () => void;
-  setState: (state: number) => void;
-  on(event: 'state', listener: (state: number) => void): void;
-  removeListener(event: 'state', listener: (state: number) => void): void;
-}
-
 const CLOSE_SESSION_TIMEOUT_MS = 2_000;
 
 export class ZkClient {
@@ -80,27 +62,26 @@ export class ZkClient {
   private state: ZkClientState = 'connecting';
   private readonly listeners = new Set<(state: ZkClientState) => void>();
   private readonly pending = new Set<(error: Error) => void>();
-  private heartbeat: NodeJS.Timeout | undefined;
-  private heartbeatInFlight = false;
+  private readonly liveness: LivenessGuard;
   private closing: Promise<void> | undefined;
-  private readonly spinDelayMs: number;
   private readonly log: Logger;
 
   constructor(private readonly options: ZkClientOptions) {
     this.log = options.logger;
     // Between two full passes over the servers the library waits up to spinDelay: keep it
     // well under the session timeout so a blip does not cost the session.
-    this.spinDelayMs = Math.max(50, Math.min(1_000, Math.floor(options.sessionTimeoutMs / 5)));
-    const clientOptions: Partial<zookeeper.Option> & { sessionId?: Buffer; sessionPassword?: Buffer } = {
+    const spinDelayMs = Math.max(50, Math.min(1_000, Math.floor(options.sessionTimeoutMs / 5)));
+    this.client = zookeeper.createClient(options.connectString, {
       sessionTimeout: options.sessionTimeoutMs,
-      spinDelay: this.spinDelayMs,
+      spinDelay: spinDelayMs,
       retries: 0,
-    };
-    if (options.session) {
-      clientOptions.sessionId = options.session.id;
-      clientOptions.sessionPassword = options.session.password;
-    }
-    this.client = zookeeper.createClient(options.connectString, clientOptions);
+    });
+    this.liveness = new LivenessGuard(this.client, {
+      connectString: options.connectString,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      spinDelayMs,
+      log: options.logger,
+    });
     this.client.on('state', (state) => this.onLibraryState(state));
   }
 
@@ -286,68 +267,42 @@ export class ZkClient {
   private async doClose(): Promise<void> {
     const wasConnected = this.state === 'connected';
     this.setState('closed');
-    this.stopHeartbeat();
     for (const reject of [...this.pending]) reject(new ZkOperationError('ZooKeeper client closed', undefined));
     this.pending.clear();
-    const cm = this.internals();
-    if (wasConnected && cm) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(finish, CLOSE_SESSION_TIMEOUT_MS);
-        function onState(state: number): void {
-          if (state === CM_CLOSED) finish();
-        }
-        function finish(): void {
-          clearTimeout(timer);
-          cm!.removeListener('state', onState);
-          resolve();
-        }
-        cm.on('state', onState);
-        try {
-          this.client.close();
-        } catch {
-          finish();
-        }
-      });
+    if (wasConnected) {
+      const closed = this.liveness.whenClosed(CLOSE_SESSION_TIMEOUT_MS);
+      try {
+        this.client.close(); // CLOSE_SESSION: ZooKeeper removes our ephemeral nodes at once
+        await closed;
+      } catch {
+        // the socket is destroyed below either way
+      }
     }
-    this.hardStop();
-  }
-
-  /** Stops any further connection attempt and destroys the socket, whatever state the library is in. */
-  private hardStop(): void {
-    const cm = this.internals();
-    if (!cm) return;
-    cm.connect = () => {};
-    if (cm.state !== CM_CLOSED) cm.setState(CM_CLOSING);
-    cm.socket?.destroy();
-    // A reconnect may already be scheduled (up to spinDelay away) and will open one more socket.
-    setTimeout(() => cm.socket?.destroy(), this.spinDelayMs + 20);
-  }
-
-  private internals(): ConnectionManagerInternals | undefined {
-    const cm = (this.client as unknown as { connectionManager?: ConnectionManagerInternals }).connectionManager;
-    return cm && typeof cm.setState === 'function' ? cm : undefined;
+    this.liveness.stop();
   }
 
   // ---- internals -------------------------------------------------------------------------
 
   private onLibraryState(state: zookeeper.State): void {
+    this.log.debug('ZooKeeper client state', { state: state.name, session: this.sessionIdHex() });
     if (this.state === 'closed' || this.state === 'expired') return;
     if (state === zookeeper.State.SYNC_CONNECTED) {
+      this.liveness.connected(this.sessionTimeoutMs());
       this.setState('connected');
-      this.startHeartbeat();
     } else if (state === zookeeper.State.EXPIRED) {
-      this.stopHeartbeat();
+      this.liveness.stop();
       this.setState('expired');
       for (const reject of [...this.pending]) reject(this.unreachable('session expired', Code.SESSION_EXPIRED));
       this.pending.clear();
-      this.hardStop();
     } else if (state === zookeeper.State.DISCONNECTED) {
-      this.stopHeartbeat();
+      this.liveness.disconnected();
       this.setState('disconnected');
     } else if (state === zookeeper.State.AUTH_FAILED) {
       this.log.error('ZooKeeper authentication failed', { connectString: this.options.connectString });
+      this.liveness.disconnected();
       this.setState('disconnected');
     } else {
+      this.liveness.disconnected();
       // CONNECTED_READ_ONLY: we never ask for read-only sessions; treat as not connected.
       this.setState('disconnected');
     }
@@ -365,37 +320,9 @@ export class ZkClient {
     }
   }
 
-  /**
-   * Every third of the session timeout, one round trip must complete within two thirds of it,
-   * or the connection is dropped and the library reconnects (DESIGN §4: a node must learn it
-   * is cut off, so it can fence itself after the session timeout).
-   */
-  private startHeartbeat(): void {
-    this.stopHeartbeat();
-    const timeout = this.sessionTimeoutMs();
-    this.heartbeat = setInterval(() => {
-      if (this.heartbeatInFlight || this.state !== 'connected') return;
-      this.heartbeatInFlight = true;
-      const deadline = setTimeout(() => {
-        this.log.warn('ZooKeeper stopped answering; dropping the connection', {
-          connectString: this.options.connectString,
-          silentForMs: Math.floor((timeout * 2) / 3),
-        });
-        this.internals()?.socket?.destroy();
-      }, Math.floor((timeout * 2) / 3));
-      this.client.exists('/', (error) => {
-        clearTimeout(deadline);
-        this.heartbeatInFlight = false;
-        if (error) this.log.debug('ZooKeeper heartbeat failed', { error: String(error) });
-      });
-    }, Math.max(10, Math.floor(timeout / 3)));
-    this.heartbeat.unref();
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
-    this.heartbeatInFlight = false;
+  /** ZooKeeper answered an operation with an error the caller does not expect. */
+  refused(what: string, code: number): ZkOperationError {
+    return new ZkOperationError(`ZooKeeper at ${this.options.connectString} refused ${what}: error ${code}`, code);
   }
 
   private unreachable(reason: string, zkCode?: number, cause?: unknown): ZkOperationError {
@@ -424,7 +351,10 @@ export class ZkClient {
       );
       this.pending.add(rejectPending);
       try {
-        start((error, value) => finish(error ? this.toError(op, path, error) : undefined, value));
+        start((error, value) => {
+          if (zkCodeOf(error) !== Code.CONNECTION_LOSS) this.liveness.heard();
+          finish(error ? this.toError(op, path, error) : undefined, value);
+        });
       } catch (error) {
         finish(new MomError('internal', `ZooKeeper ${op} ${path} was refused by the client: ${describe(error)}`, { cause: error }));
       }

@@ -1,7 +1,8 @@
 /**
  * The Coordinator on Apache ZooKeeper (DESIGN §4). Layout and wire format: zk-layout.ts;
  * one session as promises: zk-client.ts; watched directories: zk-watch.ts; the controller
- * election recipe and the epoch fence: controller-election.ts.
+ * election recipe and the epoch: controller-election.ts; partition writes and the epoch
+ * fence: zk-partitions.ts; this node's registration: zk-registration.ts.
  *
  * Sessions. The state seen by listeners follows the session: `connected`, `disconnected`
  * (the session may still be alive; the library reconnects by itself), `expired` (ZooKeeper
@@ -15,7 +16,7 @@
  * ("ZooKeeper at 127.0.0.1:2181 is unreachable: …"). An operation that times out has an
  * unknown outcome: read again before writing again (the CAS makes a retry safe).
  */
-import { CreateMode, Exception, type Stat } from 'node-zookeeper-client';
+import { CreateMode, type Stat } from 'node-zookeeper-client';
 import { MomError } from '../core/errors';
 import { assertValidName } from '../core/names';
 import type { Logger } from '../runtime/logger';
@@ -31,8 +32,8 @@ import type {
   SessionState,
   Unsubscribe,
 } from './coordinator';
-import { isFenceFailure, ZkControllerElection } from './controller-election';
-import { ZkClient, ZkOperationError, type MultiOp, type ZkClientState } from './zk-client';
+import { ZkControllerElection } from './controller-election';
+import { ZkClient, type ZkClientState } from './zk-client';
 import {
   decodeCluster,
   decodeExchange,
@@ -41,12 +42,10 @@ import {
   encodeCluster,
   encodeEpoch,
   encodeExchange,
-  encodeNode,
-  encodePartition,
-  parsePartitionName,
-  validateAssignment,
   ZkLayout,
 } from './zk-layout';
+import { casPartitionNode, createPartitionNode, decodePartitionNode } from './zk-partitions';
+import { writeRegistration } from './zk-registration';
 import { ChildrenWatch, type SessionHost } from './zk-watch';
 
 export interface ZooKeeperCoordinatorOptions {
@@ -186,7 +185,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     if (this.registration && this.registration.id !== info.id) {
       throw new MomError('conflict', `this coordinator already registered node ${this.registration.id}; cannot also register ${info.id}`);
     }
-    await this.writeRegistration(zk, info);
+    await writeRegistration(zk, this.layout, info, this.log);
     this.registration = { ...info };
   }
 
@@ -215,7 +214,7 @@ export class ZooKeeperCoordinator implements Coordinator {
   // ---- partitions ------------------------------------------------------------------------
 
   async listPartitions(): Promise<PartitionState[]> {
-    const states = await this.readDirectory(this.layout.partitions, (name, data, stat) => this.decodePartitionNode(name, data, stat));
+    const states = await this.readDirectory(this.layout.partitions, decodePartitionNode);
     return states.sort(byPartition);
   }
 
@@ -232,7 +231,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     this.assertNotClosed();
     const watch = (this.partitionsWatch ??= new ChildrenWatch<PartitionState>(
       this.host,
-      { path: this.layout.partitions, decode: (name, data, stat) => this.decodePartitionNode(name, data, stat), compare: byPartition },
+      { path: this.layout.partitions, decode: decodePartitionNode, compare: byPartition },
       this.log,
     ));
     const unsubscribe = watch.add(listener);
@@ -245,49 +244,12 @@ export class ZooKeeperCoordinator implements Coordinator {
     };
   }
 
-  async createPartition(state: PartitionAssignment, fence?: ControllerFence): Promise<boolean> {
-    validateAssignment(state);
-    const zk = this.client();
-    const path = this.layout.partition(state.partition);
-    const data = encodePartition(state);
-    if (!fence) return (await zk.create(path, data, CreateMode.PERSISTENT)) !== undefined;
-    const result = await zk.multi([this.fenceCheck(fence), { op: 'create', path, data, mode: CreateMode.PERSISTENT }]);
-    if (result.ok) return true;
-    if (result.index === 0 && isFenceFailure(result.code)) throw this.staleFence(fence);
-    if (result.code === Exception.NODE_EXISTS) return false;
-    throw this.refused(`create ${path}`, result.code);
+  createPartition(state: PartitionAssignment, fence?: ControllerFence): Promise<boolean> {
+    return this.withClient((zk) => createPartitionNode(zk, this.layout, state, fence));
   }
 
-  async casPartition(next: PartitionAssignment, expectedVersion: number, fence?: ControllerFence): Promise<PartitionState | undefined> {
-    validateAssignment(next);
-    if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
-      throw new MomError('bad_request', `casPartition needs the version the state was read at, got ${expectedVersion}`);
-    }
-    const zk = this.client();
-    const path = this.layout.partition(next.partition);
-    const data = encodePartition(next);
-    let stat: Stat | undefined;
-    if (!fence) {
-      const result = await zk.setData(path, data, expectedVersion);
-      if (result === 'bad_version' || result === 'no_node') return undefined;
-      stat = result;
-    } else {
-      const result = await zk.multi([this.fenceCheck(fence), { op: 'setData', path, data, version: expectedVersion }]);
-      if (!result.ok) {
-        if (result.index === 0 && isFenceFailure(result.code)) throw this.staleFence(fence);
-        if (result.code === Exception.BAD_VERSION || result.code === Exception.NO_NODE) return undefined;
-        throw this.refused(`setData ${path}`, result.code);
-      }
-      stat = result.results[1]?.stat;
-    }
-    return {
-      partition: next.partition,
-      replicas: [...next.replicas],
-      leader: next.leader,
-      leaderEpoch: next.leaderEpoch,
-      isr: [...next.isr],
-      version: stat?.version ?? expectedVersion + 1,
-    };
+  casPartition(next: PartitionAssignment, expectedVersion: number, fence?: ControllerFence): Promise<PartitionState | undefined> {
+    return this.withClient((zk) => casPartitionNode(zk, this.layout, next, expectedVersion, fence));
   }
 
   // ---- exchanges -------------------------------------------------------------------------
@@ -393,7 +355,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     this.restoring = zk;
     try {
       await this.ensureLayout(zk);
-      if (this.registration) await this.writeRegistration(zk, this.registration);
+      if (this.registration) await writeRegistration(zk, this.layout, this.registration, this.log);
       if (zk !== this.zk || this.lifecycle !== 'running') return;
       this.restored.add(zk);
       this.log.info('ZooKeeper session re-established', { session: zk.sessionIdHex(), node: this.registration?.id });
@@ -449,6 +411,11 @@ export class ZooKeeperCoordinator implements Coordinator {
     return this.zk;
   }
 
+  /** Runs `fn` on the current session; a synchronous throw (not started, closed) becomes a rejection. */
+  private async withClient<T>(fn: (zk: ZkClient) => Promise<T>): Promise<T> {
+    return fn(this.client());
+  }
+
   private assertNotClosed(): void {
     if (this.lifecycle === 'closed') throw this.closedError();
   }
@@ -457,51 +424,6 @@ export class ZooKeeperCoordinator implements Coordinator {
     for (const path of this.layout.parents) await zk.ensurePath(path);
     // Epoch 0 at znode version 0: see controller-election.ts for why they stay equal.
     await zk.create(this.layout.controllerEpoch, encodeEpoch(0), CreateMode.PERSISTENT);
-  }
-
-  /**
-   * Creates `nodes/<id>`. If it exists and is ours (a lost answer), it is updated. If another
-   * session holds it — usually this node's previous process, whose session has not expired
-   * yet — it waits for that session to end, up to twice the session timeout.
-   */
-  private async writeRegistration(zk: ZkClient, info: NodeInfo): Promise<void> {
-    const path = this.layout.node(info.id);
-    const data = encodeNode(info);
-    const deadline = Date.now() + 2 * zk.sessionTimeoutMs() + 1_000;
-    let waited = false;
-    for (;;) {
-      if (await zk.create(path, data, CreateMode.EPHEMERAL)) return;
-      const existing = await zk.getData(path);
-      if (!existing) continue;
-      if (existing.stat.ephemeralOwner.equals(zk.sessionId())) {
-        if (existing.data.equals(data)) return;
-        const result = await zk.setData(path, data, existing.stat.version);
-        if (typeof result !== 'string') return;
-        continue;
-      }
-      const owner = `0x${existing.stat.ephemeralOwner.toString('hex').replace(/^0+(?=.)/, '')}`;
-      if (Date.now() >= deadline) {
-        throw new MomError(
-          'conflict',
-          `node id ${info.id} is registered in ZooKeeper by another live session (${owner}); ` +
-            `is another process running with --node-id ${info.id}?`,
-        );
-      }
-      if (!waited) this.log.info('node id held by an older session; waiting for it to expire', { node: info.id, owner });
-      waited = true;
-      await this.waitForDeletion(zk, path, Math.min(deadline - Date.now(), zk.sessionTimeoutMs()));
-    }
-  }
-
-  private waitForDeletion(zk: ZkClient, path: string, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, timeoutMs));
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      zk.exists(path, done).then((stat) => (stat ? undefined : done()), done);
-    });
   }
 
   /** Children of `dir` and their decoded data; children that vanish meanwhile are skipped. */
@@ -518,31 +440,6 @@ export class ZooKeeperCoordinator implements Coordinator {
       }),
     );
     return values.filter((v): v is T => v !== undefined);
-  }
-
-  private decodePartitionNode(name: string, data: Buffer, stat: Stat): PartitionState | undefined {
-    const partition = parsePartitionName(name);
-    return partition === undefined ? undefined : decodePartition(partition, data, stat.version);
-  }
-
-  /** The fence: controller_epoch's znode version equals the epoch (controller-election.ts). */
-  private fenceCheck(fence: ControllerFence): MultiOp {
-    if (!Number.isSafeInteger(fence.controllerEpoch) || fence.controllerEpoch < 0) {
-      throw new MomError('bad_request', `controller epoch must be a non-negative integer, got ${fence.controllerEpoch}`);
-    }
-    return { op: 'check', path: this.layout.controllerEpoch, version: fence.controllerEpoch };
-  }
-
-  private staleFence(fence: ControllerFence): MomError {
-    return new MomError(
-      'stale_epoch',
-      `controller epoch ${fence.controllerEpoch} is stale: another controller has been elected since; this write was refused`,
-      { retryable: false, details: { controller_epoch: fence.controllerEpoch } },
-    );
-  }
-
-  private refused(what: string, code: number): ZkOperationError {
-    return new ZkOperationError(`ZooKeeper at ${this.connectString} refused ${what}: error ${code}`, code);
   }
 
   private malformed(path: string, data: Buffer): MomError {

@@ -335,6 +335,8 @@ export interface TcpProxy {
   heal(): void;
   /** Connections currently open through the proxy. */
   connections(): number;
+  /** Connections accepted since the proxy started (refused ones included). */
+  accepted(): number;
 }
 
 /** A TCP proxy on a free loopback port in front of `target` (`host:port`, the first of a list). */
@@ -345,6 +347,7 @@ export async function startProxy(t: TestContext, target: string): Promise<TcpPro
   const port = Number(first.slice(colon + 1));
   let mode: 'open' | 'cut' | 'frozen' = 'open';
   const pairs = new Set<[Socket, Socket]>();
+  let accepted = 0;
 
   const dropAll = (): void => {
     for (const [a, b] of pairs) {
@@ -355,6 +358,7 @@ export async function startProxy(t: TestContext, target: string): Promise<TcpPro
   };
 
   const server: Server = createServer((downstream) => {
+    accepted++;
     if (mode === 'cut') {
       downstream.destroy();
       return;
@@ -405,5 +409,6 @@ export async function startProxy(t: TestContext, target: string): Promise<TcpPro
       mode = 'open';
     },
     connections: () => pairs.size,
+    accepted: () => accepted,
   };
 }
