@@ -45,6 +45,11 @@ export class PartitionFollower {
     return this.options.leaderId;
   }
 
+  /** The replicator (`host:port`) this follower fetches from. */
+  get leaderAddress(): string {
+    return this.options.leaderAddress;
+  }
+
   start(): void {
     this.loop ??= this.run();
   }

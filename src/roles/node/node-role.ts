@@ -163,7 +163,9 @@ export class NodeRole {
         continue;
       }
       const leaderAddress = follows ? this.nodes.get(state.leader!)?.grpc : undefined;
-      if (follows && follower?.leaderEpoch === state.leaderEpoch && follower.leaderId === state.leader && !engine) continue;
+      // The leader's address counts too: a leader restarted before its old session expired
+      // takes a new epoch while the old registration (old gRPC port) is still what we see.
+      if (follows && follower?.leaderEpoch === state.leaderEpoch && follower.leaderId === state.leader && follower.leaderAddress === leaderAddress && !engine) continue;
       if (!leads && !follows && !engine && !follower) continue;
       if (follows && !leaderAddress && !engine && !follower) continue; // the leader's registration will arrive
       this.queueTransition(p, async () => {
