@@ -12,7 +12,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -51,6 +51,8 @@ export interface BrokerUnderTest {
   nodes: number;
   /** PIDs of the broker processes, for reports and profiling. */
   pids: number[];
+  /** What each pid runs (`broker`, or the cluster script's names: node-1, gateway, …). */
+  processNames: Record<number, string>;
   /** The temp dir holding the data (single) or the cluster dir. */
   dir: string;
   /** The filesystem the data lives on, and whether fsync means anything there. */
@@ -224,6 +226,7 @@ async function startSingle(options: BrokerUnderTestOptions): Promise<BrokerUnder
       password,
       nodes: 1,
       pids: [child.pid!],
+      processNames: { [child.pid!]: 'broker' },
       dir,
       filesystem: filesystemOf(dir),
       recentOutput: () => output.toString(),
@@ -240,16 +243,39 @@ export function clusterScriptAvailable(): boolean {
   return existsSync(CLUSTER_SCRIPT);
 }
 
-/** PIDs from the pid files the cluster script keeps in `$MOM_CLUSTER_DIR/pids/`. */
-function clusterPids(dir: string): number[] {
+/** PIDs and names from the pid files the cluster script keeps in `$MOM_CLUSTER_DIR/pids/NAME.pid`. */
+function clusterProcesses(dir: string): Record<number, string> {
   const pidsDir = join(dir, 'pids');
-  if (!existsSync(pidsDir)) return [];
-  const pids: number[] = [];
-  for (const name of readdirSync(pidsDir)) {
-    const pid = Number.parseInt(readFileSync(join(pidsDir, name), 'utf8').trim(), 10);
-    if (Number.isSafeInteger(pid) && pid > 1) pids.push(pid);
+  const processes: Record<number, string> = {};
+  if (!existsSync(pidsDir)) return processes;
+  for (const file of readdirSync(pidsDir)) {
+    try {
+      const pid = Number.parseInt(readFileSync(join(pidsDir, file), 'utf8').trim(), 10);
+      if (Number.isSafeInteger(pid) && pid > 1) processes[pid] = file.replace(/\.pid$/, '');
+    } catch {
+      // A pid file removed while we read: that process is gone.
+    }
   }
-  return pids;
+  return processes;
+}
+
+function clusterPids(dir: string): number[] {
+  return Object.keys(clusterProcesses(dir)).map(Number);
+}
+
+/**
+ * --cpu-prof is refused in NODE_OPTIONS, so the cluster script gets a `node` (MOM_NODE) that
+ * adds it to the mombroker processes it starts, not to its own `node -e` helpers.
+ */
+function profilingNode(dir: string, profileDir: string): string {
+  const path = join(dir, 'node-with-cpu-prof.sh');
+  const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(
+    path,
+    ['#!/bin/sh', `if [ "$1" = "-e" ]; then exec ${quote(process.execPath)} "$@"; fi`, `exec ${quote(process.execPath)} --cpu-prof --cpu-prof-dir=${quote(profileDir)} "$@"`, ''].join('\n'),
+  );
+  chmodSync(path, 0o755);
+  return path;
 }
 
 async function startCluster(options: BrokerUnderTestOptions): Promise<BrokerUnderTest> {
@@ -262,10 +288,17 @@ async function startCluster(options: BrokerUnderTestOptions): Promise<BrokerUnde
     MOM_ADMIN_PASSWORD: password,
     MOM_FSYNC: options.fsync,
   };
+  // Outside the cluster dir, which the script populates itself.
+  let wrapperDir: string | undefined;
   if (options.cpuProfileDir !== undefined) {
     mkdirSync(options.cpuProfileDir, { recursive: true });
-    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfileDir}`.trim();
+    wrapperDir = mkdtempSync(join(tmpdir(), 'mom-bench-node-'));
+    env.MOM_NODE = profilingNode(wrapperDir, resolve(options.cpuProfileDir));
   }
+  const removeDirs = () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (wrapperDir !== undefined) rmSync(wrapperDir, { recursive: true, force: true });
+  };
   const output = new OutputTail(16_000, options.onOutput);
   let pids: number[] = [];
   let closed = false;
@@ -274,7 +307,7 @@ async function startCluster(options: BrokerUnderTestOptions): Promise<BrokerUnde
     if (closed) return;
     closed = true;
     for (const pid of new Set([...pids, ...clusterPids(dir)])) killPid(pid, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    removeDirs();
   };
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -288,7 +321,7 @@ async function startCluster(options: BrokerUnderTestOptions): Promise<BrokerUnde
       if (!(await waitForExit([...known], GRACEFUL_STOP_MS))) for (const pid of known) killPid(pid, 'SIGKILL');
       await waitForExit([...known], 5_000);
       closed = true;
-      rmSync(dir, { recursive: true, force: true });
+      removeDirs();
       live.delete(entry);
     })();
     return closing;
@@ -328,6 +361,7 @@ async function startCluster(options: BrokerUnderTestOptions): Promise<BrokerUnde
       authUrl: auth?.[1]?.replace(/\/+$/, ''),
       nodes: options.nodes,
       pids,
+      processNames: clusterProcesses(dir),
       dir,
       filesystem: filesystemOf(dir),
       recentOutput: () => output.toString(),

@@ -40,6 +40,8 @@ export interface LatencyResult {
   missing: number;
   publishErrors: number;
   latencyMs: LatencySummary;
+  /** Publish call → the broker's answer (durable), for the same messages: the producer's share of the latency. */
+  publishRttMs: { p50: number; p99: number; max: number };
   /** How late the generator's timer ran behind the schedule (ms): a busy generator shows here. */
   generatorLagMs: { p99: number; max: number };
   /** Cores used during the window by the broker, this generator and the rest of the machine. */
@@ -63,6 +65,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     const producer = producerConnection.queue(exchange, queueName);
 
     const samples = new SampleBuffer(Math.ceil((rate * options.measureMs) / 1000) + 1024);
+    const rtt = new SampleBuffer(Math.ceil((rate * options.measureMs) / 1000) + 1024);
     const lag = new SampleBuffer(Math.ceil(options.measureMs / TICK_MS) + 1024);
     let windowStart = Number.POSITIVE_INFINITY;
     let windowEnd = Number.POSITIVE_INFINITY;
@@ -132,7 +135,9 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
           const sentAt = nowMs();
           sentTotal++;
           if (sentAt >= windowStart) sentInWindow++;
-          producer.publish(payload, { headers: { [SEND_TIME_HEADER]: String(sentAt) } }).catch(failed);
+          const publishing = producer.publish(payload, { headers: { [SEND_TIME_HEADER]: String(sentAt) } });
+          if (sentAt >= windowStart) publishing.then(() => rtt.push(nowMs() - sentAt), failed);
+          else publishing.catch(failed);
         }
       }, TICK_MS);
     });
@@ -147,6 +152,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     if (samples.length === 0) throw new Error('latency: no message sent in the measured window came back');
 
     const lagSummary = summarizeLatencies(lag.length > 0 ? lag.values() : [0]);
+    const rttSummary = summarizeLatencies(rtt.length > 0 ? rtt.values() : [0]);
     return {
       queue: queueName,
       achievedRate: sentInWindow / (options.measureMs / 1000),
@@ -155,6 +161,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
       missing: sentInWindow - receivedInWindow,
       publishErrors,
       latencyMs: summarizeLatencies(samples.values()),
+      publishRttMs: { p50: rttSummary.p50, p99: rttSummary.p99, max: rttSummary.max },
       generatorLagMs: { p99: lagSummary.p99, max: lagSummary.max },
       cpu: cpuShare,
     };

@@ -36,6 +36,14 @@ export interface SelfTime {
   percentOfBusy: number;
 }
 
+/** A stretch of consecutive non-idle samples: the event loop did not get back to polling. */
+export interface BusyStretch {
+  ms: number;
+  /** The function with the most self time in the stretch, and that time. */
+  top: string;
+  topMs: number;
+}
+
 export interface ProfileSummary {
   file?: string;
   durationMs: number;
@@ -43,6 +51,8 @@ export interface ProfileSummary {
   busyMs: number;
   topFunctions: SelfTime[];
   topFiles: SelfTime[];
+  /** How often the main thread stayed busy for long (what a latency tail is made of). */
+  stretches: { over5ms: number; over10ms: number; over20ms: number; longest: BusyStretch[] };
 }
 
 function shortUrl(url: string, root: string): string {
@@ -103,7 +113,54 @@ export function summarizeProfile(profile: CpuProfile, options: { top?: number; r
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([file, us]) => ({ name: file, where: '', selfMs: us / 1000, percentOfBusy: share(us) }));
-  return { durationMs: (profile.endTime - profile.startTime) / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, topFunctions, topFiles };
+  const stretches = busyStretches(profile, byId, root);
+  const count = (ms: number) => stretches.filter((stretch) => stretch.ms > ms).length;
+  return {
+    durationMs: (profile.endTime - profile.startTime) / 1000,
+    idleMs: idleUs / 1000,
+    busyMs: busyUs / 1000,
+    topFunctions,
+    topFiles,
+    stretches: { over5ms: count(5), over10ms: count(10), over20ms: count(20), longest: stretches.slice(0, Math.min(top, 10)) },
+  };
+}
+
+/** Consecutive non-idle samples, longest first, each named by its heaviest function. */
+function busyStretches(profile: CpuProfile, byId: Map<number, ProfileNode>, root: string): BusyStretch[] {
+  const stretches: BusyStretch[] = [];
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  let lengthUs = 0;
+  let selfUs = new Map<number, number>();
+  const close = () => {
+    if (lengthUs === 0) return;
+    let topId = -1;
+    let topUs = -1;
+    for (const [id, us] of selfUs) {
+      if (us > topUs) {
+        topId = id;
+        topUs = us;
+      }
+    }
+    const frame = byId.get(topId)?.callFrame;
+    const file = frame ? shortUrl(frame.url, root) : '';
+    const top = frame ? `${frame.functionName || '(anonymous)'}${file ? ` ${file}:${frame.lineNumber + 1}` : ''}` : '?';
+    stretches.push({ ms: lengthUs / 1000, top, topMs: topUs / 1000 });
+    lengthUs = 0;
+    selfUs = new Map();
+  };
+  for (let i = 0; i < samples.length; i++) {
+    const id = samples[i]!;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') {
+      close();
+      continue;
+    }
+    const us = Math.max(0, i + 1 < deltas.length ? deltas[i + 1]! : 0);
+    lengthUs += us;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + us);
+  }
+  close();
+  return stretches.sort((a, b) => b.ms - a.ms);
 }
 
 export function readProfile(path: string): CpuProfile {
@@ -117,6 +174,9 @@ export function formatProfileSummary(summary: ProfileSummary): string {
   );
   lines.push('  top self time by function (% of busy time):');
   for (const f of summary.topFunctions) lines.push(`    ${f.percentOfBusy.toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}${f.where ? `  ${f.where}` : ''}`);
+  const st = summary.stretches;
+  lines.push(`  main thread busy without a break: ${st.over5ms} times > 5 ms, ${st.over10ms} > 10 ms, ${st.over20ms} > 20 ms; longest:`);
+  for (const stretch of st.longest) lines.push(`    ${stretch.ms.toFixed(1).padStart(7)} ms  (${stretch.topMs.toFixed(1)} ms in ${stretch.top})`);
   lines.push('  top self time by file:');
   for (const f of summary.topFiles) lines.push(`    ${f.percentOfBusy.toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}`);
   return lines.join('\n');

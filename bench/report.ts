@@ -49,11 +49,13 @@ export interface BenchConfig {
   runs: number;
   seconds: number;
   warmupSeconds: number;
+  settleSeconds: number;
   producers: number;
   consumers: number;
   latencyConsumers: number;
   inFlight: number;
   pullMax: number;
+  maxBacklog: number;
   pullWaitMs: number;
   payloadBytes: number;
   rate: number;
@@ -170,9 +172,9 @@ export function formatReport(report: BenchReport): string {
   lines.push(`mombroker bench: ${where}, fsync=${config.fsync}, acks=${config.acks}`);
   lines.push(
     `  ${config.runs} run(s) × ${config.seconds} s after ${config.warmupSeconds} s warm-up; payload ${config.payloadBytes} B; ` +
-      `${config.producers} producers × ${config.inFlight} publishes in flight; ${config.consumers} consumers pulling ${config.pullMax} (long poll ${config.pullWaitMs} ms) and acking per batch`,
+      `${config.producers} producers × ${config.inFlight} publishes in flight; ${config.consumers} consumers pulling ${config.pullMax} (long poll ${config.pullWaitMs} ms) and acking per batch; backlog bound ${config.maxBacklog === 0 ? 'none' : formatRate(config.maxBacklog)}`,
   );
-  lines.push(`  latency: ${formatRate(config.rate)} msg/s timer-driven, ${config.latencyConsumers} consumers`);
+  lines.push(`  latency: ${formatRate(config.rate)} msg/s timer-driven, ${config.latencyConsumers} consumers, after ${config.settleSeconds} s idle`);
   lines.push(
     `  machine: ${environment.cpus} × ${environment.cpuModel}, node ${environment.node}; load average before ${environment.loadAverageBefore.map((x) => x.toFixed(2)).join(' ')}, after ${environment.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}`,
   );
@@ -192,13 +194,13 @@ export function formatReport(report: BenchReport): string {
     lines.push('');
   }
   if (config.phases.includes('latency')) {
-    lines.push(`  latency at ${formatRate(config.rate)} msg/s (ms; gen lag = how late the generator's timer fired)`);
-    lines.push(`  ${pad('run', 5, true)}${pad('p50', 8)}${pad('p90', 8)}${pad('p99', 8)}${pad('p99.9', 8)}${pad('max', 8)}${pad('sent/s', 8)}${pad('lost', 6)}${pad('gen lag p99', 13)}${cpuHeader}`);
+    lines.push(`  latency at ${formatRate(config.rate)} msg/s (ms; pub p99 = publish answered; gen lag = how late the generator's timer fired)`);
+    lines.push(`  ${pad('run', 5, true)}${pad('p50', 8)}${pad('p90', 8)}${pad('p99', 8)}${pad('p99.9', 8)}${pad('max', 8)}${pad('pub p99', 9)}${pad('sent/s', 8)}${pad('lost', 6)}${pad('gen lag p99', 13)}${cpuHeader}`);
     for (const run of report.runs) {
       const l = run.latency;
       const m = l.latencyMs;
       lines.push(
-        `  ${pad(String(run.run), 5, true)}${pad(formatMs(m.p50), 8)}${pad(formatMs(m.p90), 8)}${pad(formatMs(m.p99), 8)}${pad(formatMs(m.p999), 8)}${pad(formatMs(m.max), 8)}` +
+        `  ${pad(String(run.run), 5, true)}${pad(formatMs(m.p50), 8)}${pad(formatMs(m.p90), 8)}${pad(formatMs(m.p99), 8)}${pad(formatMs(m.p999), 8)}${pad(formatMs(m.max), 8)}${pad(formatMs(l.publishRttMs.p99), 9)}` +
           `${pad(formatRate(l.achievedRate), 8)}${pad(String(l.missing + l.publishErrors), 6)}${pad(formatMs(l.generatorLagMs.p99), 13)}${cpuText(l.cpu)}`,
       );
     }

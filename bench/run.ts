@@ -38,11 +38,15 @@ const USAGE = `usage: npm run bench -- [options]
   --runs N              runs (default 3)
   --seconds S           measured seconds per phase and run (default 10)
   --warmup S            warm-up seconds before each measurement (default 2)
-  --quick               1 run of 2 s after 0.5 s warm-up (smoke test)
+  --settle S            idle seconds between the throughput and the latency phase, so the
+                        broker's periodic compaction of the throughput backlog (every 5 s)
+                        does not land in the latency window (default 6)
+  --quick               1 run of 2 s after 0.5 s warm-up, no settle (smoke test)
   --producers N         throughput producers, one SDK connection each (default 4)
-  --consumers N         throughput consumers, one SDK connection each (default 2)
+  --consumers N         throughput consumers, one SDK connection each (default 4)
   --in-flight N         publishes outstanding per producer (default 64)
   --pull-max N          messages per pull (default 100)
+  --max-backlog N       producers wait while N messages are unacked (default 5000; 0 = no bound)
   --rate R              latency phase publish rate, msg/s (default 2000)
   --latency-consumers N consumers in the latency phase (default 2)
   --payload-bytes N     serialized payload size (default 1024)
@@ -60,10 +64,12 @@ export interface BenchOptions {
   runs: number;
   seconds: number;
   warmupSeconds: number;
+  settleSeconds: number;
   producers: number;
   consumers: number;
   inFlight: number;
   pullMax: number;
+  maxBacklog: number;
   rate: number;
   latencyConsumers: number;
   payloadBytes: number;
@@ -100,11 +106,13 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       runs: { type: 'string' },
       seconds: { type: 'string' },
       warmup: { type: 'string' },
+      settle: { type: 'string' },
       quick: { type: 'boolean' },
       producers: { type: 'string' },
       consumers: { type: 'string' },
       'in-flight': { type: 'string' },
       'pull-max': { type: 'string' },
+      'max-backlog': { type: 'string' },
       rate: { type: 'string' },
       'latency-consumers': { type: 'string' },
       'payload-bytes': { type: 'string' },
@@ -131,10 +139,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     runs: integer('runs', values.runs, quick ? 1 : 3, 1, 100),
     seconds: positiveNumber('seconds', values.seconds, quick ? 2 : 10, 1, 3600),
     warmupSeconds: positiveNumber('warmup', values.warmup, quick ? 0.5 : 2, 0, 600),
+    settleSeconds: positiveNumber('settle', values.settle, quick ? 0 : 6, 0, 600),
     producers: integer('producers', values.producers, 4, 1, 256),
-    consumers: integer('consumers', values.consumers, 2, 1, 256),
+    consumers: integer('consumers', values.consumers, 4, 1, 256),
     inFlight: integer('in-flight', values['in-flight'], 64, 1, 100_000),
     pullMax: integer('pull-max', values['pull-max'], 100, 1, 1000),
+    maxBacklog: integer('max-backlog', values['max-backlog'], 5000, 0, 100_000_000),
     rate: integer('rate', values.rate, 2000, 1, 1_000_000),
     latencyConsumers: integer('latency-consumers', values['latency-consumers'], 2, 1, 64),
     payloadBytes: integer('payload-bytes', values['payload-bytes'], 1024, 2, 512 * 1024),
@@ -180,12 +190,12 @@ async function connectAdmin(broker: BrokerUnderTest): Promise<Connection> {
 }
 
 function emptyThroughput(): RunResult['throughput'] {
-  return { queue: '', windowSeconds: 0, published: 0, consumed: 0, publishedPerSecond: 0, consumedPerSecond: 0, backlogAtEnd: 0, publishErrors: 0, consumedTimeline: [] };
+  return { queue: '', windowSeconds: 0, published: 0, consumed: 0, publishedPerSecond: 0, consumedPerSecond: 0, backlogAtEnd: 0, publishErrors: 0, publishRequests: 0, consumerRequests: 0, consumedTimeline: [] };
 }
 
 function emptyLatency(): RunResult['latency'] {
   const zero = { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
-  return { queue: '', achievedRate: 0, sentInWindow: 0, received: 0, missing: 0, publishErrors: 0, latencyMs: zero, generatorLagMs: { p99: 0, max: 0 } };
+  return { queue: '', achievedRate: 0, sentInWindow: 0, received: 0, missing: 0, publishErrors: 0, latencyMs: zero, publishRttMs: { p50: 0, p99: 0, max: 0 }, generatorLagMs: { p99: 0, max: 0 } };
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
@@ -222,16 +232,23 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             consumers: options.consumers,
             inFlight: options.inFlight,
             pullMax: options.pullMax,
+            maxBacklog: options.maxBacklog,
             pullWaitMs: PULL_WAIT_MS,
             payload,
             warmupMs,
             measureMs,
             brokerPids: broker.pids,
           });
-          progress(`  consumed ${formatRate(throughput.consumedPerSecond)} msg/s, published ${formatRate(throughput.publishedPerSecond)} msg/s, backlog ${throughput.backlogAtEnd}`);
+          const cpu = throughput.cpu ? `; cores used: broker ${throughput.cpu.broker}, generator ${throughput.cpu.generator}, other ${throughput.cpu.other}` : '';
+          const batch = throughput.publishRequests > 0 ? (throughput.published / throughput.publishRequests).toFixed(1) : '-';
+          progress(`  consumed ${formatRate(throughput.consumedPerSecond)} msg/s, published ${formatRate(throughput.publishedPerSecond)} msg/s (${batch} per request), backlog ${throughput.backlogAtEnd}${cpu}`);
         }
         let latency = emptyLatency();
         if (options.only !== 'throughput') {
+          if (options.only === 'both' && options.settleSeconds > 0) {
+            progress(`  settling ${options.settleSeconds} s`);
+            await new Promise((r) => setTimeout(r, options.settleSeconds * 1000));
+          }
           progress(`run ${run}/${options.runs}: latency at ${options.rate} msg/s, ${options.seconds} s`);
           latency = await runLatency({
             target: broker,
@@ -246,7 +263,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             measureMs,
             brokerPids: broker.pids,
           });
-          progress(`  p50 ${formatMs(latency.latencyMs.p50)} ms, p99 ${formatMs(latency.latencyMs.p99)} ms, max ${formatMs(latency.latencyMs.max)} ms (${latency.latencyMs.count} samples)`);
+          const cpu = latency.cpu ? `; cores used: broker ${latency.cpu.broker}, generator ${latency.cpu.generator}, other ${latency.cpu.other}` : '';
+          progress(
+            `  p50 ${formatMs(latency.latencyMs.p50)} ms, p99 ${formatMs(latency.latencyMs.p99)} ms, max ${formatMs(latency.latencyMs.max)} ms (${latency.latencyMs.count} samples); ` +
+              `publish answered p50 ${formatMs(latency.publishRttMs.p50)} p99 ${formatMs(latency.publishRttMs.p99)} ms${cpu}`,
+          );
         }
         runs.push({ run, throughput, latency });
       }
@@ -267,11 +288,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     runs: options.runs,
     seconds: options.seconds,
     warmupSeconds: options.warmupSeconds,
+    settleSeconds: options.settleSeconds,
     producers: options.producers,
     consumers: options.consumers,
     latencyConsumers: options.latencyConsumers,
     inFlight: options.inFlight,
     pullMax: options.pullMax,
+    maxBacklog: options.maxBacklog,
     pullWaitMs: PULL_WAIT_MS,
     payloadBytes: options.payloadBytes,
     rate: options.rate,
@@ -304,13 +327,19 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     verdict: judge(summary, targets),
     runs,
   };
-  if (cpuProfileDir !== undefined) report.profile = summarizeProfiles(cpuProfileDir);
+  if (cpuProfileDir !== undefined) report.profile = summarizeProfiles(cpuProfileDir, broker.processNames);
   return report;
 }
 
-function summarizeProfiles(dir: string): { dir: string; profiles: ProfileSummary[] } {
+/** One summary per profile written (`CPU.<date>.<time>.<pid>.<n>.<seq>.cpuprofile`), named by process. */
+function summarizeProfiles(dir: string, names: Record<number, string>): { dir: string; profiles: Array<ProfileSummary & { process: string }> } {
   const files = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'));
-  const profiles = files.map((name) => ({ ...summarizeProfile(readProfile(join(dir, name)), { top: 25 }), file: join(dir, name) }));
+  const profiles = files.map((name) => {
+    const pid = Number(name.split('.')[3]);
+    return { ...summarizeProfile(readProfile(join(dir, name)), { top: 25 }), file: join(dir, name), process: names[pid] ?? `pid ${pid}` };
+  });
+  // The busiest first: on a cluster, the leader nodes and the gateway.
+  profiles.sort((a, b) => b.busyMs - a.busyMs);
   return { dir, profiles };
 }
 
@@ -338,10 +367,10 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(formatReport(report) + '\n');
-  const profile = report.profile as { dir: string; profiles: ProfileSummary[] } | undefined;
+  const profile = report.profile as { dir: string; profiles: Array<ProfileSummary & { process: string }> } | undefined;
   if (profile !== undefined) {
     process.stdout.write(`\nbroker CPU profiles in ${profile.dir}:\n`);
-    for (const summary of profile.profiles) process.stdout.write(formatProfileSummary(summary) + '\n');
+    for (const summary of profile.profiles) process.stdout.write(`[${summary.process}] ${formatProfileSummary(summary)}\n`);
   }
   writeJson(options.out, report);
   process.stdout.write(`\nresults written to ${options.out}\n`);
