@@ -59,7 +59,8 @@ export async function bundle({ outDir = join(root, 'dist'), quiet = false } = {}
   const result = await build({
     stdin: {
       // The entry wrapper: the CLI module exports main(); the bundle runs it.
-      contents: "require('./src/cli/main').main(process.argv);\n",
+      // Worker threads (the WAL checkpointer) load this same file: only the main thread runs the CLI.
+      contents: "if (require('node:worker_threads').isMainThread) require('./src/cli/main').main(process.argv);\n",
       resolveDir: root,
       sourcefile: 'mombroker-entry.js',
       loader: 'js',

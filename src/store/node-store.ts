@@ -4,11 +4,15 @@ import type { FsyncPolicy } from '../config/settings';
 import { DEFAULT_QUEUE_OPTIONS, type LogEntry, type QueueOptions, type StoredEntry, type TopicOptions } from '../core/entries';
 import { MomError } from '../core/errors';
 import { Catalog } from './catalog';
+import { Checkpointer } from './checkpointer';
 import { entryToRow, rowToEntry, type LogRow } from './entry-codec';
 import { GroupCommit } from './group-commit';
 import { OFFSET_BITS, openNodeDatabase } from './schema';
 import { StateApplier, type ApplyEffect } from './state-applier';
 import { WalFile } from './wal-file';
+
+/** Log offsets one compaction pass looks at per partition. */
+const COMPACT_WINDOW = 20_000;
 
 export interface PartitionPosition {
   /** First offset still in the log (earlier ones were compacted away). */
@@ -44,6 +48,7 @@ export class NodeStore {
   private readonly applier: StateApplier;
   private readonly positions = new Map<number, PartitionPosition>();
   private readonly lastEpochs = new Map<number, number>();
+  private readonly compactCursors = new Map<number, number>();
   private closed = false;
 
   private readonly stmt: {
@@ -61,6 +66,7 @@ export class NodeStore {
     deadLetters: Database.Statement;
     findDedup: Database.Statement;
     expireDedup: Database.Statement;
+    deleteLogRow: Database.Statement;
     resolveQueueTargets: Database.Statement;
     resolveTopicTargets: Database.Statement;
     compactSettled: Database.Statement;
@@ -69,15 +75,17 @@ export class NodeStore {
     expireTopicMessages: Database.Statement;
   };
 
-  static open(dataDir: string, fsync: FsyncPolicy): NodeStore {
+  static open(dataDir: string, fsync: FsyncPolicy, onCheckpointError: (message: string) => void = () => {}): NodeStore {
     const path = join(dataDir, 'node', 'broker.db');
-    return new NodeStore(openNodeDatabase(path), fsync, new WalFile(`${path}-wal`));
+    const db = openNodeDatabase(path);
+    return new NodeStore(db, fsync, new WalFile(`${path}-wal`), new Checkpointer(path, fsync !== 'never', onCheckpointError));
   }
 
   private constructor(
     readonly db: Database.Database,
     private readonly fsync: FsyncPolicy,
     private readonly wal: WalFile,
+    readonly checkpointer: Checkpointer,
   ) {
     this.writes = new GroupCommit(db, fsync, wal);
     this.applier = new StateApplier(db, this.catalog);
@@ -114,6 +122,7 @@ export class NodeStore {
       ),
       findDedup: db.prepare('SELECT msg_id, ts FROM dedup WHERE target = ? AND producer_id = ?'),
       expireDedup: db.prepare('DELETE FROM dedup WHERE ts < ?'),
+      deleteLogRow: db.prepare('DELETE FROM log WHERE k = ?'),
       // A publish replicated in the same batch as its queue's declaration was stored before the
       // queue existed here, without a target: resolved by name once applied, before compaction.
       resolveQueueTargets: db.prepare(
@@ -135,7 +144,7 @@ export class NodeStore {
          AND NOT EXISTS (SELECT 1 FROM pending JOIN inboxes ON inboxes.id = pending.inbox
                          WHERE inboxes.topic_id = log.target AND pending.msg = log.k - ?)`,
       ),
-      expireTopicMessages: db.prepare('DELETE FROM topic_messages WHERE topic = ? AND ts < ?'),
+      expireTopicMessages: db.prepare('DELETE FROM topic_messages WHERE topic = ? AND msg >= ? AND msg < ? AND ts < ?'),
     };
     this.loadState();
   }
@@ -359,6 +368,23 @@ export class NodeStore {
   // ---- Maintenance (DESIGN §3: acked queue messages and expired topic messages are compacted) ----
 
   /**
+   * Compaction at apply time, for a partition no other replica reads from: an ack that
+   * settled a queue message removes the message's publish entry and the ack itself at once,
+   * a few microseconds in the same transaction instead of a sweep later.
+   */
+  compactApplied(partition: number, firstOffset: number, entries: readonly LogEntry[], effects: readonly ApplyEffect[]): void {
+    const base = partition * OFFSET_BITS;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const effect = effects[effects.length - entries.length + i];
+      if (entry.type !== 'settle' || entry.outcome !== 'ack' || effect?.kind !== 'settled') continue;
+      if (this.catalog.inboxesById.get(effect.inbox)?.kind !== 'queue') continue;
+      for (const result of effect.results) if (result.state === 'gone') this.stmt.deleteLogRow.run(base + result.msg);
+      this.stmt.deleteLogRow.run(base + firstOffset + i);
+    }
+  }
+
+  /**
    * Deletes log entries below `below` that no longer matter: applied settles, publishes whose
    * message is settled everywhere, topic messages past retention that no subscription holds.
    * Returns the number of log rows removed.
@@ -366,13 +392,18 @@ export class NodeStore {
   compact(partition: number, below: number, now: number): number {
     const position = this.position(partition);
     const limit = Math.min(below, position.applied);
-    const lo = partition * OFFSET_BITS + position.logStart;
-    const hi = partition * OFFSET_BITS + limit;
+    // Bounded work per pass: a window of offsets that moves on each time and wraps around.
+    let from = this.compactCursors.get(partition) ?? position.logStart;
+    if (from >= limit) from = position.logStart;
+    const to = Math.min(limit, from + COMPACT_WINDOW);
+    this.compactCursors.set(partition, to);
+    const base = partition * OFFSET_BITS;
+    const lo = base + from;
+    const hi = base + to;
     if (hi <= lo) return 0;
     for (const topic of this.catalog.topicsById.values()) {
-      if (topic.partition === partition) this.stmt.expireTopicMessages.run(topic.id, now - topic.options.retention_ms);
+      if (topic.partition === partition) this.stmt.expireTopicMessages.run(topic.id, from, to, now - topic.options.retention_ms);
     }
-    const base = partition * OFFSET_BITS;
     this.stmt.resolveQueueTargets.run(lo, hi);
     this.stmt.resolveTopicTargets.run(lo, hi);
     return (
@@ -387,14 +418,14 @@ export class NodeStore {
   }
 
   /**
-   * Copies the WAL into the database file so the WAL can restart from its beginning. Runs
-   * with synchronous=FULL: SQLite syncs the WAL, copies, and syncs the database file before
-   * it marks the WAL reusable, so nothing acknowledged depends on frames it may overwrite.
+   * A checkpoint on this thread, for shutdown: with synchronous=FULL SQLite syncs the WAL,
+   * copies it into the database file and syncs that before truncating the WAL. While running,
+   * the Checkpointer's worker does this off the event loop.
    */
-  checkpoint(mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): void {
+  private checkpointNow(): void {
     if (this.fsync !== 'never') this.db.pragma('synchronous = FULL');
     try {
-      this.db.pragma(`wal_checkpoint(${mode})`);
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       if (this.fsync !== 'never') this.db.pragma('synchronous = OFF');
     }
@@ -405,7 +436,8 @@ export class NodeStore {
     if (this.closed) return;
     this.closed = true;
     await this.writes.close();
-    this.checkpoint('TRUNCATE');
+    await this.checkpointer.close();
+    this.checkpointNow();
     this.wal.close();
     this.db.close();
   }

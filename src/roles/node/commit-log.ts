@@ -55,7 +55,10 @@ export class LocalCommitLog implements CommitLog {
     const effects = await this.store.writes.submit(() => {
       if (startsEpoch) this.store.recordEpochStart(this.partition, this.epoch, this.store.position(this.partition).logEnd);
       const first = this.store.append(this.partition, this.epoch, entries);
-      return this.store.applyAppended(this.partition, first, entries);
+      const effects = this.store.applyAppended(this.partition, first, entries);
+      // No other replica reads this log: settled messages can go at once.
+      this.store.compactApplied(this.partition, first, entries, effects);
+      return effects;
     });
     this.listener(effects);
   }

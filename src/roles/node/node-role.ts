@@ -29,7 +29,7 @@ export interface NodeRoleOptions {
 export type CommitLogFactory = (partition: number, state: PartitionState) => Promise<CommitLog>;
 
 const LEASE_SWEEP_MS = 100;
-const MAINTENANCE_MS = 5_000;
+const MAINTENANCE_MS = 1_000;
 /** Short, frequent checkpoints keep each one's pause small. */
 const CHECKPOINT_MS = 250;
 
@@ -55,7 +55,7 @@ export class NodeRole {
   commitLogFactory: CommitLogFactory;
 
   constructor(private readonly options: NodeRoleOptions) {
-    this.store = NodeStore.open(options.config.data, options.config.fsync);
+    this.store = NodeStore.open(options.config.data, options.config.fsync, (message) => options.logger.warn('checkpoint failed', { error: message }));
     this.commitLogFactory = async (partition, state) => {
       const log: CommitLog =
         state.replicas.length > 1
@@ -77,6 +77,7 @@ export class NodeRole {
     metrics.gauge('mom_store_group_commits_total', 'transactions committed by the group committer', () => this.store.writes.groups);
     metrics.gauge('mom_store_writes_total', 'writes committed (several per group)', () => this.store.writes.writes);
     metrics.gauge('mom_store_syncs_total', 'fdatasyncs of the write-ahead log', () => this.store.writes.syncs);
+    metrics.gauge('mom_store_checkpoints_total', 'WAL checkpoints completed by the checkpointer thread', () => this.store.checkpointer.completed);
     metrics.gauge('mom_partitions_led', 'partitions this node leads', () => this.engines.size);
   }
 
@@ -292,11 +293,7 @@ export class NodeRole {
   private checkpoint(): void {
     if (this.closed || this.store.writes.groups === this.checkpointedAt) return;
     this.checkpointedAt = this.store.writes.groups;
-    try {
-      this.store.checkpoint();
-    } catch (error) {
-      this.options.logger.warn('checkpoint failed', { error });
-    }
+    this.store.checkpointer.request();
   }
 
   /** Compaction and dedup expiry, in the background, in their own transactions. */
