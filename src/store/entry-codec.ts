@@ -26,13 +26,11 @@ interface PublishData {
 export function entryToRow(partition: number, offset: number, epoch: number, entry: LogEntry, target: number | null): LogRow {
   const k = partition * OFFSET_BITS + offset;
   if (entry.type === 'publish') {
-    const data: PublishData = { exchange: entry.exchange, name: entry.name };
-    if (entry.message.producerId !== undefined) data.producerId = entry.message.producerId;
     return {
       k,
       epoch,
       type: entry.target === 'queue' ? PUBLISH_QUEUE : PUBLISH_TOPIC,
-      data: JSON.stringify(data),
+      data: publishData(entry.exchange, entry.name, entry.message.producerId),
       target,
       msg_id: entry.message.id,
       headers: entry.message.headers ?? null,
@@ -66,4 +64,15 @@ export function rowToEntry(row: LogRow): StoredEntry {
     };
   }
   return { offset, epoch: row.epoch, entry: JSON.parse(row.data ?? '{}') as LogEntry };
+}
+
+let lastTarget = { exchange: '', name: '', json: '' };
+
+/** `{"exchange","name"}` of consecutive publishes to one target is built once. */
+function publishData(exchange: string, name: string, producerId: string | undefined): string {
+  if (producerId !== undefined) return JSON.stringify({ exchange, name, producerId } satisfies PublishData);
+  if (lastTarget.exchange !== exchange || lastTarget.name !== name) {
+    lastTarget = { exchange, name, json: JSON.stringify({ exchange, name } satisfies PublishData) };
+  }
+  return lastTarget.json;
 }

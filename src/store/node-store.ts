@@ -90,9 +90,7 @@ export class NodeStore {
     this.writes = new GroupCommit(db, fsync, wal);
     this.applier = new StateApplier(db, this.catalog);
     this.stmt = {
-      insertLog: db.prepare(
-        'INSERT INTO log (k, epoch, type, data, target, msg_id, headers, ts, payload) VALUES (@k, @epoch, @type, @data, @target, @msg_id, @headers, @ts, @payload)',
-      ),
+      insertLog: db.prepare('INSERT INTO log (k, epoch, type, data, target, msg_id, headers, ts, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       readLog: db.prepare('SELECT * FROM log WHERE k >= ? AND k < ? ORDER BY k LIMIT ?'),
       truncateLog: db.prepare('DELETE FROM log WHERE k >= ? AND k < ?'),
       upsertPosition: db.prepare(
@@ -207,7 +205,7 @@ export class NodeStore {
     const first = position.logEnd;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
-      this.stmt.insertLog.run(entryToRow(partition, first + i, epoch, entry, this.targetOf(entry)));
+      this.insertRow(entryToRow(partition, first + i, epoch, entry, this.targetOf(entry)));
     }
     position.logEnd = first + entries.length;
     this.savePosition(partition, position);
@@ -230,10 +228,15 @@ export class NodeStore {
         this.stmt.insertEpoch.run(partition, stored.epoch, stored.offset);
         this.lastEpochs.set(partition, stored.epoch);
       }
-      this.stmt.insertLog.run(entryToRow(partition, stored.offset, stored.epoch, stored.entry, this.targetOf(stored.entry)));
+      this.insertRow(entryToRow(partition, stored.offset, stored.epoch, stored.entry, this.targetOf(stored.entry)));
       position.logEnd = stored.offset + 1;
     }
     this.savePosition(partition, position);
+  }
+
+  /** Positional binding: measurably cheaper than named parameters on the append path. */
+  private insertRow(row: LogRow): void {
+    this.stmt.insertLog.run(row.k, row.epoch, row.type, row.data, row.target, row.msg_id, row.headers, row.ts, row.payload);
   }
 
   /** The newest leader epoch this partition's log has entries of (0 for none). */
