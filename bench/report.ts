@@ -76,6 +76,8 @@ export interface Environment {
   dataFilesystem: { type: string; fsyncIsReal: boolean };
   brokerUrl: string;
   brokerPids: number[];
+  /** The broker's source: commit, and whether src/ differed from it. */
+  source?: { commit: string; uncommittedSrcChanges: boolean };
 }
 
 export interface Summary {
@@ -178,6 +180,7 @@ export function formatReport(report: BenchReport): string {
   lines.push(
     `  machine: ${environment.cpus} × ${environment.cpuModel}, node ${environment.node}; load average before ${environment.loadAverageBefore.map((x) => x.toFixed(2)).join(' ')}, after ${environment.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}`,
   );
+  if (environment.source) lines.push(`  source: ${environment.source.commit.slice(0, 12)}${environment.source.uncommittedSrcChanges ? ' + uncommitted changes in src/' : ''}`);
   if (!environment.dataFilesystem.fsyncIsReal) lines.push('  WARNING: the data dir is on tmpfs: fsync does nothing there');
   lines.push('');
   const cpuText = (cpu: CpuShare | undefined) => (cpu === undefined ? '' : `${pad(cpu.broker.toFixed(2), 12)}${pad(cpu.generator.toFixed(2), 6)}${pad(cpu.other.toFixed(2), 7)}`);

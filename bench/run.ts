@@ -7,12 +7,13 @@
  * consumers pulling and acking in batches) then a latency phase (fresh queue; a timer
  * publishing at --rate msg/s). The broker is started once for all runs.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMomClientError, type Connection } from '../src/client';
-import { clusterScriptAvailable, startBrokerUnderTest, type BrokerUnderTest, type FsyncPolicy } from './broker-under-test';
+import { clusterScriptAvailable, REPO_ROOT, startBrokerUnderTest, type BrokerUnderTest, type FsyncPolicy } from './broker-under-test';
 import { runLatency } from './latency';
 import { formatProfileSummary, readProfile, summarizeProfile, type ProfileSummary } from './profile-summary';
 import {
@@ -320,6 +321,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       dataFilesystem: broker.filesystem,
       brokerUrl: broker.url,
       brokerPids: broker.pids,
+      source: sourceVersion(),
     },
     targets,
     references: mode === 'single' ? SINGLE_NODE_REFERENCES : CLUSTER_REFERENCES,
@@ -332,6 +334,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 }
 
 /** One summary per profile written (`CPU.<date>.<time>.<pid>.<n>.<seq>.cpuprofile`), named by process. */
+/** The commit measured, and whether src/ had uncommitted changes (they are in the build too). */
+function sourceVersion(): { commit: string; uncommittedSrcChanges: boolean } | undefined {
+  const git = (args: string[]) => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 10_000 });
+  const head = git(['rev-parse', 'HEAD']);
+  if (head.status !== 0) return undefined;
+  const status = git(['status', '--porcelain', '--', 'src']);
+  return { commit: head.stdout.trim(), uncommittedSrcChanges: status.stdout.trim() !== '' };
+}
+
 function summarizeProfiles(dir: string, names: Record<number, string>): { dir: string; profiles: Array<ProfileSummary & { process: string }> } {
   const files = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'));
   const profiles = files.map((name) => {
