@@ -42,6 +42,8 @@ export interface LatencyResult {
   latencyMs: LatencySummary;
   /** Publish call → the broker's answer (durable), for the same messages: the producer's share of the latency. */
   publishRttMs: { p50: number; p99: number; max: number };
+  /** HTTP requests per second in the window (publishes, pulls and acks): the broker's real load. */
+  requestsPerSecond: number;
   /** How late the generator's timer ran behind the schedule (ms): a busy generator shows here. */
   generatorLagMs: { p99: number; max: number };
   /** Cores used during the window by the broker, this generator and the rest of the machine. */
@@ -114,6 +116,9 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     let scheduled = 0;
     const cpu = new CpuMeter(() => options.brokerPids);
     let cpuStarted = false;
+    const requests = () => connections.reduce((sum, connection) => sum + connection.stats().requests, 0);
+    let requestsAtStart = 0;
+    let requestsInWindow = 0;
     let cpuShare: CpuShare | undefined;
     await new Promise<void>((resolve) => {
       timer = setInterval(() => {
@@ -121,9 +126,11 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
         if (now >= windowStart && !cpuStarted) {
           cpuStarted = true;
           cpu.begin();
+          requestsAtStart = requests();
         }
         if (now >= windowEnd || consumerFailure !== undefined) {
           cpuShare = cpu.end();
+          requestsInWindow = requests() - requestsAtStart;
           clearInterval(timer);
           resolve();
           return;
@@ -162,6 +169,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
       publishErrors,
       latencyMs: summarizeLatencies(samples.values()),
       publishRttMs: { p50: rttSummary.p50, p99: rttSummary.p99, max: rttSummary.max },
+      requestsPerSecond: requestsInWindow / (options.measureMs / 1000),
       generatorLagMs: { p99: lagSummary.p99, max: lagSummary.max },
       cpu: cpuShare,
     };

@@ -196,7 +196,7 @@ function emptyThroughput(): RunResult['throughput'] {
 
 function emptyLatency(): RunResult['latency'] {
   const zero = { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
-  return { queue: '', achievedRate: 0, sentInWindow: 0, received: 0, missing: 0, publishErrors: 0, latencyMs: zero, publishRttMs: { p50: 0, p99: 0, max: 0 }, generatorLagMs: { p99: 0, max: 0 } };
+  return { queue: '', achievedRate: 0, sentInWindow: 0, received: 0, missing: 0, publishErrors: 0, latencyMs: zero, publishRttMs: { p50: 0, p99: 0, max: 0 }, requestsPerSecond: 0, generatorLagMs: { p99: 0, max: 0 } };
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
@@ -267,7 +267,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           const cpu = latency.cpu ? `; cores used: broker ${latency.cpu.broker}, generator ${latency.cpu.generator}, other ${latency.cpu.other}` : '';
           progress(
             `  p50 ${formatMs(latency.latencyMs.p50)} ms, p99 ${formatMs(latency.latencyMs.p99)} ms, max ${formatMs(latency.latencyMs.max)} ms (${latency.latencyMs.count} samples); ` +
-              `publish answered p50 ${formatMs(latency.publishRttMs.p50)} p99 ${formatMs(latency.publishRttMs.p99)} ms${cpu}`,
+              `publish answered p50 ${formatMs(latency.publishRttMs.p50)} p99 ${formatMs(latency.publishRttMs.p99)} ms; ${formatRate(latency.requestsPerSecond)} requests/s${cpu}`,
           );
         }
         runs.push({ run, throughput, latency });
