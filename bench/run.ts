@@ -40,7 +40,7 @@ const USAGE = `usage: npm run bench -- [options]
   --seconds S           measured seconds per phase and run (default 10)
   --warmup S            warm-up seconds before each measurement (default 2)
   --settle S            idle seconds between the throughput and the latency phase, so the
-                        broker's periodic compaction of the throughput backlog (every 5 s)
+                        broker's background compaction of the throughput phase's messages
                         does not land in the latency window (default 6)
   --quick               1 run of 2 s after 0.5 s warm-up, no settle (smoke test)
   --producers N         throughput producers, one SDK connection each (default 4)
