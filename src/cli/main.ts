@@ -5,6 +5,7 @@ import { registerDeclareCommand } from './declare';
 import { registerPublishCommand } from './publish';
 import { registerServeOptions } from './serve';
 import { registerStatusCommand } from './status';
+import { registerBenchCommand } from './bench';
 import { registerUsersCommand } from './users';
 
 export const VERSION = '0.1.0';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerConsumeCommand(program);
   registerDeclareCommand(program);
   registerStatusCommand(program);
+  registerBenchCommand(program);
   return program;
 }
 

@@ -1,0 +1,68 @@
+/**
+ * `mombroker bench`: the benchmark's load against a broker or gateway that is already running
+ * (as `nats bench` or RabbitMQ's perf-test do). `npm run bench` is the self-contained version
+ * that starts its own broker and compares with reference brokers.
+ */
+import type { Command } from 'commander';
+import { runLatency } from '../../bench/latency';
+import { runThroughput } from '../../bench/throughput';
+import { makePayload } from '../../bench/workload';
+import { clientCommand, integerOption, resolveClientSettings, runClient, usageError, writeOut, type ClientFlags } from './client-options';
+
+interface BenchFlags extends ClientFlags {
+  exchange: string;
+  seconds?: string;
+  producers?: string;
+  consumers?: string;
+  inFlight?: string;
+  rate?: string;
+  payloadBytes?: string;
+  only?: string;
+}
+
+const PULL_MAX = 100;
+const PULL_WAIT_MS = 1_000;
+
+export function registerBenchCommand(program: Command): void {
+  clientCommand(program, 'bench')
+    .description('measure end-to-end throughput and latency at a fixed rate against a running broker (JSON lines)')
+    .option('--exchange <name>', 'exchange to use (declared if missing; a fresh queue per phase)', 'bench')
+    .option('--seconds <n>', 'measured seconds per phase (default 10)')
+    .option('--producers <n>', 'throughput producers (default 4)')
+    .option('--consumers <n>', 'throughput consumers (default 4)')
+    .option('--in-flight <n>', 'publishes outstanding per producer (default 64)')
+    .option('--rate <n>', 'latency phase messages per second (default 2000)')
+    .option('--payload-bytes <n>', 'payload size (default 1024)')
+    .option('--only <phase>', 'throughput or latency (default both)')
+    .action(async (_options: unknown, command: Command) => {
+      const flags = command.opts<BenchFlags>();
+      await runClient(
+        command,
+        () => {
+          if (flags.only !== undefined && flags.only !== 'throughput' && flags.only !== 'latency') throw usageError('--only: expected throughput or latency');
+          return {
+            measureMs: (integerOption(flags.seconds, '--seconds', 1, 3600) ?? 10) * 1000,
+            producers: integerOption(flags.producers, '--producers', 1, 256) ?? 4,
+            consumers: integerOption(flags.consumers, '--consumers', 1, 256) ?? 4,
+            inFlight: integerOption(flags.inFlight, '--in-flight', 1, 1000) ?? 64,
+            rate: integerOption(flags.rate, '--rate', 1, 1_000_000) ?? 2000,
+            payload: makePayload(integerOption(flags.payloadBytes, '--payload-bytes', 2, 512 * 1024) ?? 1024),
+          };
+        },
+        async (admin, input) => {
+          const settings = resolveClientSettings({ flags, env: process.env, cwd: process.cwd() });
+          const target = { url: settings.url, user: settings.user!, password: settings.password! };
+          await admin.declareExchange(flags.exchange);
+          const common = { target, admin, exchange: flags.exchange, payload: input.payload, pullMax: PULL_MAX, pullWaitMs: PULL_WAIT_MS, warmupMs: 2_000, measureMs: input.measureMs, brokerPids: [] };
+          if (flags.only !== 'latency') {
+            const result = await runThroughput({ ...common, producers: input.producers, consumers: input.consumers, inFlight: input.inFlight, maxBacklog: 5_000 });
+            await writeOut(`${JSON.stringify({ phase: 'throughput', consumed_per_second: Math.round(result.consumedPerSecond), published_per_second: Math.round(result.publishedPerSecond), publish_errors: result.publishErrors, backlog_at_end: result.backlogAtEnd })}\n`);
+          }
+          if (flags.only !== 'throughput') {
+            const result = await runLatency({ ...common, rate: input.rate, consumers: 2 });
+            await writeOut(`${JSON.stringify({ phase: 'latency', rate: input.rate, achieved_rate: Math.round(result.achievedRate), p50_ms: result.latencyMs.p50, p99_ms: result.latencyMs.p99, max_ms: result.latencyMs.max, missing: result.missing })}\n`);
+          }
+        },
+      );
+    });
+}
