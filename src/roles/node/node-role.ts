@@ -45,6 +45,8 @@ export class NodeRole {
   private fenced = false;
   private fenceTimer: NodeJS.Timeout | undefined;
   private readonly transitions = new Map<number, Promise<void>>();
+  /** Per partition, the role a queued or running reconcile transition is taking (see reconcile). */
+  private readonly transitionTargets = new Map<number, string>();
   private partitions = new Map<number, PartitionState>();
   private nodes = new Map<string, NodeInfo>();
   private readonly unsubscribes: Unsubscribe[] = [];
@@ -169,7 +171,17 @@ export class NodeRole {
       if (follows && follower?.leaderEpoch === state.leaderEpoch && follower.leaderId === state.leader && follower.leaderAddress === leaderAddress && !engine) continue;
       if (!leads && !follows && !engine && !follower) continue;
       if (follows && !leaderAddress && !engine && !follower) continue; // the leader's registration will arrive
-      this.queueTransition(p, async () => {
+      // Every map or node event reconciles, and a failover brings several in a row (one per
+      // partition the controller writes): the same change must not be queued again while it
+      // is on its way, or the engine just created is closed and created once more (its first
+      // epoch entry then looks like a restart and costs a needless epoch bump).
+      const target = leads ? `lead ${state.leaderEpoch}` : follows ? `follow ${state.leader} ${state.leaderEpoch} ${leaderAddress ?? ''}` : 'none';
+      if (this.transitionTargets.get(p) === target) continue;
+      this.transitionTargets.set(p, target);
+      const done = () => {
+        if (this.transitionTargets.get(p) === target) this.transitionTargets.delete(p);
+      };
+      const step = async () => {
         await this.stepDown(p);
         const latest = this.partitions.get(p);
         if (this.closed || this.fenced || !latest) return;
@@ -205,7 +217,8 @@ export class NodeRole {
           next.start();
           this.options.logger.debug('following partition', { partition: p, leader: latest.leader, epoch: latest.leaderEpoch });
         }
-      });
+      };
+      this.queueTransition(p, () => step().finally(done));
     }
   }
 
@@ -240,6 +253,7 @@ export class NodeRole {
       this.fenceTimer = undefined;
       if (this.fenced) {
         this.fenced = false;
+        this.transitionTargets.clear(); // whatever was on its way saw the fence: decide afresh
         this.options.logger.info('session restored; resuming from the current partition map');
         this.reconcile();
       }
@@ -260,6 +274,7 @@ export class NodeRole {
   private fence(reason: string): void {
     if (this.fenced) return;
     this.fenced = true;
+    this.transitionTargets.clear();
     this.fenceTimer = undefined;
     this.options.logger.warn('stopped leading every partition', { reason });
     for (const partition of new Set([...this.engines.keys(), ...this.followers.keys()])) {
