@@ -11,6 +11,7 @@ import { ReplicationServer } from '../replication/replication-server';
 import type { Logger } from '../runtime/logger';
 import { Metrics } from '../runtime/metrics';
 import { startAuthRole, type AuthRole } from './auth/auth-role';
+import { buildAuthRelay } from './gateway/auth-relay';
 import { Forwarder, type RouteSource } from './gateway/forwarder';
 import { buildGatewayApi, routeSourceFromTable } from './gateway/gateway-api';
 import { MomPySend } from './gateway/mompy-send';
@@ -185,6 +186,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
       const send = new MomPySend(routes.source, config.bodyLimitBytes);
       parts.gateway = [() => send.close(), routes.close];
       http.mount(new Router().post('/send', send.handle));
+      if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl));
       if (!roles.has('node')) {
         const forwarder = new Forwarder({
           routes: routes.source,

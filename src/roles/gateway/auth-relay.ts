@@ -1,0 +1,43 @@
+import { request } from 'undici';
+import { MomError } from '../../core/errors';
+import { readBody } from '../../http/body';
+import { Router, type RequestContext } from '../../http/router';
+
+/** A login or validation body is small; anything bigger is not one. */
+const AUTH_BODY_LIMIT = 16 * 1024;
+const AUTH_TIMEOUT_MS = 10_000;
+
+/**
+ * The gateway is where clients go, so it relays the auth role's public routes (POST /auth,
+ * POST /validate, the JWKS) when the auth role runs elsewhere: the SDK, the CLI and MOM-py
+ * clients log in at the same URL they publish to.
+ */
+export function buildAuthRelay(authUrl: string): Router {
+  const relay = (path: string) => async (ctx: RequestContext) => {
+    const body = ctx.req.method === 'GET' ? undefined : await readBody(ctx.req, AUTH_BODY_LIMIT);
+    let response;
+    try {
+      response = await request(`${authUrl}${path}`, {
+        method: ctx.req.method as 'GET' | 'POST',
+        headers: {
+          ...(ctx.req.headers['content-type'] ? { 'content-type': ctx.req.headers['content-type'] } : {}),
+          ...(ctx.req.headers.authorization ? { authorization: ctx.req.headers.authorization } : {}),
+        },
+        body,
+        headersTimeout: AUTH_TIMEOUT_MS,
+        bodyTimeout: AUTH_TIMEOUT_MS,
+      });
+    } catch (error) {
+      throw new MomError('unavailable', `the auth role at ${authUrl} is unreachable: ${(error as Error).message}; retry shortly`, { cause: error });
+    }
+    const text = await response.body.text();
+    const headers: Record<string, string> = { 'content-type': String(response.headers['content-type'] ?? 'application/json; charset=utf-8'), 'content-length': String(Buffer.byteLength(text)) };
+    for (const name of ['www-authenticate', 'retry-after', 'cache-control']) {
+      const value = response.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    ctx.res.writeHead(response.statusCode, headers);
+    ctx.res.end(text);
+  };
+  return new Router().post('/auth', relay('/auth')).post('/validate', relay('/validate')).get('/.well-known/jwks.json', relay('/.well-known/jwks.json'));
+}
