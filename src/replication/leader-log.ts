@@ -63,6 +63,7 @@ export class ReplicatedCommitLog implements CommitLog {
   private hw: number;
   private durableEnd: number;
   private epochStart = 0;
+  private begun = false;
   private isr: string[];
   private replicas: string[];
   private stateVersion: number;
@@ -101,6 +102,7 @@ export class ReplicatedCommitLog implements CommitLog {
       return store.append(this.partition, this.epoch, entries) + entries.length;
     });
     this.durableEnd = Math.max(this.durableEnd, end);
+    this.begun = true;
     this.timer = setInterval(() => this.checkIsr(), ISR_CHECK_MS);
     this.timer.unref();
     this.advanceHighWatermark();
@@ -170,6 +172,13 @@ export class ReplicatedCommitLog implements CommitLog {
       entries = store.readLog(this.partition, request.fetchOffset, request.maxEntries);
     }
     return { entries, highWatermark: this.hw, compactBelow: this.compactionFloor() };
+  }
+
+  /** Entries committed in earlier epochs precede this epoch's first entry: once that is applied, all of them are. */
+  notReady(): MomError | undefined {
+    if (this.begun && this.options.store.position(this.partition).applied > this.epochStart) return undefined;
+    if (this.isr.length < this.minIsr) return this.notEnoughReplicas();
+    return new MomError('unavailable', `partition ${this.partition}: this node just became its leader and is catching up on committed entries; retry shortly`);
   }
 
   /** Every replica's known position bounds compaction: a lagging one must still find its entries. */

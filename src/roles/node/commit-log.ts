@@ -21,6 +21,12 @@ export interface CommitLog {
   begin(): Promise<void>;
   commit(entries: LogEntry[], acks: AckMode): Promise<void>;
   onApplied(listener: AppliedListener): void;
+  /**
+   * Undefined once this leader knows everything committed before its epoch; until its own
+   * first entry is applied, state from earlier epochs may be missing, so it must not answer:
+   * the error says why (e.g. not enough in-sync replicas to commit anything).
+   */
+  notReady(): MomError | undefined;
   /** Log entries below this offset are on every replica and may be compacted. */
   compactionFloor(): number;
   /** A newer copy of the partition's state while this log leads it (ISR, replicas). */
@@ -61,6 +67,10 @@ export class LocalCommitLog implements CommitLog {
       return effects;
     });
     this.listener(effects);
+  }
+
+  notReady(): MomError | undefined {
+    return undefined;
   }
 
   compactionFloor(): number {

@@ -125,15 +125,18 @@ export class NodeRole {
   engineFor(exchange: string, name: string): PartitionEngine {
     const partition = this.partitionOf(exchange, name);
     const engine = this.engines.get(partition);
-    if (engine) return engine;
-    throw this.notLeader(partition);
+    if (!engine) throw this.notLeader(partition);
+    const notReady = engine.commitLog.notReady();
+    if (notReady) throw notReady;
+    return engine;
   }
 
   notLeader(partition: number): MomError {
     const state = this.partitions.get(partition);
     const leader = state?.leader ?? null;
     const location = leader ? this.nodes.get(leader)?.http ?? null : null;
-    if (!leader || !location) {
+    // Named as leader but not leading (fenced, or between steps): pointing at itself would loop the gateway.
+    if (!leader || !location || leader === this.nodeId) {
       return new MomError('unavailable', `partition ${partition} has no leader right now; retry shortly`, { details: { partition } });
     }
     return new MomError('not_leader', `node ${this.nodeId} does not lead partition ${partition}; its leader is ${leader} at ${location}`, {
