@@ -4,6 +4,7 @@ import { MomError } from '../core/errors';
 import type { AckMode, AppliedListener, CommitLog } from '../roles/node/commit-log';
 import type { Logger } from '../runtime/logger';
 import type { NodeStore } from '../store/node-store';
+import { RecentEntries } from './recent-entries';
 
 export interface LeaderLogOptions {
   store: NodeStore;
@@ -47,6 +48,8 @@ interface CommitWaiter {
 }
 
 const ISR_CHECK_MS = 200;
+/** Recent entries kept in memory per led partition for follower fetches. */
+const TAIL_ENTRIES = 4_096;
 // Below the gateway's default retry deadline (10 s), so a stuck commit answers before the gateway gives up.
 const COMMIT_TIMEOUT_MS = 8_000;
 
@@ -63,6 +66,7 @@ export class ReplicatedCommitLog implements CommitLog {
   private hw: number;
   private durableEnd: number;
   private epochStart = 0;
+  private readonly tail = new RecentEntries(TAIL_ENTRIES);
   private begun = false;
   private isr: string[];
   private replicas: string[];
@@ -99,7 +103,9 @@ export class ReplicatedCommitLog implements CommitLog {
       this.epochStart = store.position(this.partition).logEnd;
       store.recordEpochStart(this.partition, this.epoch, this.epochStart);
       const entries: LogEntry[] = [{ type: 'epoch.start', nodeId }];
-      return store.append(this.partition, this.epoch, entries) + entries.length;
+      const first = store.append(this.partition, this.epoch, entries);
+      this.tail.add(first, this.epoch, entries);
+      return first + entries.length;
     });
     this.durableEnd = Math.max(this.durableEnd, end);
     this.begun = true;
@@ -118,7 +124,9 @@ export class ReplicatedCommitLog implements CommitLog {
     const { store } = this.options;
     // Followers may fetch as soon as the entries are committed; the leader's own sync runs
     // meanwhile, and the high watermark counts the leader only once that sync is done.
-    const end = await store.writes.submit(() => store.append(this.partition, this.epoch, entries) + entries.length, { durable: false });
+    const first = await store.writes.submit(() => store.append(this.partition, this.epoch, entries), { durable: false });
+    const end = first + entries.length;
+    this.tail.add(first, this.epoch, entries);
     this.wakeFetchers();
     await store.writes.whenDurable();
     this.durableEnd = Math.max(this.durableEnd, end);
@@ -165,13 +173,18 @@ export class ReplicatedCommitLog implements CommitLog {
     if (request.fetchOffset >= this.durableEnd) progress.lastCaughtUpAt = now;
     this.followers.set(request.followerId, progress);
     this.advanceHighWatermark();
-    let entries = store.readLog(this.partition, request.fetchOffset, request.maxEntries);
+    let entries = this.read(request.fetchOffset, request.maxEntries);
     if (entries.length === 0 && request.maxWaitMs > 0 && !this.closed) {
       await this.waitForData(request.maxWaitMs);
       if (this.closed) this.ensureLeading();
-      entries = store.readLog(this.partition, request.fetchOffset, request.maxEntries);
+      entries = this.read(request.fetchOffset, request.maxEntries);
     }
     return { entries, highWatermark: this.hw, compactBelow: this.compactionFloor() };
+  }
+
+  /** Followers mostly ask for what was just appended: served from memory, older entries from the store. */
+  private read(fromOffset: number, maxEntries: number): StoredEntry[] {
+    return this.tail.read(fromOffset, maxEntries) ?? this.options.store.readLog(this.partition, fromOffset, maxEntries);
   }
 
   /** Entries committed in earlier epochs precede this epoch's first entry: once that is applied, all of them are. */
