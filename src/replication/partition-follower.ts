@@ -103,11 +103,19 @@ export class PartitionFollower {
     const entries = response.entries.map(fromWireEntry);
     const highWatermark = response.highWatermark;
     if (entries.length === 0 && highWatermark <= store.position(partition).applied) return;
-    await store.writes.submit(() => {
-      if (entries.length > 0) store.appendReplicated(partition, entries);
-      // Only committed entries are applied: a later truncation never touches applied state.
-      store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd));
-    });
+    // Progress is reported (by the next fetch) once the entries are written; their sync
+    // follows at once, off the replication path, as the leader's own does. An acknowledged
+    // entry is then synced on the leader and written on every in-sync replica, which survives
+    // the loss of any node's process; see "Guarantees and limits" in the README.
+    await store.writes.submit(
+      () => {
+        if (entries.length > 0) store.appendReplicated(partition, entries);
+        // Only committed entries are applied: a later truncation never touches applied state.
+        store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd));
+      },
+      { durable: false },
+    );
+    if (entries.length > 0) store.writes.whenDurable().catch((error: unknown) => this.options.logger.error('follower sync failed', { partition, error }));
   }
 
   private sleep(ms: number): Promise<void> {

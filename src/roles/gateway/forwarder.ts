@@ -58,6 +58,8 @@ export interface ForwarderOptions {
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 /** 503 codes a node answers before storing anything (DESIGN §5: refused, not half-done). */
 const RETRYABLE_503: ReadonlySet<string> = new Set<ErrorCode>(['unavailable', 'not_enough_replicas']);
+/** The signal of requests that are not long polls: nothing aborts them but the deadline. */
+const NEVER_ABORTED = new AbortController().signal;
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business, never copied. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** Request headers a node needs; everything else stays at the gateway. */
@@ -120,7 +122,13 @@ export class Forwarder {
     const method = ctx.req.method ?? 'GET';
     const resendable = isResendable(method, ctx.path);
 
-    // A client that goes away (a long poll given up) takes its upstream request with it.
+    // A client that goes away from a long poll takes its upstream request with it. Other
+    // requests answer quickly, and an abort signal costs on every one of them.
+    const longPoll = method === 'GET' && ctx.query.has('wait_ms') && ctx.query.get('wait_ms') !== '0';
+    if (!longPoll) {
+      await this.attemptUntilDeadline(ctx, target, method, body, resendable, NEVER_ABORTED);
+      return;
+    }
     const abort = new AbortController();
     const onClose = (): void => {
       if (!ctx.res.writableFinished) abort.abort();
@@ -214,7 +222,7 @@ export class Forwarder {
         path: ctx.req.url ?? ctx.path,
         headers: forwardedHeaders(ctx.req, body),
         body: body === '' ? undefined : body,
-        signal,
+        ...(signal === NEVER_ABORTED ? {} : { signal }),
         headersTimeout: this.responseTimeoutMs,
         bodyTimeout: this.responseTimeoutMs,
       });
@@ -252,6 +260,15 @@ export class Forwarder {
 
     if (signal.aborted) {
       response.body.destroy();
+      return { done: true };
+    }
+    // A node's answers are JSON of bounded size (≤ 1000 messages): one buffer, one write.
+    if (signal === NEVER_ABORTED) {
+      const buffer = Buffer.from(await response.body.arrayBuffer());
+      const headers = responseHeaders(response.headers);
+      headers['content-length'] = String(buffer.length);
+      ctx.res.writeHead(response.statusCode, headers);
+      ctx.res.end(buffer);
       return { done: true };
     }
     ctx.res.writeHead(response.statusCode, responseHeaders(response.headers));
