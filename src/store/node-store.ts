@@ -49,6 +49,7 @@ export class NodeStore {
   private readonly positions = new Map<number, PartitionPosition>();
   private readonly lastEpochs = new Map<number, number>();
   private readonly compactCursors = new Map<number, number>();
+  private readonly epochCache = new Map<number, Array<{ epoch: number; startOffset: number }>>();
   private closed = false;
 
   private readonly stmt: {
@@ -227,6 +228,7 @@ export class NodeStore {
       if (stored.epoch > this.lastEpoch(partition)) {
         this.stmt.insertEpoch.run(partition, stored.epoch, stored.offset);
         this.lastEpochs.set(partition, stored.epoch);
+        this.epochCache.delete(partition);
       }
       this.insertRow(entryToRow(partition, stored.offset, stored.epoch, stored.entry, this.targetOf(stored.entry)));
       position.logEnd = stored.offset + 1;
@@ -308,6 +310,7 @@ export class NodeStore {
     this.stmt.truncateLog.run(partition * OFFSET_BITS + offset, (partition + 1) * OFFSET_BITS);
     this.stmt.deleteEpochsFrom.run(partition, offset);
     this.lastEpochs.delete(partition);
+    this.epochCache.delete(partition);
     position.logEnd = offset;
     this.savePosition(partition, position);
   }
@@ -316,6 +319,7 @@ export class NodeStore {
     this.checkEpoch(partition, epoch);
     this.stmt.insertEpoch.run(partition, epoch, startOffset);
     this.lastEpochs.set(partition, epoch);
+    this.epochCache.delete(partition);
   }
 
   private savePosition(partition: number, position: PartitionPosition): void {
@@ -337,10 +341,16 @@ export class NodeStore {
 
   /** Leader epochs of a partition with the first offset of each, oldest first. */
   epochs(partition: number): Array<{ epoch: number; startOffset: number }> {
-    return (this.stmt.selectEpochs.all(partition) as Array<{ epoch: number; start_offset: number }>).map((row) => ({
-      epoch: row.epoch,
-      startOffset: row.start_offset,
-    }));
+    // Read on every follower fetch (the divergence check); changes only with the epochs.
+    let epochs = this.epochCache.get(partition);
+    if (!epochs) {
+      epochs = (this.stmt.selectEpochs.all(partition) as Array<{ epoch: number; start_offset: number }>).map((row) => ({
+        epoch: row.epoch,
+        startOffset: row.start_offset,
+      }));
+      this.epochCache.set(partition, epochs);
+    }
+    return epochs;
   }
 
   readyAfter(partition: number, inboxId: number, afterMsg: number, limit: number): MessageRow[] {
