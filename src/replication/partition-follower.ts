@@ -2,6 +2,7 @@ import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
 import type { NodeStore } from '../store/node-store';
 import { fromWireEntry } from './entry-wire';
+import { RecentEntries } from './recent-entries';
 import type { ReplicationPeers } from './replication-client';
 
 export interface FollowerOptions {
@@ -17,6 +18,7 @@ export interface FollowerOptions {
 
 const FETCH_WAIT_MS = 500;
 const FETCH_ENTRIES = 2_000;
+const RECENT_ENTRIES = 4_096;
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 1_000;
 
@@ -29,6 +31,8 @@ export class PartitionFollower {
   private closed = false;
   private loop: Promise<void> | undefined;
   private compactBelow = 0;
+  /** What this follower appended lately, applied from memory once the high watermark covers it. */
+  private recent = new RecentEntries(RECENT_ENTRIES);
   private abortWait: (() => void) | undefined;
 
   constructor(private readonly options: FollowerOptions) {}
@@ -98,6 +102,7 @@ export class PartitionFollower {
       const to = Math.min(response.diverging.endOffset, store.position(partition).logEnd);
       this.options.logger.info('truncating a divergent log suffix', { partition, to, logEnd: position.logEnd, leaderEpoch: this.options.leaderEpoch });
       await store.writes.submit(() => store.truncate(partition, to));
+      this.recent = new RecentEntries(RECENT_ENTRIES);
       return;
     }
     const entries = response.entries.map(fromWireEntry);
@@ -109,9 +114,12 @@ export class PartitionFollower {
     // the loss of any node's process; see "Guarantees and limits" in the README.
     await store.writes.submit(
       () => {
-        if (entries.length > 0) store.appendReplicated(partition, entries);
+        if (entries.length > 0) {
+          store.appendReplicated(partition, entries);
+          this.recent.addStored(entries);
+        }
         // Only committed entries are applied: a later truncation never touches applied state.
-        store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd));
+        store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd), (from, max) => this.recent.read(from, max));
       },
       { durable: false },
     );

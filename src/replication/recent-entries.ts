@@ -26,6 +26,19 @@ export class RecentEntries {
     if (this.end - this.start > this.capacity) this.start = this.end - this.capacity;
   }
 
+  /** Appends stored entries (a follower's, which may skip offsets the leader compacted). */
+  addStored(entries: readonly StoredEntry[]): void {
+    for (const stored of entries) {
+      if (stored.offset !== this.end) {
+        this.start = stored.offset;
+        this.end = stored.offset;
+      }
+      this.ring[this.end % this.capacity] = stored;
+      this.end++;
+    }
+    if (this.end - this.start > this.capacity) this.start = this.end - this.capacity;
+  }
+
   read(fromOffset: number, maxEntries: number): StoredEntry[] | undefined {
     if (fromOffset < this.start || fromOffset > this.end || this.start === this.end) return undefined;
     const until = Math.min(this.end, fromOffset + maxEntries);

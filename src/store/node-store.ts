@@ -284,12 +284,17 @@ export class NodeStore {
     return effects;
   }
 
-  /** Applies stored entries from `applied` up to (excluding) `upTo`, reading them from the log. */
-  applyUpTo(partition: number, upTo: number): ApplyEffect[] {
+  /**
+   * Applies stored entries from `applied` up to (excluding) `upTo`, taken from `recent` (the
+   * caller's memory of what it just wrote) when it has them, else read from the log.
+   */
+  applyUpTo(partition: number, upTo: number, recent?: (fromOffset: number, maxEntries: number) => StoredEntry[] | undefined): ApplyEffect[] {
     const position = this.position(partition);
     const effects: ApplyEffect[] = [];
     while (position.applied < Math.min(upTo, position.logEnd)) {
-      const batch = this.readLog(partition, position.applied, Math.min(upTo, position.logEnd) - position.applied);
+      const wanted = Math.min(upTo, position.logEnd) - position.applied;
+      const remembered = recent?.(position.applied, wanted);
+      const batch = remembered && remembered.length > 0 ? remembered : this.readLog(partition, position.applied, wanted);
       if (batch.length === 0) break;
       for (const stored of batch) {
         effects.push(this.applier.apply(partition, stored.offset, stored.entry));

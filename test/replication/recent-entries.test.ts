@@ -25,3 +25,15 @@ test('a gap restarts the ring rather than serving a hole', () => {
   assert.equal(tail.read(1, 10), undefined);
   assert.deepEqual(tail.read(5, 10)!.map((e) => e.offset), [5]);
 });
+
+test('stored entries keep their own epochs, and a compaction gap restarts the ring', () => {
+  const tail = new RecentEntries(8);
+  tail.addStored([
+    { offset: 3, epoch: 2, entry: marker(3) },
+    { offset: 4, epoch: 3, entry: marker(4) },
+  ]);
+  assert.deepEqual(tail.read(3, 10)!.map((e) => [e.offset, e.epoch]), [[3, 2], [4, 3]]);
+  tail.addStored([{ offset: 9, epoch: 3, entry: marker(9) }]);
+  assert.equal(tail.read(4, 10), undefined, 'offsets before the gap are read from the store');
+  assert.deepEqual(tail.read(9, 10)!.map((e) => e.offset), [9]);
+});
