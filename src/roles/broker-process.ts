@@ -183,21 +183,18 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
 
     if (roles.has('gateway')) {
       const routes = await startRouteSource(config, coordinator, logger);
-      const send = new MomPySend(routes.source, config.bodyLimitBytes);
-      parts.gateway = [() => send.close(), routes.close];
-      http.mount(new Router().post('/send', send.handle));
+      const forwarder = new Forwarder({
+        routes: routes.source,
+        verifier: tokenVerifierFor(config, parts.auth),
+        logger: logger.child({ role: 'gateway' }),
+        bodyLimit: config.bodyLimitBytes,
+        retryDeadlineMs: config.gatewayRetryDeadlineMs,
+      });
+      parts.gateway = [() => forwarder.close(), routes.close];
+      http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));
       if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl));
-      if (!roles.has('node')) {
-        const forwarder = new Forwarder({
-          routes: routes.source,
-          verifier: tokenVerifierFor(config, parts.auth),
-          logger: logger.child({ role: 'gateway' }),
-          bodyLimit: config.bodyLimitBytes,
-          retryDeadlineMs: config.gatewayRetryDeadlineMs,
-        });
-        parts.gateway.unshift(() => forwarder.close());
-        http.mount(buildGatewayApi(forwarder));
-      }
+      // With a node in this process (--role all), the node serves /v1 itself.
+      if (!roles.has('node')) http.mount(buildGatewayApi(forwarder));
     }
 
     logger.info('listening', { url: http.url(), roles: [...roles], data: config.data, node_id: config.nodeId, ...(parts.replication ? { grpc: parts.replication.address() } : {}) });

@@ -106,8 +106,12 @@ export class Forwarder {
     this.backoffMaxMs = options.backoffMaxMs ?? 500;
   }
 
-  /** Handles one /v1 request end to end: verify, route, forward, retry, answer. */
-  async forward(ctx: RequestContext, target: ForwardTarget): Promise<void> {
+  /**
+   * Handles one /v1 request end to end: verify, route, forward, retry, answer. `prepared`
+   * carries a body the caller already read and the node path to send it to (MOM-py's
+   * `POST /send` goes to the node's `POST /`).
+   */
+  async forward(ctx: RequestContext, target: ForwardTarget, prepared?: { body: string; path: string }): Promise<void> {
     if (this.closed) throw new MomError('unavailable', 'the gateway is shutting down; retry on another gateway');
     // The token first: nothing is forwarded for a caller who is not one of ours (DESIGN §6).
     await this.verifier.verify(ctx.req.headers.authorization);
@@ -118,15 +122,16 @@ export class Forwarder {
       assertValidName('exchange', target.exchange);
     }
     // Buffered, so it can be sent again to the next leader.
-    const body = await readBody(ctx.req, this.bodyLimit);
+    const body = prepared?.body ?? (await readBody(ctx.req, this.bodyLimit));
     const method = ctx.req.method ?? 'GET';
-    const resendable = isResendable(method, ctx.path);
+    const upstreamPath = prepared?.path ?? ctx.req.url ?? ctx.path;
+    const resendable = isResendable(method, upstreamPath.split('?')[0]!);
 
     // A client that goes away from a long poll takes its upstream request with it. Other
     // requests answer quickly, and an abort signal costs on every one of them.
     const longPoll = method === 'GET' && ctx.query.has('wait_ms') && ctx.query.get('wait_ms') !== '0';
     if (!longPoll) {
-      await this.attemptUntilDeadline(ctx, target, method, body, resendable, NEVER_ABORTED);
+      await this.attemptUntilDeadline(ctx, target, method, upstreamPath, body, resendable, NEVER_ABORTED);
       return;
     }
     const abort = new AbortController();
@@ -135,7 +140,7 @@ export class Forwarder {
     };
     ctx.res.once('close', onClose);
     try {
-      await this.attemptUntilDeadline(ctx, target, method, body, resendable, abort.signal);
+      await this.attemptUntilDeadline(ctx, target, method, upstreamPath, body, resendable, abort.signal);
     } finally {
       ctx.res.off('close', onClose);
     }
@@ -145,6 +150,7 @@ export class Forwarder {
     ctx: RequestContext,
     target: ForwardTarget,
     method: string,
+    path: string,
     body: string,
     resendable: boolean,
     signal: AbortSignal,
@@ -160,7 +166,7 @@ export class Forwarder {
       if (location.origin === null) {
         outcome = { done: false, failure: location.failure };
       } else {
-        outcome = await this.attempt(ctx, location.origin, method, body, resendable, signal);
+        outcome = await this.attempt(ctx, location.origin, method, path, body, resendable, signal);
       }
       if (outcome.done) return;
       if ('fatal' in outcome) throw outcome.fatal;
@@ -211,6 +217,7 @@ export class Forwarder {
     ctx: RequestContext,
     origin: string,
     method: string,
+    path: string,
     body: string,
     resendable: boolean,
     signal: AbortSignal,
@@ -219,7 +226,7 @@ export class Forwarder {
     try {
       response = await this.pool(origin).request({
         method: method as Dispatcher.HttpMethod,
-        path: ctx.req.url ?? ctx.path,
+        path,
         headers: forwardedHeaders(ctx.req, body),
         body: body === '' ? undefined : body,
         ...(signal === NEVER_ABORTED ? {} : { signal }),
@@ -329,6 +336,8 @@ export class Forwarder {
  */
 export function isResendable(method: string, path: string): boolean {
   if (method !== 'POST') return true;
+  // MOM-py's POST / pushes, or pulls with ack on delivery: neither is harmless twice.
+  if (path === '/') return false;
   return !/\/messages\/?$/.test(path);
 }
 
