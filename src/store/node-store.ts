@@ -5,14 +5,12 @@ import { DEFAULT_QUEUE_OPTIONS, type LogEntry, type QueueOptions, type StoredEnt
 import { MomError } from '../core/errors';
 import { Catalog } from './catalog';
 import { Checkpointer } from './checkpointer';
+import { Compactor } from './compactor';
 import { entryToRow, rowToEntry, type LogRow } from './entry-codec';
 import { GroupCommit } from './group-commit';
 import { OFFSET_BITS, openNodeDatabase } from './schema';
 import { StateApplier, type ApplyEffect } from './state-applier';
 import { WalFile } from './wal-file';
-
-/** Log offsets one compaction pass looks at per partition. */
-const COMPACT_WINDOW = 20_000;
 
 export interface PartitionPosition {
   /** First offset still in the log (earlier ones were compacted away). */
@@ -48,7 +46,7 @@ export class NodeStore {
   private readonly applier: StateApplier;
   private readonly positions = new Map<number, PartitionPosition>();
   private readonly lastEpochs = new Map<number, number>();
-  private readonly compactCursors = new Map<number, number>();
+  private readonly compactor: Compactor;
   private readonly epochCache = new Map<number, Array<{ epoch: number; startOffset: number }>>();
   private closed = false;
 
@@ -66,14 +64,6 @@ export class NodeStore {
     countByState: Database.Statement;
     deadLetters: Database.Statement;
     findDedup: Database.Statement;
-    expireDedup: Database.Statement;
-    deleteLogRow: Database.Statement;
-    resolveQueueTargets: Database.Statement;
-    resolveTopicTargets: Database.Statement;
-    compactSettled: Database.Statement;
-    compactQueueMessages: Database.Statement;
-    compactTopicMessages: Database.Statement;
-    expireTopicMessages: Database.Statement;
   };
 
   static open(dataDir: string, fsync: FsyncPolicy, onCheckpointError: (message: string) => void = () => {}): NodeStore {
@@ -90,6 +80,7 @@ export class NodeStore {
   ) {
     this.writes = new GroupCommit(db, fsync, wal);
     this.applier = new StateApplier(db, this.catalog);
+    this.compactor = new Compactor(db, this.catalog);
     this.stmt = {
       insertLog: db.prepare('INSERT INTO log (k, epoch, type, data, target, msg_id, headers, ts, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       readLog: db.prepare('SELECT * FROM log WHERE k >= ? AND k < ? ORDER BY k LIMIT ?'),
@@ -120,30 +111,6 @@ export class NodeStore {
          ORDER BY pending.msg LIMIT ?`,
       ),
       findDedup: db.prepare('SELECT msg_id, ts FROM dedup WHERE target = ? AND producer_id = ?'),
-      expireDedup: db.prepare('DELETE FROM dedup WHERE ts < ?'),
-      deleteLogRow: db.prepare('DELETE FROM log WHERE k = ?'),
-      // A publish replicated in the same batch as its queue's declaration was stored before the
-      // queue existed here, without a target: resolved by name once applied, before compaction.
-      resolveQueueTargets: db.prepare(
-        `UPDATE log SET target = (SELECT id FROM inboxes WHERE inbox_key = 'q:' || json_extract(log.data, '$.exchange') || '/' || json_extract(log.data, '$.name'))
-         WHERE k >= ? AND k < ? AND type = 'publish.queue' AND target IS NULL`,
-      ),
-      resolveTopicTargets: db.prepare(
-        `UPDATE log SET target = (SELECT id FROM topics WHERE exchange = json_extract(log.data, '$.exchange') AND name = json_extract(log.data, '$.name'))
-         WHERE k >= ? AND k < ? AND type = 'publish.topic' AND target IS NULL`,
-      ),
-      compactSettled: db.prepare("DELETE FROM log WHERE k >= ? AND k < ? AND type IN ('settle', 'epoch.start')"),
-      compactQueueMessages: db.prepare(
-        `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.queue' AND target IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM pending WHERE pending.inbox = log.target AND pending.msg = log.k - ?)`,
-      ),
-      compactTopicMessages: db.prepare(
-        `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.topic' AND target IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM topic_messages WHERE topic_messages.topic = log.target AND topic_messages.msg = log.k - ?)
-         AND NOT EXISTS (SELECT 1 FROM pending JOIN inboxes ON inboxes.id = pending.inbox
-                         WHERE inboxes.topic_id = log.target AND pending.msg = log.k - ?)`,
-      ),
-      expireTopicMessages: db.prepare('DELETE FROM topic_messages WHERE topic = ? AND msg >= ? AND msg < ? AND ts < ?'),
     };
     this.loadState();
   }
@@ -385,54 +352,19 @@ export class NodeStore {
 
   // ---- Maintenance (DESIGN §3: acked queue messages and expired topic messages are compacted) ----
 
-  /**
-   * Compaction at apply time, for a partition no other replica reads from: an ack that
-   * settled a queue message removes the message's publish entry and the ack itself at once,
-   * a few microseconds in the same transaction instead of a sweep later.
-   */
+  /** On a single replica: an ack removes its queue message's entries at once (see Compactor). */
   compactApplied(partition: number, firstOffset: number, entries: readonly LogEntry[], effects: readonly ApplyEffect[]): void {
-    const base = partition * OFFSET_BITS;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      const effect = effects[effects.length - entries.length + i];
-      if (entry.type !== 'settle' || entry.outcome !== 'ack' || effect?.kind !== 'settled') continue;
-      if (this.catalog.inboxesById.get(effect.inbox)?.kind !== 'queue') continue;
-      for (const result of effect.results) if (result.state === 'gone') this.stmt.deleteLogRow.run(base + result.msg);
-      this.stmt.deleteLogRow.run(base + firstOffset + i);
-    }
+    this.compactor.compactApplied(partition, firstOffset, entries, effects);
   }
 
-  /**
-   * Deletes log entries below `below` that no longer matter: applied settles, publishes whose
-   * message is settled everywhere, topic messages past retention that no subscription holds.
-   * Returns the number of log rows removed.
-   */
+  /** One bounded background pass below `below` (see Compactor); the number of log rows removed. */
   compact(partition: number, below: number, now: number): number {
     const position = this.position(partition);
-    const limit = Math.min(below, position.applied);
-    // Bounded work per pass: a window of offsets that moves on each time and wraps around.
-    let from = this.compactCursors.get(partition) ?? position.logStart;
-    if (from >= limit) from = position.logStart;
-    const to = Math.min(limit, from + COMPACT_WINDOW);
-    this.compactCursors.set(partition, to);
-    const base = partition * OFFSET_BITS;
-    const lo = base + from;
-    const hi = base + to;
-    if (hi <= lo) return 0;
-    for (const topic of this.catalog.topicsById.values()) {
-      if (topic.partition === partition) this.stmt.expireTopicMessages.run(topic.id, from, to, now - topic.options.retention_ms);
-    }
-    this.stmt.resolveQueueTargets.run(lo, hi);
-    this.stmt.resolveTopicTargets.run(lo, hi);
-    return (
-      this.stmt.compactSettled.run(lo, hi).changes +
-      this.stmt.compactQueueMessages.run(lo, hi, base).changes +
-      this.stmt.compactTopicMessages.run(lo, hi, base, base).changes
-    );
+    return this.compactor.compact(partition, position.logStart, Math.min(below, position.applied), now);
   }
 
   expireDedup(olderThan: number): number {
-    return this.stmt.expireDedup.run(olderThan).changes;
+    return this.compactor.expireDedup(olderThan);
   }
 
   /**
