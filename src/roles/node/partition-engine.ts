@@ -19,6 +19,7 @@ import type { DeadLetterRow, MessageRow, NodeStore } from '../../store/node-stor
 import type { ApplyEffect } from '../../store/state-applier';
 import type { AckMode, CommitLog } from './commit-log';
 import { InboxDelivery, type Lease, type PullWaiter } from './inbox-delivery';
+import { ProducerIds } from './producer-ids';
 
 export interface DeliveredMessage extends MessageRow {
   deliveries: number;
@@ -59,8 +60,7 @@ export interface EngineOptions {
  */
 export class PartitionEngine {
   private readonly deliveries = new Map<number, InboxDelivery>();
-  /** Producer ids being committed now, so a retry racing its original is deduplicated too. */
-  private readonly inFlightProducerIds = new Map<string, string>();
+  private readonly producerIds: ProducerIds;
   private closed = false;
   /** Shutting down: long polls answer at once instead of waiting again. */
   private draining = false;
@@ -70,6 +70,7 @@ export class PartitionEngine {
     private readonly log: CommitLog,
     private readonly options: EngineOptions,
   ) {
+    this.producerIds = new ProducerIds(store, options.dedupWindowMs);
     log.onApplied((effects) => {
       for (const effect of effects) this.onEffect(effect);
     });
@@ -157,15 +158,13 @@ export class PartitionEngine {
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i]!;
       if (input.producerId !== undefined) {
-        const original = this.findDuplicate(key, input.producerId, now);
+        const original = this.producerIds.find(key, input.producerId, now);
         if (original !== undefined) {
           ids[i] = original;
           duplicates++;
           continue;
         }
-        const claim = `${key}\u0000${input.producerId}`;
-        this.inFlightProducerIds.set(claim, input.producerId);
-        claimed.push(claim);
+        claimed.push(this.producerIds.claim(key, input.producerId));
       }
       const id = input.producerId ?? randomUUID();
       ids[i] = id;
@@ -178,25 +177,17 @@ export class PartitionEngine {
       });
     }
     if (maxLength !== null && delivery && delivery.readyCount + entries.length > maxLength) {
-      for (const claim of claimed) this.inFlightProducerIds.delete(claim);
+      this.producerIds.release(claimed);
       throw new MomError('queue_full', `queue ${exchange}/${name} is full (max_length ${maxLength}); consume or retry later`);
     }
     if (entries.length > 0) {
       try {
         await this.commit(entries, acks);
       } finally {
-        for (const claim of claimed) this.inFlightProducerIds.delete(claim);
+        this.producerIds.release(claimed);
       }
     }
     return { ids, duplicates };
-  }
-
-  private findDuplicate(key: string, producerId: string, now: number): string | undefined {
-    const inFlight = this.inFlightProducerIds.get(`${key}\u0000${producerId}`);
-    if (inFlight !== undefined) return inFlight;
-    const row = this.store.findDedup(key, producerId);
-    if (row && row.ts >= now - this.options.dedupWindowMs) return row.msg_id;
-    return undefined;
   }
 
   // ---- Consume ----
