@@ -201,7 +201,9 @@ export class NodeRole {
             return;
           }
           this.engines.set(p, new PartitionEngine(this.store, log, { dedupWindowMs: this.options.config.dedupWindowMs, logger: this.options.logger }));
-          this.options.logger.info('leading partition', { partition: p, epoch: latest.leaderEpoch, isr: latest.isr });
+          // Leadership changes are news in a cluster; a single replica leads everything from the start.
+          const level = latest.replicas.length > 1 ? 'info' : 'debug';
+          this.options.logger[level]('leading partition', { partition: p, epoch: latest.leaderEpoch, isr: latest.isr });
           return;
         }
         const address = latest.leader ? this.nodes.get(latest.leader)?.grpc : undefined;
