@@ -96,6 +96,16 @@ const parseUrl: Parser<string | undefined> = (raw, name) => {
   return raw.replace(/\/+$/, '');
 };
 
+/** One URL, or several separated by commas (e.g. every partitioner, for a gateway to fail over). */
+const parseUrlList: Parser<string | undefined> = (raw, name) => {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string') throw bad(name, 'one or more comma-separated http(s) URLs', raw);
+  return raw
+    .split(',')
+    .map((url) => parseUrl(url.trim(), name)!)
+    .join(',');
+};
+
 const parseRoles: Parser<Role[]> = (raw, name) => {
   const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
   if (!list || list.length === 0) throw bad(name, `a comma-separated list of ${ROLES.join(', ')}`, raw);
@@ -142,7 +152,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   spec({ key: 'zkRoot', flag: 'zk-root', env: 'MOM_ZK_ROOT', description: 'root path of the cluster in ZooKeeper', parse: parseZkRoot, default: '/mom' }),
   spec({ key: 'zkSessionTimeoutMs', flag: 'zk-session-timeout-ms', env: 'MOM_ZK_SESSION_TIMEOUT_MS', description: 'ZooKeeper session timeout', parse: parseInteger(2000, 60000), default: 6000 }),
   spec({ key: 'authUrl', flag: 'auth-url', env: 'MOM_AUTH_URL', description: 'URL of the auth role (JWKS)', parse: parseUrl, default: undefined }),
-  spec({ key: 'partitionerUrl', flag: 'partitioner-url', env: 'MOM_PARTITIONER_URL', description: 'URL of the partitioner role', parse: parseUrl, default: undefined }),
+  spec({ key: 'partitionerUrl', flag: 'partitioner-url', env: 'MOM_PARTITIONER_URL', description: 'URL of the partitioner role (several, comma-separated, to fail over)', parse: parseUrlList, default: undefined }),
   spec({ key: 'advertiseUrl', flag: 'advertise-url', env: 'MOM_ADVERTISE_URL', description: 'HTTP URL other processes use to reach this one', parse: parseUrl, default: undefined }),
   spec({ key: 'advertiseGrpc', flag: 'advertise-grpc', env: 'MOM_ADVERTISE_GRPC', description: 'gRPC host:port other nodes use to reach this one', parse: parseOptionalString, default: undefined }),
   spec({ key: 'partitions', flag: 'partitions', env: 'MOM_PARTITIONS', description: 'partition count, fixed when the cluster is created', parse: parseInteger(1, 4096), default: 16 }),

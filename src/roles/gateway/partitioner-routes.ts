@@ -20,17 +20,23 @@ const REQUEST_TIMEOUT_MS = 3_000;
  */
 export class PartitionerRoutes implements RouteSource {
   private routes: Route[] = [];
+  private readonly urls: string[];
+  /** The partitioner that answered last: asked first next time. */
+  private preferred = 0;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private closed = false;
 
+  /** `partitionerUrls`: one URL or several, comma-separated; any partitioner serves the map. */
   constructor(
-    private readonly partitionerUrl: string,
+    private readonly partitionerUrls: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.urls = partitionerUrls.split(',');
+  }
 
   async start(): Promise<void> {
-    await this.refresh().catch((error: unknown) => this.logger.warn('partitioner not reachable yet; retrying in the background', { url: this.partitionerUrl, error }));
+    await this.refresh().catch((error: unknown) => this.logger.warn('partitioner not reachable yet; retrying in the background', { urls: this.partitionerUrls, error }));
     this.timer = setInterval(() => {
       this.refresh().catch((error: unknown) => this.logger.debug('partition map refresh failed', { error }));
     }, POLL_MS);
@@ -38,7 +44,7 @@ export class PartitionerRoutes implements RouteSource {
   }
 
   route(exchange: string, name: string): Route {
-    if (this.routes.length === 0) throw new MomError('unavailable', `no partition map yet from the partitioner at ${this.partitionerUrl}; retry shortly`);
+    if (this.routes.length === 0) throw new MomError('unavailable', `no partition map yet from the partitioner at ${this.partitionerUrls}; retry shortly`);
     return this.routes[partitionOf(exchange, name, this.routes.length)]!;
   }
 
@@ -59,17 +65,33 @@ export class PartitionerRoutes implements RouteSource {
     return this.inFlight;
   }
 
+  /** Asks the partitioners in turn, starting with the one that answered last. */
   private async fetchMap(): Promise<void> {
-    const response = await request(`${this.partitionerUrl}/partitions`, { method: 'GET', headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) throw new MomError('unavailable', `partitioner answered ${response.statusCode}: ${text.slice(0, 200)}`);
-    const answer = JSON.parse(text) as PartitionsAnswer;
-    if (!Array.isArray(answer.partitions)) throw new MomError('unavailable', 'partitioner answered without a partitions list');
-    this.routes = [...answer.partitions].sort((a, b) => a.partition - b.partition);
+    let lastError: unknown;
+    for (let i = 0; i < this.urls.length; i++) {
+      const index = (this.preferred + i) % this.urls.length;
+      try {
+        this.routes = await fetchRoutes(this.urls[index]!);
+        this.preferred = index;
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
   }
 
   close(): void {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
   }
+}
+
+async function fetchRoutes(partitionerUrl: string): Promise<Route[]> {
+  const response = await request(`${partitionerUrl}/partitions`, { method: 'GET', headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new MomError('unavailable', `partitioner ${partitionerUrl} answered ${response.statusCode}: ${text.slice(0, 200)}`);
+  const answer = JSON.parse(text) as PartitionsAnswer;
+  if (!Array.isArray(answer.partitions)) throw new MomError('unavailable', `partitioner ${partitionerUrl} answered without a partitions list`);
+  return [...answer.partitions].sort((a, b) => a.partition - b.partition);
 }
