@@ -49,9 +49,13 @@ export interface ZooKeeperServer {
   log(): string;
 }
 
-export async function startZooKeeper(t: TestContext): Promise<ZooKeeperServer> {
+/**
+ * `own: true` always starts a local server, even with `ZOOKEEPER` set: for tests that stop or
+ * restart the server, which an external ensemble does not allow.
+ */
+export async function startZooKeeper(t: TestContext, options: { own?: boolean } = {}): Promise<ZooKeeperServer> {
   const root = `/mom-test-${randomUUID()}`;
-  const external = process.env.ZOOKEEPER;
+  const external = options.own ? undefined : process.env.ZOOKEEPER;
   if (external !== undefined && external !== '') {
     await waitForClient(external, START_TIMEOUT_MS, () => undefined);
     const server: ZooKeeperServer = {
