@@ -19,6 +19,7 @@ import { TokenIssuer } from '../../../src/roles/auth/token-issuer';
 import { Forwarder, isResendable, type ForwarderOptions, type RouteSource } from '../../../src/roles/gateway/forwarder';
 import { buildGatewayApi } from '../../../src/roles/gateway/gateway-api';
 import type { Route } from '../../../src/coordination/partition-map';
+import { waitUntil } from '../../helpers/wait';
 
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
 const PARTITIONS = 8;
@@ -132,16 +133,6 @@ async function gateway(t: TestContext, routes: TestRoutes, options: Partial<Forw
       return fetch(`${url}${path}`, { method, headers, body: init.body, signal: init.signal });
     },
   };
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const PUBLISH = '/v1/exchanges/logs/queues/jobs/messages';
@@ -304,10 +295,10 @@ test('a client that gives up a long poll takes the upstream request with it', as
   const gw = await gateway(t, new TestRoutes(node.url));
   const abort = new AbortController();
   const call = gw.call('GET', '/v1/exchanges/logs/queues/jobs/messages?wait_ms=30000', { signal: abort.signal });
-  await waitFor('the node to hold the long poll', () => node.seen.length === 1);
+  await waitUntil('the node to hold the long poll', () => node.seen.length === 1);
   abort.abort();
   await assert.rejects(call);
-  await waitFor('the upstream request to be closed', () => upstreamClosed);
+  await waitUntil('the upstream request to be closed', () => upstreamClosed);
 });
 
 test('exchange requests go to any live node', async (t) => {

@@ -11,6 +11,7 @@ import { HttpServer } from '../../../src/http/server';
 import { Logger, parseLogLevel } from '../../../src/runtime/logger';
 import { startPartitionerRole } from '../../../src/roles/partitioner/partitioner-role';
 import { startZooKeeper } from '../../helpers/zookeeper';
+import { waitUntil } from '../../helpers/wait';
 
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
 
@@ -18,16 +19,6 @@ interface PartitionsAnswer {
   partitions: Array<{ partition: number; leader: string | null; node_location: string | null; replicas: string[]; isr: string[]; leader_epoch: number }>;
   controller: { id: string; epoch: number } | null;
   nodes: Array<{ id: string; http: string }>;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 test('the partitioner role over a real ZooKeeper', async (t) => {
@@ -75,7 +66,7 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
     const n1 = await node(st, root, 'n1');
     await node(st, root, 'n2');
     const url = await partitioner(st, root, 'part-1');
-    const map = await waitFor('4 placed partitions', async () => {
+    const map = await waitUntil('4 placed partitions', async () => {
       const answer = await getPartitions(url);
       return answer.partitions.every((p) => p.leader !== null) ? answer : undefined;
     });
@@ -98,7 +89,7 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
 
     // The answers follow the controller's failover.
     await n1.close();
-    const after = await waitFor('n2 leading everything', async () => {
+    const after = await waitUntil('n2 leading everything', async () => {
       const answer = await getPartitions(url);
       return answer.partitions.every((p) => p.leader === 'n2') && answer.nodes.length === 1 ? answer : undefined;
     });
@@ -109,9 +100,9 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
     const root = `${zk.root}/${randomUUID()}`;
     await node(st, root, 'n1');
     const active = await partitioner(st, root, 'part-a');
-    await waitFor('the map', async () => (await getPartitions(active)).partitions.every((p) => p.leader === 'n1'));
+    await waitUntil('the map', async () => (await getPartitions(active)).partitions.every((p) => p.leader === 'n1'));
     const standby = await partitioner(st, root, 'part-b');
-    const map = await waitFor('the standby to see the map', async () => {
+    const map = await waitUntil('the standby to see the map', async () => {
       const answer = await getPartitions(standby);
       return answer.partitions.every((p) => p.leader === 'n1') ? answer : undefined;
     });
