@@ -59,8 +59,6 @@ export type LogEntry =
   /** Written by a new leader at the start of its epoch (Raft's no-op), so the epoch has an offset. */
   | { type: 'epoch.start'; nodeId: string };
 
-export type LogEntryType = LogEntry['type'];
-
 /** An entry as stored: its place in the partition's log and the leader epoch that wrote it. */
 export interface StoredEntry {
   offset: number;

@@ -218,10 +218,6 @@ export class ReplicatedCommitLog implements CommitLog {
     return this.isr;
   }
 
-  highWatermark(): number {
-    return this.hw;
-  }
-
   private advanceHighWatermark(): void {
     if (this.closed || this.isr.length < this.minIsr) return;
     let candidate = this.durableEnd;

@@ -30,10 +30,6 @@ export class Logger {
     return new Logger(this.level, { ...this.bindings, ...bindings }, this.sink);
   }
 
-  isEnabled(level: LogLevel): boolean {
-    return LEVEL_RANK[level] >= this.rank;
-  }
-
   debug(msg: string, fields?: LogFields): void {
     if (this.rank <= LEVEL_RANK.debug) this.emit('debug', msg, fields);
   }

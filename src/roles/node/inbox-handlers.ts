@@ -11,7 +11,7 @@ import type { RequestGuard } from './request-guard';
 import { deadLettersJson, messagesJson } from './wire-format';
 
 /** Pull bounds and defaults (DESIGN §8 "Details"). */
-export const PULL_LIMITS = {
+const PULL_LIMITS = {
   max: { fallback: 1, min: 1, max: 1000 },
   waitMs: { fallback: 0, min: 0, max: 30_000 },
   leaseMs: { fallback: 30_000, min: 100, max: 43_200_000 },
