@@ -2,6 +2,7 @@ import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
 import type { NodeStore } from '../store/node-store';
 import { fromWireEntry } from './entry-wire';
+import type { FetchStream } from './fetch-stream';
 import { RecentEntries } from './recent-entries';
 import type { ReplicationPeers } from './replication-client';
 
@@ -34,6 +35,8 @@ export class PartitionFollower {
   /** What this follower appended lately, applied from memory once the high watermark covers it. */
   private recent = new RecentEntries(RECENT_ENTRIES);
   private abortWait: (() => void) | undefined;
+  /** The open FetchStream to the leader; replaced after any failure. */
+  private stream: FetchStream | undefined;
 
   constructor(private readonly options: FollowerOptions) {}
 
@@ -70,6 +73,8 @@ export class PartitionFollower {
         await this.fetchOnce();
         backoff = BACKOFF_MIN_MS;
       } catch (error) {
+        this.stream?.close();
+        this.stream = undefined;
         if (this.closed) return;
         // Leaders come and go during elections: those refusals are expected and retried quietly.
         const level = error instanceof MomError && (error.code === 'unavailable' || error.code === 'not_leader' || error.code === 'stale_epoch') ? 'debug' : 'warn';
@@ -83,8 +88,8 @@ export class PartitionFollower {
   private async fetchOnce(): Promise<void> {
     const { store, peers, partition } = this.options;
     const position = store.position(partition);
-    const response = await peers.fetch(
-      this.options.leaderAddress,
+    if (!this.stream?.usable) this.stream = peers.openFetchStream(this.options.leaderAddress);
+    const response = await this.stream.fetch(
       {
         partition,
         followerId: this.options.nodeId,
@@ -139,10 +144,11 @@ export class PartitionFollower {
     });
   }
 
-  /** Stops fetching; the loop ends after the fetch in flight returns. Idempotent. */
+  /** Stops fetching: the fetch in flight is cancelled. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
     this.abortWait?.();
+    this.stream?.close();
     await this.loop;
   }
 }

@@ -1,5 +1,6 @@
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { ReplicationClient, type FetchRequest, type FetchResponse } from '../gen/mom/replication/v1/replication';
+import { FetchStream } from './fetch-stream';
 import { fromServiceError } from './grpc-errors';
 import { CLUSTER_SECRET_HEADER } from './replication-server';
 
@@ -19,6 +20,11 @@ export class ReplicationPeers {
         else resolve(response);
       });
     });
+  }
+
+  /** Opens a FetchStream call to `address` (a follower keeps one per partition it follows). */
+  openFetchStream(address: string): FetchStream {
+    return new FetchStream(this.client(address), this.clusterSecret, address);
   }
 
   private client(address: string): ReplicationClient {

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type Metadata, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { MomError } from '../core/errors';
 import { ReplicationService, type FetchRequest, type FetchResponse } from '../gen/mom/replication/v1/replication';
@@ -21,16 +21,21 @@ export interface ReplicationServerOptions {
 const MAX_WAIT_CAP_MS = 5_000;
 const MAX_ENTRIES_CAP = 5_000;
 
-/** The replicator role: serves Fetch for the partitions this node leads. */
+/** The replicator role: serves Fetch and FetchStream for the partitions this node leads. */
 export class ReplicationServer {
   private readonly server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
   private readonly secretDigest: Buffer | undefined;
   private boundPort = 0;
   private closed = false;
+  /** Open fetch streams: ended at close, since a graceful shutdown waits for every call to end. */
+  private readonly streams = new Set<ServerDuplexStream<FetchRequest, FetchResponse>>();
 
   constructor(private readonly options: ReplicationServerOptions) {
     this.secretDigest = options.clusterSecret ? digest(options.clusterSecret) : undefined;
-    this.server.addService(ReplicationService, { fetch: (call: ServerUnaryCall<FetchRequest, FetchResponse>, callback: sendUnaryData<FetchResponse>) => this.fetch(call, callback) });
+    this.server.addService(ReplicationService, {
+      fetch: (call: ServerUnaryCall<FetchRequest, FetchResponse>, callback: sendUnaryData<FetchResponse>) => this.fetch(call, callback),
+      fetchStream: (call: ServerDuplexStream<FetchRequest, FetchResponse>) => this.fetchStream(call),
+    });
   }
 
   async start(): Promise<void> {
@@ -44,41 +49,85 @@ export class ReplicationServer {
   }
 
   private fetch(call: ServerUnaryCall<FetchRequest, FetchResponse>, callback: sendUnaryData<FetchResponse>): void {
-    if (!this.authorized(call)) {
+    if (!this.authorized(call.metadata)) {
       callback({ code: status.UNAUTHENTICATED, details: 'missing or wrong cluster secret' });
       return;
     }
-    const request = call.request;
-    const log = this.options.leaderLog(request.partition);
-    if (!log) {
-      callback(toServiceError(new MomError('not_leader', `this node does not lead partition ${request.partition}`)));
-      return;
-    }
-    log
-      .handleFetch({
-        followerId: request.followerId,
-        leaderEpoch: request.leaderEpoch,
-        fetchOffset: request.fetchOffset,
-        lastFetchedEpoch: request.lastFetchedEpoch,
-        maxWaitMs: Math.min(request.maxWaitMs, MAX_WAIT_CAP_MS),
-        maxEntries: Math.max(1, Math.min(request.maxEntries || 1000, MAX_ENTRIES_CAP)),
-      })
-      .then((result) =>
-        callback(null, {
-          leaderEpoch: log.epoch,
-          highWatermark: result.highWatermark,
-          logStart: 0,
-          entries: result.entries.map((entry) => toWireEntry(request.partition, entry)),
-          diverging: result.diverging,
-          compactBelow: result.compactBelow,
-        }),
-      )
-      .catch((error: unknown) => callback(toServiceError(error)));
+    this.answer(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toServiceError(error)),
+    );
   }
 
-  private authorized(call: ServerUnaryCall<FetchRequest, FetchResponse>): boolean {
+  /**
+   * One request at a time per stream, answered in order: a follower sends its next request
+   * only after it has written what the last answer carried, so that request is its progress.
+   */
+  private fetchStream(call: ServerDuplexStream<FetchRequest, FetchResponse>): void {
+    if (this.closed) {
+      call.emit('error', toServiceError(new MomError('unavailable', 'this replicator is shutting down')));
+      return;
+    }
+    if (!this.authorized(call.metadata)) {
+      call.emit('error', { code: status.UNAUTHENTICATED, details: 'missing or wrong cluster secret' });
+      return;
+    }
+    this.streams.add(call);
+    let ended = false;
+    let queue = Promise.resolve();
+    const finish = (error?: unknown): void => {
+      if (ended) return;
+      ended = true;
+      this.streams.delete(call);
+      if (error === undefined) call.end();
+      else call.emit('error', toServiceError(error));
+    };
+    call.on('data', (request: FetchRequest) => {
+      queue = queue.then(async () => {
+        if (ended) return;
+        try {
+          const response = await this.answer(request);
+          if (!ended) call.write(response);
+        } catch (error) {
+          finish(error);
+        }
+      });
+    });
+    call.on('end', () => void queue.then(() => finish()));
+    call.on('cancelled', () => {
+      ended = true;
+      this.streams.delete(call);
+    });
+    call.on('error', () => {
+      ended = true;
+      this.streams.delete(call);
+    });
+  }
+
+  private async answer(request: FetchRequest): Promise<FetchResponse> {
+    const log = this.options.leaderLog(request.partition);
+    if (!log) throw new MomError('not_leader', `this node does not lead partition ${request.partition}`);
+    const result = await log.handleFetch({
+      followerId: request.followerId,
+      leaderEpoch: request.leaderEpoch,
+      fetchOffset: request.fetchOffset,
+      lastFetchedEpoch: request.lastFetchedEpoch,
+      maxWaitMs: Math.min(request.maxWaitMs, MAX_WAIT_CAP_MS),
+      maxEntries: Math.max(1, Math.min(request.maxEntries || 1000, MAX_ENTRIES_CAP)),
+    });
+    return {
+      leaderEpoch: log.epoch,
+      highWatermark: result.highWatermark,
+      logStart: 0,
+      entries: result.entries.map((entry) => toWireEntry(request.partition, entry)),
+      diverging: result.diverging,
+      compactBelow: result.compactBelow,
+    };
+  }
+
+  private authorized(metadata: Metadata): boolean {
     if (!this.secretDigest) return true;
-    const given = call.metadata.get(CLUSTER_SECRET_HEADER)[0];
+    const given = metadata.get(CLUSTER_SECRET_HEADER)[0];
     if (typeof given !== 'string') return false;
     return timingSafeEqual(digest(given), this.secretDigest);
   }
@@ -87,6 +136,10 @@ export class ReplicationServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const stream of [...this.streams]) {
+      this.streams.delete(stream);
+      stream.emit('error', toServiceError(new MomError('unavailable', 'this replicator is shutting down')));
+    }
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();

@@ -154,3 +154,54 @@ test('fetches without the cluster secret, or for another epoch, are refused', as
   const ok = await right.fetch(server.address(), request, 5_000);
   assert.equal(ok.leaderEpoch, 1);
 });
+
+test('a fetch stream carries one answer per request in turn, and refuses as the one-shot fetch does', async (t) => {
+  const leaderStore = tempStore(t);
+  const { log, server } = await startLeader(t, leaderStore);
+  const request = { partition: 0, followerId: 'b', leaderEpoch: 1, fetchOffset: 0, lastFetchedEpoch: 0, maxWaitMs: 0, maxEntries: 10 };
+
+  const wrong = new ReplicationPeers('wrong-secret');
+  t.after(() => wrong.close());
+  await assert.rejects(wrong.openFetchStream(server.address()).fetch(request, 5_000), /cluster secret/);
+
+  const right = new ReplicationPeers(SECRET);
+  t.after(() => right.close());
+  const stream = right.openFetchStream(server.address());
+  const first = await stream.fetch(request, 5_000);
+  assert.deepEqual(
+    first.entries.map((e) => e.type),
+    ['epoch.start'],
+  );
+  // The next request waits on the same stream until the leader has more, then carries it.
+  const next = stream.fetch({ ...request, fetchOffset: 1, lastFetchedEpoch: 1, maxWaitMs: 2_000 }, 5_000);
+  const committed = log.commit([publish('streamed')], 'leader');
+  const second = await next;
+  await committed;
+  assert.deepEqual(
+    second.entries.map((e) => [e.offset, e.msgId]),
+    [[1, 'streamed']],
+  );
+  assert.equal(stream.usable, true);
+
+  // A refusal ends the stream with the error's code; later fetches on it fail at once.
+  await assert.rejects(stream.fetch({ ...request, leaderEpoch: 7 }, 5_000), (error: { code?: string }) => error.code === 'stale_epoch');
+  assert.equal(stream.usable, false);
+  await assert.rejects(stream.fetch(request, 5_000), (error: { code?: string }) => error.code === 'stale_epoch');
+  const fresh = right.openFetchStream(server.address());
+  assert.equal((await fresh.fetch(request, 5_000)).leaderEpoch, 1);
+  fresh.close();
+});
+
+test('closing the replicator ends open fetch streams at once, so followers go elsewhere', async (t) => {
+  const leaderStore = tempStore(t);
+  const { server } = await startLeader(t, leaderStore);
+  const peers = new ReplicationPeers(SECRET);
+  t.after(() => peers.close());
+  const stream = peers.openFetchStream(server.address());
+  const request = { partition: 0, followerId: 'b', leaderEpoch: 1, fetchOffset: 1, lastFetchedEpoch: 1, maxWaitMs: 5_000, maxEntries: 10 };
+  await stream.fetch({ ...request, maxWaitMs: 0 }, 5_000);
+  // Ended by the replicator itself, with its reason, rather than cut by a forced shutdown.
+  const refused = assert.rejects(stream.fetch(request, 10_000), (error: { code?: string; message?: string }) => error.code === 'unavailable' && /shutting down/.test(error.message ?? ''));
+  await server.close();
+  await refused;
+});

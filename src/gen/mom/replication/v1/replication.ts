@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -747,6 +749,22 @@ export const ReplicationService = {
     responseSerialize: (value: FetchResponse): Buffer => Buffer.from(FetchResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FetchResponse => FetchResponse.decode(value),
   },
+  /**
+   * The same exchange on one long-lived stream per follower and partition: the follower sends
+   * a FetchRequest, the leader answers it with one FetchResponse (held open as Fetch is), and
+   * only then does the follower send the next. It saves a call's setup (headers, metadata,
+   * deadline) on every round, which at thousands of rounds a second is most of the cost.
+   * The leader ends the stream with an error status where Fetch would answer one.
+   */
+  fetchStream: {
+    path: "/mom.replication.v1.Replication/FetchStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: FetchRequest): Buffer => Buffer.from(FetchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FetchRequest => FetchRequest.decode(value),
+    responseSerialize: (value: FetchResponse): Buffer => Buffer.from(FetchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FetchResponse => FetchResponse.decode(value),
+  },
 } as const;
 
 export interface ReplicationServer extends UntypedServiceImplementation {
@@ -755,6 +773,14 @@ export interface ReplicationServer extends UntypedServiceImplementation {
    * The follower's next fetch_offset tells the leader how far it has the log.
    */
   fetch: handleUnaryCall<FetchRequest, FetchResponse>;
+  /**
+   * The same exchange on one long-lived stream per follower and partition: the follower sends
+   * a FetchRequest, the leader answers it with one FetchResponse (held open as Fetch is), and
+   * only then does the follower send the next. It saves a call's setup (headers, metadata,
+   * deadline) on every round, which at thousands of rounds a second is most of the cost.
+   * The leader ends the stream with an error status where Fetch would answer one.
+   */
+  fetchStream: handleBidiStreamingCall<FetchRequest, FetchResponse>;
 }
 
 export interface ReplicationClient extends Client {
@@ -777,6 +803,16 @@ export interface ReplicationClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FetchResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The same exchange on one long-lived stream per follower and partition: the follower sends
+   * a FetchRequest, the leader answers it with one FetchResponse (held open as Fetch is), and
+   * only then does the follower send the next. It saves a call's setup (headers, metadata,
+   * deadline) on every round, which at thousands of rounds a second is most of the cost.
+   * The leader ends the stream with an error status where Fetch would answer one.
+   */
+  fetchStream(): ClientDuplexStream<FetchRequest, FetchResponse>;
+  fetchStream(options: Partial<CallOptions>): ClientDuplexStream<FetchRequest, FetchResponse>;
+  fetchStream(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<FetchRequest, FetchResponse>;
 }
 
 export const ReplicationClient = makeGenericClientConstructor(
