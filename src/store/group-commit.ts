@@ -37,6 +37,7 @@ export class GroupCommit {
   private awaitingSync: AwaitingSync[] = [];
   private syncing = false;
   private idleWaiters: Array<() => void> = [];
+  private syncTimer: NodeJS.Timeout | undefined;
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
@@ -144,6 +145,20 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * Makes everything committed so far durable within `delayMs`, without waiting for it: one
+   * sync then covers every write of the interval. For writes whose sync is not on anyone's
+   * answer path (a follower's copy): fewer syncs leave the disk and the CPU to those that are.
+   * A failed sync is reported to `onError`.
+   */
+  syncWithin(delayMs: number, onError: (error: unknown) => void): void {
+    if (this.policy === 'never' || this.syncTimer !== undefined || this.closed) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      this.whenDurable().catch(onError);
+    }, delayMs);
+  }
+
   /** Resolves when nothing is queued, committing or syncing. */
   idle(): Promise<void> {
     if (!this.syncing && this.queue.length === 0 && this.awaitingSync.length === 0) return Promise.resolve();
@@ -153,6 +168,11 @@ export class GroupCommit {
   /** Commits what is queued, waits for its sync, and refuses new work. Idempotent. */
   async close(): Promise<void> {
     if (!this.closed) {
+      if (this.syncTimer !== undefined) {
+        clearTimeout(this.syncTimer);
+        this.syncTimer = undefined;
+        if (this.policy !== 'never') this.whenDurable().catch(() => {});
+      }
       this.flush();
       this.closed = true;
     }

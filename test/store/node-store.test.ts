@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { DEFAULT_QUEUE_OPTIONS, type LogEntry } from '../../src/core/entries';
 import { NodeStore } from '../../src/store/node-store';
+import { waitUntil } from '../helpers/wait';
 
 function openStore(t: TestContext, dir = mkdtempSync(join(tmpdir(), 'mom-store-'))): { store: NodeStore; dir: string } {
   const store = NodeStore.open(dir, 'batch');
@@ -118,6 +119,19 @@ test('writes submitted in one turn share one transaction and one sync', async (t
   assert.equal(store.writes.groups - before.groups, 1);
   assert.equal(store.writes.syncs - before.syncs, 1);
   assert.equal(store.position(0).logEnd, 50);
+});
+
+test('syncWithin: writes answered at commit get one sync for the whole interval', async (t) => {
+  const { store } = openStore(t);
+  const before = store.writes.syncs;
+  for (let i = 0; i < 5; i++) {
+    await store.writes.submit(() => store.append(0, 1, [publish('q', `m${i}`)]), { durable: false });
+    store.writes.syncWithin(500, (error) => assert.fail(String(error)));
+  }
+  assert.equal(store.writes.syncs, before, 'nothing synced before the interval ends');
+  await waitUntil('the interval sync', () => store.writes.syncs > before);
+  await store.writes.idle();
+  assert.equal(store.writes.syncs - before, 1, 'one sync covered all five writes');
 });
 
 test('a closed store refuses writes with unavailable', async (t) => {
