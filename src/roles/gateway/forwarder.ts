@@ -8,10 +8,15 @@
  * (50 ms doubling to 500 ms) until a deadline (default 10 s), then answers `503 unavailable`
  * with `Retry-After`. A request that may have reached a node before the connection failed is
  * retried only when doing it twice is harmless: never a publish, which could be stored twice.
+ *
+ * Every forwarded request pays for this path, so it stays close to undici's core: one
+ * `Dispatcher.dispatch` handler per attempt collects the answer (a node's answers are JSON of
+ * bounded size), which then goes out as one write with its Content-Length. No response
+ * stream, no `pipeline`, and no AbortSignal: a long poll's client that goes away aborts the
+ * upstream request through the handler's controller.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { pipeline } from 'node:stream/promises';
-import { Pool, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { errors as undiciErrors, Pool, type Dispatcher } from 'undici';
 import { MomError, type ErrorCode } from '../../core/errors';
 import { assertValidName, type NameKind } from '../../core/names';
 import { DEFAULT_BODY_LIMIT, readBody } from '../../http/body';
@@ -58,14 +63,13 @@ export interface ForwarderOptions {
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 /** 503 codes a node answers before storing anything (DESIGN §5: refused, not half-done). */
 const RETRYABLE_503: ReadonlySet<string> = new Set<ErrorCode>(['unavailable', 'not_enough_replicas']);
-/** The signal of requests that are not long polls: nothing aborts them but the deadline. */
-const NEVER_ABORTED = new AbortController().signal;
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business, never copied. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** Request headers a node needs; everything else stays at the gateway. */
 const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept', 'user-agent', 'x-request-id'] as const;
 /** The most of a 421/503 answer read to decide whether to retry (they are small JSON errors). */
 const ERROR_BODY_LIMIT = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** Why the last attempt did not answer, for the final 503 and the logs. */
 interface Failure {
@@ -77,6 +81,19 @@ type Attempt =
   | { done: true }
   | { done: false; failure: Failure; hint?: string }
   | { done: false; fatal: MomError };
+
+const DONE: Attempt = { done: true };
+
+/** What `forward` sends upstream, the same on every attempt: undici's dispatch options, and whether a resend is harmless. */
+interface Outgoing {
+  method: Dispatcher.HttpMethod;
+  path: string;
+  /** Flat name/value list: undici takes it as it is, without walking an object's keys. */
+  headers: string[];
+  body: string | null;
+  /** Ours, not undici's (it ignores what it does not know). */
+  resendable: boolean;
+}
 
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
@@ -122,51 +139,46 @@ export class Forwarder {
       assertValidName('exchange', target.exchange);
     }
     // Buffered, so it can be sent again to the next leader.
-    const body = prepared?.body ?? (await readBody(ctx.req, this.bodyLimit));
-    const method = ctx.req.method ?? 'GET';
-    const upstreamPath = prepared?.path ?? ctx.req.url ?? ctx.path;
-    const resendable = isResendable(method, upstreamPath.split('?')[0]!);
+    const body = prepared?.body ?? (hasBody(ctx.req) ? await readBody(ctx.req, this.bodyLimit) : '');
+    const method = (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod;
+    const path = prepared?.path ?? ctx.req.url ?? ctx.path;
+    const query = path.indexOf('?');
+    const outgoing: Outgoing = {
+      method,
+      path,
+      headers: forwardedHeaders(ctx.req, body),
+      body: body === '' ? null : body,
+      resendable: isResendable(method, query === -1 ? path : path.slice(0, query)),
+    };
 
     // A client that goes away from a long poll takes its upstream request with it. Other
-    // requests answer quickly, and an abort signal costs on every one of them.
-    const longPoll = method === 'GET' && ctx.query.has('wait_ms') && ctx.query.get('wait_ms') !== '0';
-    if (!longPoll) {
-      await this.attemptUntilDeadline(ctx, target, method, upstreamPath, body, resendable, NEVER_ABORTED);
+    // requests answer quickly, and watching the client costs on every one of them.
+    const waitMs = method === 'GET' ? ctx.query.get('wait_ms') : null;
+    if (waitMs === null || waitMs === '0') {
+      await this.attemptUntilDeadline(ctx, target, outgoing, null);
       return;
     }
-    const abort = new AbortController();
-    const onClose = (): void => {
-      if (!ctx.res.writableFinished) abort.abort();
-    };
-    ctx.res.once('close', onClose);
+    const client = new LongPollClient(ctx.res);
     try {
-      await this.attemptUntilDeadline(ctx, target, method, upstreamPath, body, resendable, abort.signal);
+      await this.attemptUntilDeadline(ctx, target, outgoing, client);
     } finally {
-      ctx.res.off('close', onClose);
+      client.release();
     }
   }
 
-  private async attemptUntilDeadline(
-    ctx: RequestContext,
-    target: ForwardTarget,
-    method: string,
-    path: string,
-    body: string,
-    resendable: boolean,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async attemptUntilDeadline(ctx: RequestContext, target: ForwardTarget, outgoing: Outgoing, client: LongPollClient | null): Promise<void> {
     const deadline = Date.now() + this.retryDeadlineMs;
     let pause = this.backoffInitialMs;
     let hint: { from: string; to: string } | undefined;
     let last: Failure = { reason: 'no attempt was made', code: 'unavailable' };
     for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) return;
+      if (client?.gone) return;
       const location = this.locate(target, hint);
       let outcome: Attempt;
       if (location.origin === null) {
         outcome = { done: false, failure: location.failure };
       } else {
-        outcome = await this.attempt(ctx, location.origin, method, path, body, resendable, signal);
+        outcome = await this.attempt(ctx, location.origin, outgoing, client);
       }
       if (outcome.done) return;
       if ('fatal' in outcome) throw outcome.fatal;
@@ -174,13 +186,14 @@ export class Forwarder {
       hint = outcome.hint !== undefined && location.origin !== null ? { from: location.origin, to: outcome.hint } : undefined;
 
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || signal.aborted) break;
+      if (remaining <= 0 || client?.gone) break;
       this.log.debug('retrying after a failed forward', { attempt, path: ctx.path, reason: last.reason, pauseMs: pause });
       // The refresh runs during the pause; a slow one is not waited for past the deadline.
-      await Promise.all([sleep(Math.min(pause, remaining), signal), this.refreshRoutes(remaining)]);
+      const wait = Math.min(pause, remaining);
+      await Promise.all([client ? client.sleep(wait) : sleep(wait), this.refreshRoutes(remaining)]);
       pause = Math.min(pause * 2, this.backoffMaxMs);
     }
-    if (signal.aborted) return;
+    if (client?.gone) return;
     throw new MomError(
       'unavailable',
       `no node could serve this request within ${this.retryDeadlineMs} ms (${last.reason}); a failover may be in progress, retry shortly`,
@@ -213,33 +226,26 @@ export class Forwarder {
     return { origin };
   }
 
-  private async attempt(
-    ctx: RequestContext,
-    origin: string,
-    method: string,
-    path: string,
-    body: string,
-    resendable: boolean,
-    signal: AbortSignal,
-  ): Promise<Attempt> {
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await this.pool(origin).request({
-        method: method as Dispatcher.HttpMethod,
-        path,
-        headers: forwardedHeaders(ctx.req, body),
-        body: body === '' ? undefined : body,
-        ...(signal === NEVER_ABORTED ? {} : { signal }),
-        headersTimeout: this.responseTimeoutMs,
-        bodyTimeout: this.responseTimeoutMs,
-      });
-    } catch (error) {
-      if (signal.aborted) return { done: true };
-      const code = errorCode(error);
-      const failure = { reason: `${origin} failed: ${(error as Error).message}`, code };
+  private async attempt(ctx: RequestContext, origin: string, outgoing: Outgoing, client: LongPollClient | null): Promise<Attempt> {
+    const exchange = new Exchange();
+    if (client) client.exchange = exchange;
+    // Timeouts come from the pool (responseTimeoutMs for headers and for each body chunk).
+    this.pool(origin).dispatch(outgoing, exchange);
+    await exchange.settled;
+    if (client) {
+      client.exchange = null;
+      if (client.gone) return DONE;
+    }
+
+    const { error, headers, statusCode } = exchange;
+    if (headers === null) {
+      // No answer: refused, cut, timed out, or the pool is closed.
+      const failed = error ?? new Error('the node closed the exchange without an answer');
+      const code = errorCode(failed);
+      const failure = { reason: `${origin} failed: ${failed.message}`, code };
       // Refused before sending: nothing reached the node. After sending: only if harmless twice.
-      if (CONNECT_ERRORS.has(code) || resendable) return { done: false, failure };
-      this.log.warn('node failed while handling a request that is not safe to resend', { origin, path: ctx.path, error: error as Error });
+      if (CONNECT_ERRORS.has(code) || outgoing.resendable) return { done: false, failure };
+      this.log.warn('node failed while handling a request that is not safe to resend', { origin, path: ctx.path, error: failed });
       return {
         done: false,
         fatal: new MomError(
@@ -250,43 +256,22 @@ export class Forwarder {
         ),
       };
     }
+    // The answer was cut after its headers: nothing has gone to the client yet, so it gets an error.
+    if (error !== null) throw error;
 
-    if (response.statusCode === 421 || response.statusCode === 503) {
-      const text = await readLimited(response.body, ERROR_BODY_LIMIT);
-      const error = parseError(text);
-      if (response.statusCode === 421 && error?.code === 'not_leader') {
-        const hint = typeof error.node_location === 'string' ? error.node_location : undefined;
+    if (statusCode === 421 || statusCode === 503) {
+      const text = exchange.body().toString('utf8');
+      const parsed = parseError(text);
+      if (statusCode === 421 && parsed?.code === 'not_leader') {
+        const hint = typeof parsed.node_location === 'string' ? parsed.node_location : undefined;
         return { done: false, failure: { reason: `${origin} does not lead the partition`, code: 'not_leader' }, hint };
       }
-      if (response.statusCode === 503 && error && RETRYABLE_503.has(error.code)) {
-        return { done: false, failure: { reason: `${origin} answered ${error.code}`, code: error.code } };
+      if (statusCode === 503 && parsed && RETRYABLE_503.has(parsed.code)) {
+        return { done: false, failure: { reason: `${origin} answered ${parsed.code}`, code: parsed.code } };
       }
-      sendBuffered(ctx, response, text);
-      return { done: true };
     }
-
-    if (signal.aborted) {
-      response.body.destroy();
-      return { done: true };
-    }
-    // A node's answers are JSON of bounded size (≤ 1000 messages): one buffer, one write.
-    if (signal === NEVER_ABORTED) {
-      const buffer = Buffer.from(await response.body.arrayBuffer());
-      const headers = responseHeaders(response.headers);
-      headers['content-length'] = String(buffer.length);
-      ctx.res.writeHead(response.statusCode, headers);
-      ctx.res.end(buffer);
-      return { done: true };
-    }
-    ctx.res.writeHead(response.statusCode, responseHeaders(response.headers));
-    try {
-      await pipeline(response.body, ctx.res);
-    } catch (error) {
-      // Headers are out: the client sees a cut answer. Nothing else can be done.
-      if (!signal.aborted) this.log.debug('answer cut while copying it back', { origin, path: ctx.path, error: error as Error });
-      ctx.res.destroy();
-    }
-    return { done: true };
+    sendAnswer(ctx.res, statusCode, headers, exchange.body());
+    return DONE;
   }
 
   /** Refreshes the routes, waiting at most `maxWaitMs` for it. */
@@ -330,6 +315,120 @@ export class Forwarder {
 }
 
 /**
+ * One attempt's exchange with a node, as undici's dispatch handler: collects the answer and
+ * settles once, when it is complete or has failed. `headers` stays null unless an answer
+ * (status 200 or above) started, which tells a failure to answer from an answer cut short.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  statusCode = 0;
+  headers: IncomingHttpHeaders | null = null;
+  error: Error | null = null;
+  readonly settled: Promise<void>;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private finished = false;
+  private cancelled = false;
+  private controller: Dispatcher.DispatchController | null = null;
+  private resolve: (() => void) | null = null;
+
+  constructor() {
+    this.settled = new Promise<void>((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+
+  /** Ends the upstream request, now or, if it is still queued in the pool, as soon as it starts. */
+  cancel(): void {
+    this.cancelled = true;
+    if (this.controller && !this.finished) this.controller.abort(new undiciErrors.RequestAbortedError());
+  }
+
+  /** The answer's body as one buffer (usually the one chunk it came in). */
+  body(): Buffer {
+    if (this.chunks.length === 1) return this.chunks[0]!;
+    return this.chunks.length === 0 ? EMPTY : Buffer.concat(this.chunks, this.size);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.cancelled) controller.abort(new undiciErrors.RequestAbortedError());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // 1xx answers are informational; the real one follows.
+    if (statusCode < 200) return;
+    this.statusCode = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.finished) return;
+    if ((this.statusCode === 421 || this.statusCode === 503) && this.size + chunk.length > ERROR_BODY_LIMIT) {
+      // Not one of a node's small errors: decide on what came so far and drop the connection.
+      this.finish();
+      controller.abort(new Error(`a ${this.statusCode} answer larger than ${ERROR_BODY_LIMIT} bytes`));
+      return;
+    }
+    this.size += chunk.length;
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.finished) return;
+    this.error = error;
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.resolve?.();
+    this.resolve = null;
+  }
+}
+
+/** A long poll's client, watched so that its going away ends the forward and the upstream request. */
+class LongPollClient {
+  gone = false;
+  exchange: Exchange | null = null;
+  private wake: (() => void) | null = null;
+  private readonly onClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.gone = true;
+    this.exchange?.cancel();
+    this.wake?.();
+  };
+
+  constructor(private readonly res: ServerResponse) {
+    res.once('close', this.onClose);
+  }
+
+  release(): void {
+    this.res.off('close', this.onClose);
+  }
+
+  /** A pause between attempts that ends early when the client goes away. */
+  sleep(ms: number): Promise<void> {
+    if (this.gone) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+}
+
+/**
  * Whether a request may be sent again after a connection broke mid-way (it may have been
  * processed). Reads, declares and deletes are idempotent; a second ack or nack of the same ids
  * lists them as unknown. A publish is not: it could be stored twice.
@@ -341,49 +440,40 @@ export function isResendable(method: string, path: string): boolean {
   return !/\/messages\/?$/.test(path);
 }
 
-function forwardedHeaders(req: IncomingMessage, body: string): Record<string, string> {
-  const headers: Record<string, string> = {};
+/** A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 §6.3): nothing to read. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function forwardedHeaders(req: IncomingMessage, body: string): string[] {
+  const headers: string[] = [];
+  let contentType = false;
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = req.headers[name];
-    if (typeof value === 'string') headers[name] = value;
+    if (typeof value !== 'string') continue;
+    headers.push(name, value);
+    if (name === 'content-type') contentType = true;
   }
   const peer = req.socket.remoteAddress;
   const prior = req.headers['x-forwarded-for'];
-  if (peer) headers['x-forwarded-for'] = typeof prior === 'string' && prior !== '' ? `${prior}, ${peer}` : peer;
-  if (body !== '' && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+  if (peer) headers.push('x-forwarded-for', typeof prior === 'string' && prior !== '' ? `${prior}, ${peer}` : peer);
+  if (body !== '' && !contentType) headers.push('content-type', 'application/json');
   return headers;
 }
 
-function responseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const copied: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name.toLowerCase())) continue;
-    copied[name] = value;
+/** Copies a node's answer back with its own Content-Length, headers and body in one write. */
+function sendAnswer(res: ServerResponse, statusCode: number, headers: IncomingHttpHeaders, body: Buffer): void {
+  const copied: OutgoingHttpHeader[] = [];
+  // undici's header names are lower case; `for in` spares the arrays Object.entries would make.
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name === 'content-length' || HOP_BY_HOP.has(name)) continue;
+    copied.push(name, value);
   }
-  return copied;
-}
-
-function sendBuffered(ctx: RequestContext, response: Dispatcher.ResponseData, text: string): void {
-  const headers = responseHeaders(response.headers);
-  delete headers['content-length'];
-  headers['content-length'] = String(Buffer.byteLength(text));
-  ctx.res.writeHead(response.statusCode, headers);
-  ctx.res.end(text);
-}
-
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    size += buffer.length;
-    if (size > limit) {
-      body.destroy();
-      break;
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  copied.push('content-length', String(body.length));
+  res.writeHead(statusCode, copied);
+  res.end(body);
 }
 
 function parseError(text: string): (Record<string, unknown> & { code: string }) | undefined {
@@ -404,18 +494,6 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : 'UNKNOWN';
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -301,6 +301,67 @@ test('a client that gives up a long poll takes the upstream request with it', as
   await waitUntil('the upstream request to be closed', () => upstreamClosed);
 });
 
+test('a long poll given up while it waits for a pooled connection never reaches the node', async (t) => {
+  let release: (() => void) | undefined;
+  const node = await fakeNode(t, (req, res) => {
+    if (req.url!.includes('wait_ms=30000')) release = () => json(res, 200, { messages: [] });
+    else echo(req, res, '', 0);
+  });
+  const gw = await gateway(t, new TestRoutes(node.url), { connectionsPerNode: 1 });
+  const holding = gw.call('GET', '/v1/exchanges/logs/queues/jobs/messages?wait_ms=30000');
+  await waitUntil('the node to hold the first long poll', () => node.seen.length === 1);
+  const abort = new AbortController();
+  const queued = gw.call('GET', '/v1/exchanges/logs/queues/other/messages?wait_ms=20000', { signal: abort.signal });
+  // The second long poll waits in the pool behind the first; its client leaves meanwhile.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  abort.abort();
+  await assert.rejects(queued);
+  release!();
+  assert.equal((await holding).status, 200);
+  const after = await gw.call('GET', '/v1/exchanges/logs/queues/jobs');
+  assert.equal(after.status, 200);
+  assert.deepEqual(
+    node.seen.map((s) => s.url),
+    ['/v1/exchanges/logs/queues/jobs/messages?wait_ms=30000', '/v1/exchanges/logs/queues/jobs'],
+  );
+});
+
+test('answers go back with their own Content-Length and without hop-by-hop headers', async (t) => {
+  const body = JSON.stringify({ messages: [{ payload: 'é'.repeat(5_000) }] });
+  const node = await fakeNode(t, (_req, res) => {
+    // Chunked, in two parts, with a hop-by-hop header the gateway must not copy.
+    res.writeHead(200, { 'content-type': 'application/json', 'x-extra': 'kept', 'keep-alive': 'timeout=99', 'proxy-authenticate': 'Basic' });
+    res.write(body.slice(0, 100));
+    setTimeout(() => res.end(body.slice(100)), 20);
+  });
+  const gw = await gateway(t, new TestRoutes(node.url));
+  for (const query of ['wait_ms=0', 'wait_ms=1000']) {
+    const response = await gw.call('GET', `/v1/exchanges/logs/queues/jobs/messages?${query}`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-extra'), 'kept');
+    assert.notEqual(response.headers.get('keep-alive'), 'timeout=99');
+    assert.equal(response.headers.get('proxy-authenticate'), null);
+    assert.equal(response.headers.get('transfer-encoding'), null);
+    assert.equal(response.headers.get('content-length'), String(Buffer.byteLength(body)));
+    assert.equal(await response.text(), body);
+  }
+});
+
+test('an answer cut after its headers is an error, not a short answer', async (t) => {
+  const node = await fakeNode(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+    res.write('{"messages":[');
+    setTimeout(() => res.socket!.destroy(), 20);
+  });
+  const gw = await gateway(t, new TestRoutes(node.url));
+  for (const path of ['/v1/exchanges/logs/queues/jobs/messages?wait_ms=1000', '/v1/exchanges/logs/queues/jobs']) {
+    const response = await gw.call('GET', path);
+    assert.equal(response.status, 500);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'internal');
+  }
+  assert.equal(node.seen.length, 2, 'not retried: the node answered');
+});
+
 test('exchange requests go to any live node', async (t) => {
   const node = await fakeNode(t, echo);
   const gw = await gateway(t, new TestRoutes(node.url));
