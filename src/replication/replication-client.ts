@@ -4,6 +4,8 @@ import { FetchStream } from './fetch-stream';
 import { fromServiceError } from './grpc-errors';
 import { CLUSTER_SECRET_HEADER } from './replication-server';
 
+const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
+
 /** gRPC clients to other nodes' replicators, one channel per address, reused by every partition. */
 export class ReplicationPeers {
   private readonly clients = new Map<string, ReplicationClient>();
@@ -34,6 +36,11 @@ export class ReplicationPeers {
         'grpc.max_receive_message_length': 256 * 1024 * 1024,
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1_000,
+        // HTTP/2's default 64 KiB receive window is smaller than one busy fetch answer: the
+        // leader would stop mid-answer until this side's window update came back, a round
+        // trip through both event loops on every such fetch. Fetch sizes are bounded
+        // (FETCH_ENTRIES), so a window that holds several whole answers costs nothing.
+        'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
       });
       this.clients.set(address, client);
     }
