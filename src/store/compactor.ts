@@ -4,8 +4,13 @@ import type { Catalog } from './catalog';
 import { OFFSET_BITS } from './schema';
 import type { ApplyEffect } from './state-applier';
 
-/** Log offsets one background pass looks at per partition. */
-const COMPACT_WINDOW = 20_000;
+/**
+ * Log offsets one background pass looks at per partition. A pass runs on the event loop and
+ * costs about 1-2 µs per offset, so the window bounds the pause it causes (20,000 offsets
+ * once a second stalled a busy node for 20-40 ms); passes every 100 ms (the node's
+ * maintenance interval) still cover 30,000 offsets a second.
+ */
+const COMPACT_WINDOW = 3_000;
 
 /**
  * Compaction (DESIGN §3): log entries whose effect is over go away — applied settles,

@@ -29,7 +29,8 @@ export interface NodeRoleOptions {
 export type CommitLogFactory = (partition: number, state: PartitionState) => Promise<CommitLog>;
 
 const LEASE_SWEEP_MS = 100;
-const MAINTENANCE_MS = 1_000;
+/** Compaction runs often in small passes (see Compactor's window): a pause of a few ms, not tens. */
+const MAINTENANCE_MS = 100;
 /** Short, frequent checkpoints keep each one's pause small. */
 const CHECKPOINT_MS = 250;
 
