@@ -24,6 +24,12 @@ export interface PullWaiter {
 export class InboxDelivery {
   /** Highest message offset already handed out once (or skipped). */
   cursor = -1;
+  /**
+   * False once a read past the cursor came back short, until a publish lands in this inbox:
+   * then there is nothing past the cursor to read, and a woken long poll that lost the race
+   * for the new message need not ask the store again.
+   */
+  mayHaveUnread = true;
   /** Offsets ready for another delivery, kept in offset order. */
   readonly redeliver: number[] = [];
   readonly leases = new Map<string, Lease>();

@@ -248,8 +248,10 @@ export class PartitionEngine {
       const row = this.store.pendingMessage(this.partition, inbox.id, msg);
       if (row) accept(row);
     }
-    while (out.length < max) {
-      const rows = this.store.readyAfter(this.partition, inbox.id, delivery.cursor, max - out.length);
+    while (out.length < max && delivery.mayHaveUnread) {
+      const wanted = max - out.length;
+      const rows = this.store.readyAfter(this.partition, inbox.id, delivery.cursor, wanted);
+      if (rows.length < wanted) delivery.mayHaveUnread = false;
       for (const row of rows) {
         delivery.cursor = row.msg;
         if (!delivery.leasedMsgs.has(row.msg)) accept(row);
@@ -339,6 +341,7 @@ export class PartitionEngine {
           const delivery = this.deliveries.get(inboxId);
           if (!delivery) continue;
           delivery.readyCount++;
+          delivery.mayHaveUnread = true;
           wakeWaiters(delivery);
         }
         return;
@@ -348,6 +351,8 @@ export class PartitionEngine {
         let woke = false;
         for (const result of effect.results) {
           if (result.state === 'ready') {
+            // Past the cursor, the first-delivery read finds it again.
+            if (result.msg > delivery.cursor) delivery.mayHaveUnread = true;
             delivery.requeue(result.msg);
             woke = true;
           } else if (result.state === 'gone' || result.state === 'dead') {
