@@ -14,7 +14,8 @@ export type ApplyEffect =
   | { kind: 'none' }
   | { kind: 'inbox_created'; inbox: InboxRecord }
   | { kind: 'inbox_deleted'; inbox: InboxRecord }
-  | { kind: 'published'; msg: number; inboxes: number[] }
+  /** `inboxes`: those the message became pending in; `message`: its columns, as a pull reads them. */
+  | { kind: 'published'; msg: number; inboxes: number[]; message: PublishedMessage }
   | { kind: 'settled'; inbox: number; results: SettleResult[] }
   | { kind: 'purged'; inboxes: InboxRecord[] };
 
@@ -23,6 +24,14 @@ export interface SettleResult {
   /** gone: acked or unknown; ready: deliverable again; dead: moved to dead letters. */
   state: 'gone' | 'ready' | 'dead';
   failures: number;
+}
+
+/** A published message's columns as the pending read returns them (see NodeStore.readyAfter). */
+export interface PublishedMessage {
+  msg_id: string;
+  headers: string | null;
+  ts: number;
+  payload: string;
 }
 
 const NONE: ApplyEffect = { kind: 'none' };
@@ -141,18 +150,18 @@ export class StateApplier {
     if (message.producerId !== undefined) {
       this.upsertDedup.run(targetKey(entry.target, entry.exchange, entry.name), message.producerId, message.id, message.publishedAt, offset);
     }
+    const published: PublishedMessage = { msg_id: message.id, headers: message.headers ?? null, ts: message.publishedAt, payload: message.payload };
     if (entry.target === 'queue') {
       const inbox = this.catalog.inbox(queueInboxKey(entry.exchange, entry.name));
       if (!inbox) return NONE;
-      this.insertPending.run(inbox.id, offset, offset);
-      return { kind: 'published', msg: offset, inboxes: [inbox.id] };
+      const inserted = this.insertPending.run(inbox.id, offset, offset).changes > 0;
+      return { kind: 'published', msg: offset, inboxes: inserted ? [inbox.id] : [], message: published };
     }
     const topic = this.catalog.topic(entry.exchange, entry.name);
     if (!topic) return NONE;
     this.insertTopicMessage.run(topic.id, offset, message.publishedAt);
-    const inboxes = [...topic.subscriptions];
-    for (const inboxId of inboxes) this.insertPending.run(inboxId, offset, offset);
-    return { kind: 'published', msg: offset, inboxes };
+    const inboxes = [...topic.subscriptions].filter((inboxId) => this.insertPending.run(inboxId, offset, offset).changes > 0);
+    return { kind: 'published', msg: offset, inboxes, message: published };
   }
 
   private applySettle(offset: number, entry: Extract<LogEntry, { type: 'settle' }>): ApplyEffect {

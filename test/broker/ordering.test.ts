@@ -99,3 +99,43 @@ test('a subscription delivers in publish order, and so does every other subscrip
   const second = await api.drain(`${topic}/subscriptions/s2`, { max: 97 });
   assertInOrder(second, total);
 });
+
+test('a consumer that keeps up gets each message once, in order; so does one that fell far behind', async (t) => {
+  const { api, exchange } = await setup(t);
+  await api.declareQueue(exchange, 'q');
+  const queue = `/v1/exchanges/${exchange}/queues/q`;
+  assert.deepEqual(await api.pull(queue, { max: 10 }), []);
+  // Keeping up: each pull finds what was published since the last one.
+  const kept: WireMessage[] = [];
+  let seq = 0;
+  for (let round = 0; round < 20; round++) {
+    await api.publish(queue, Array.from({ length: 1 + (round % 4) }, () => ({ payload: { seq: seq++ } })));
+    const messages = await api.pull(queue, { max: 3 + (round % 5), lease_ms: 600_000 });
+    kept.push(...messages);
+    await api.ack(queue, messages.map((m) => m.id));
+  }
+  kept.push(...(await api.drain(queue, { max: 50 })));
+  assertInOrder(kept, seq);
+
+  // Falling behind by more than a pull holds, with a nack in the middle.
+  const behind = 2_500;
+  for (let i = 0; i < behind; i += 250) {
+    await api.publish(queue, Array.from({ length: 250 }, (_, k) => ({ payload: { seq: i + k } })));
+  }
+  const first = await api.pull(queue, { max: 10, lease_ms: 600_000 });
+  await api.nack(queue, [first[0]!.id], true);
+  await api.ack(queue, first.slice(1).map((m) => m.id));
+  const rest = await api.drain(queue, { max: 333 });
+  assert.equal(rest[0]!.payload.seq, 0, 'the nacked message comes first');
+  assert.equal(rest[0]!.deliveries, 2);
+  assert.deepEqual(
+    first.slice(1).map((m) => m.payload.seq),
+    Array.from({ length: 9 }, (_, k) => k + 1),
+  );
+  assert.deepEqual(
+    rest.slice(1).map((m) => m.payload.seq),
+    Array.from({ length: behind - 10 }, (_, k) => k + 10),
+    'every other message once, in order',
+  );
+  for (const message of rest.slice(1)) assert.equal(message.deliveries, 1);
+});

@@ -1,4 +1,6 @@
 import type { InboxRecord } from '../../store/catalog';
+import type { MessageRow } from '../../store/node-store';
+import type { PublishedMessage } from '../../store/state-applier';
 
 /** A message handed to a consumer and not yet settled: leader-local soft state (DESIGN §3). */
 export interface Lease {
@@ -25,11 +27,15 @@ export class InboxDelivery {
   /** Highest message offset already handed out once (or skipped). */
   cursor = -1;
   /**
-   * False once a read past the cursor came back short, until a publish lands in this inbox:
-   * then there is nothing past the cursor to read, and a woken long poll that lost the race
-   * for the new message need not ask the store again.
+   * Once a read of the store past the cursor came back short, this inbox knows every pending
+   * message past the cursor: none then, and each one published since (they come with their
+   * columns in the apply effect). Pulls take them from here instead of reading the store
+   * again. Null while unknown: at first, after a message became ready again past the cursor,
+   * or when the list outgrew its bound because nobody pulls.
    */
-  mayHaveUnread = true;
+  private unread: MessageRow[] | null = null;
+  private unreadHead = 0;
+  private unreadBytes = 0;
   /** Offsets ready for another delivery, kept in offset order. */
   readonly redeliver: number[] = [];
   readonly leases = new Map<string, Lease>();
@@ -39,7 +45,63 @@ export class InboxDelivery {
   /** Unsettled, not dead-lettered messages (leased ones included), for max_length. */
   readyCount = 0;
 
-  constructor(public inbox: InboxRecord) {}
+  /** `budget`: the memory all inboxes of a partition may hold in unread lists, shared. */
+  constructor(
+    public inbox: InboxRecord,
+    private readonly budget: UnreadBudget,
+  ) {}
+
+  /** Whether `takeUnread` answers for the store (false: read the store past the cursor). */
+  get knowsUnread(): boolean {
+    return this.unread !== null;
+  }
+
+  /** After a short read of the store past the cursor: nothing else is pending past it. */
+  knowNothingUnread(): void {
+    this.unread = [];
+    this.unreadHead = 0;
+  }
+
+  /** Forget what is unread past the cursor: the next pull reads the store. */
+  forgetUnread(): void {
+    this.unread = null;
+    this.unreadHead = 0;
+    this.budget.used -= this.unreadBytes;
+    this.unreadBytes = 0;
+  }
+
+  /**
+   * A message just became pending here: kept if this inbox knows its unread messages and the
+   * budget allows, else the list is dropped (a consumer this far behind reads the store). A
+   * message at or before the cursor was already read from the store: its effect can arrive
+   * after a read that saw its row.
+   */
+  addUnread(msg: number, message: PublishedMessage): void {
+    if (this.unread === null || msg <= this.cursor) return;
+    const bytes = rowBytes(message);
+    if (this.unread.length - this.unreadHead >= this.budget.perInbox || this.budget.used + bytes > this.budget.limit) {
+      this.forgetUnread();
+      return;
+    }
+    this.unread.push({ msg, failures: 0, msg_id: message.msg_id, headers: message.headers, ts: message.ts, payload: message.payload });
+    this.unreadBytes += bytes;
+    this.budget.used += bytes;
+  }
+
+  /** The oldest unread message past the cursor, if this inbox knows them and has one. */
+  takeUnread(): MessageRow | undefined {
+    const list = this.unread;
+    if (list === null || this.unreadHead >= list.length) return undefined;
+    const row = list[this.unreadHead++]!;
+    const bytes = rowBytes(row);
+    this.unreadBytes -= bytes;
+    this.budget.used -= bytes;
+    if (this.unreadHead === list.length) {
+      list.length = 0;
+      this.unreadHead = 0;
+    }
+    return row;
+  }
 
   lease(lease: Lease): void {
     this.leases.set(lease.id, lease);
@@ -82,10 +144,29 @@ export class InboxDelivery {
     return expired;
   }
 
+  /** Ends this delivery: waiters answer, the unread list goes. */
+  close(): void {
+    this.cancelWaiters();
+    this.forgetUnread();
+  }
+
   cancelWaiters(): void {
     for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.resolve();
     }
   }
+}
+
+/** Memory for unread lists, shared by a partition's inboxes. */
+export interface UnreadBudget {
+  /** Bytes (payload and headers, roughly) all lists may hold together. */
+  readonly limit: number;
+  /** Messages one list may hold. */
+  readonly perInbox: number;
+  used: number;
+}
+
+function rowBytes(message: { payload: string; headers: string | null; msg_id: string }): number {
+  return message.payload.length + (message.headers?.length ?? 0) + message.msg_id.length + 64;
 }

@@ -18,7 +18,7 @@ import type { InboxRecord } from '../../store/catalog';
 import type { DeadLetterRow, MessageRow, NodeStore } from '../../store/node-store';
 import type { ApplyEffect } from '../../store/state-applier';
 import type { AckMode, CommitLog } from './commit-log';
-import { InboxDelivery, type Lease, type PullWaiter } from './inbox-delivery';
+import { InboxDelivery, type Lease, type PullWaiter, type UnreadBudget } from './inbox-delivery';
 import { ProducerIds } from './producer-ids';
 
 export interface DeliveredMessage extends MessageRow {
@@ -48,6 +48,11 @@ export interface PullRequest {
   signal?: AbortSignal;
 }
 
+/** Memory a partition's unread lists may hold; past it, pulls read the store as before. */
+const UNREAD_BUDGET_BYTES = 32 * 1024 * 1024;
+/** One pull takes at most 1,000 messages; a consumer further behind reads the store. */
+const UNREAD_PER_INBOX = 2_000;
+
 export interface EngineOptions {
   dedupWindowMs: number;
   logger: Logger;
@@ -60,6 +65,8 @@ export interface EngineOptions {
  */
 export class PartitionEngine {
   private readonly deliveries = new Map<number, InboxDelivery>();
+  /** Consumers keeping up are served from memory (see InboxDelivery's unread list), within this. */
+  private readonly unreadBudget: UnreadBudget = { limit: UNREAD_BUDGET_BYTES, perInbox: UNREAD_PER_INBOX, used: 0 };
   private readonly producerIds: ProducerIds;
   private closed = false;
   /** Shutting down: long polls answer at once instead of waiting again. */
@@ -248,10 +255,16 @@ export class PartitionEngine {
       const row = this.store.pendingMessage(this.partition, inbox.id, msg);
       if (row) accept(row);
     }
-    while (out.length < max && delivery.mayHaveUnread) {
+    while (out.length < max && delivery.knowsUnread) {
+      const row = delivery.takeUnread();
+      if (!row) break;
+      delivery.cursor = row.msg;
+      if (!delivery.leasedMsgs.has(row.msg)) accept(row);
+    }
+    while (out.length < max && !delivery.knowsUnread) {
       const wanted = max - out.length;
       const rows = this.store.readyAfter(this.partition, inbox.id, delivery.cursor, wanted);
-      if (rows.length < wanted) delivery.mayHaveUnread = false;
+      if (rows.length < wanted) delivery.knowNothingUnread();
       for (const row of rows) {
         delivery.cursor = row.msg;
         if (!delivery.leasedMsgs.has(row.msg)) accept(row);
@@ -341,7 +354,7 @@ export class PartitionEngine {
           const delivery = this.deliveries.get(inboxId);
           if (!delivery) continue;
           delivery.readyCount++;
-          delivery.mayHaveUnread = true;
+          delivery.addUnread(effect.msg, effect.message);
           wakeWaiters(delivery);
         }
         return;
@@ -351,8 +364,8 @@ export class PartitionEngine {
         let woke = false;
         for (const result of effect.results) {
           if (result.state === 'ready') {
-            // Past the cursor, the first-delivery read finds it again.
-            if (result.msg > delivery.cursor) delivery.mayHaveUnread = true;
+            // Past the cursor, the first-delivery read of the store finds it again.
+            if (result.msg > delivery.cursor) delivery.forgetUnread();
             delivery.requeue(result.msg);
             woke = true;
           } else if (result.state === 'gone' || result.state === 'dead') {
@@ -377,7 +390,7 @@ export class PartitionEngine {
   private delivery(inbox: InboxRecord): InboxDelivery {
     let delivery = this.deliveries.get(inbox.id);
     if (!delivery) {
-      delivery = new InboxDelivery(inbox);
+      delivery = new InboxDelivery(inbox, this.unreadBudget);
       delivery.readyCount = this.store.counts(inbox.id).ready;
       this.deliveries.set(inbox.id, delivery);
     }
@@ -388,7 +401,7 @@ export class PartitionEngine {
     const delivery = this.deliveries.get(inboxId);
     if (!delivery) return;
     this.deliveries.delete(inboxId);
-    delivery.cancelWaiters();
+    delivery.close();
   }
 
   private requireQueue(exchange: string, queue: string): InboxRecord {
@@ -432,7 +445,7 @@ export class PartitionEngine {
     if (this.closed) return;
     this.closed = true;
     this.log.close();
-    for (const delivery of this.deliveries.values()) delivery.cancelWaiters();
+    for (const delivery of this.deliveries.values()) delivery.close();
     this.deliveries.clear();
   }
 }
