@@ -242,7 +242,7 @@ export class ReplicatedCommitLog implements CommitLog {
     store.writes
       // Applied state is derived: after a crash it is rebuilt from the (durable) log, so
       // applying need not wait for its own sync.
-      .submit(() => store.applyUpTo(this.partition, target, (from, max) => this.tail.read(from, max)), { durable: false })
+      .submit(() => store.applyUpTo(this.partition, target, (from, max) => this.tail.read(from, max)), { durable: false, immediate: true })
       .then((effects) => {
         if (!this.closed) this.listener(effects);
         const applied = store.position(this.partition).applied;

@@ -134,7 +134,7 @@ export class PartitionFollower {
         // Only committed entries are applied: a later truncation never touches applied state.
         store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd), (from, max) => this.recent.read(from, max));
       },
-      { durable: false },
+      { durable: false, immediate: true },
     );
     if (entries.length > 0) store.writes.syncWithin(FOLLOWER_SYNC_WITHIN_MS, (error) => this.options.logger.error('follower sync failed', { partition, error }));
   }

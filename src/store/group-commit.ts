@@ -33,6 +33,8 @@ interface AwaitingSync {
 export class GroupCommit {
   private queue: PendingWork[] = [];
   private scheduled = false;
+  /** True while a group runs: a work function that submits more must not start another. */
+  private flushing = false;
   private closed = false;
   private awaitingSync: AwaitingSync[] = [];
   private syncing = false;
@@ -56,10 +58,20 @@ export class GroupCommit {
     this.rollback = db.prepare('ROLLBACK');
   }
 
-  submit<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
+  /**
+   * Queues `run` for the group of this event-loop turn. `immediate`: commit the group now
+   * instead of at the turn's end, for a write whose answer someone is waiting on (a leader's
+   * apply of entries just committed, a follower's copy the leader waits for): on a busy loop
+   * the turn's end can be a millisecond or more away.
+   */
+  submit<T>(run: () => T, options: { durable?: boolean; immediate?: boolean } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new MomError('unavailable', 'the store is closed; the broker is shutting down'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, durable: options.durable ?? true, resolve: resolve as (value: unknown) => void, reject });
+      if (options.immediate && !this.flushing) {
+        this.flush();
+        return;
+      }
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -69,14 +81,20 @@ export class GroupCommit {
 
   /** Commits everything queued now (synchronously); answers follow the next sync. */
   flush(): void {
+    if (this.flushing) return; // the caller is inside a group; what it queued has a turn-end flush scheduled
     this.scheduled = false;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
-    if (this.policy === 'always') {
-      for (const work of batch) this.runGroup([work]);
-    } else {
-      this.runGroup(batch);
+    this.flushing = true;
+    try {
+      if (this.policy === 'always') {
+        for (const work of batch) this.runGroup([work]);
+      } else {
+        this.runGroup(batch);
+      }
+    } finally {
+      this.flushing = false;
     }
     if (this.policy === 'never') this.settleSynced(this.awaitingSync.splice(0));
     else this.startSync();
