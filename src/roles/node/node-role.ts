@@ -10,6 +10,7 @@ import type { ReplicationPeers } from '../../replication/replication-client';
 import { NodeStore } from '../../store/node-store';
 import { LocalCommitLog, type CommitLog } from './commit-log';
 import { PartitionEngine } from './partition-engine';
+import type { UnreadBudget } from './inbox-delivery';
 
 export interface NodeRoleOptions {
   config: BrokerConfig;
@@ -31,6 +32,10 @@ export type CommitLogFactory = (partition: number, state: PartitionState) => Pro
 const LEASE_SWEEP_MS = 100;
 /** Compaction runs often in small passes (see Compactor's window): a pause of a few ms, not tens. */
 const MAINTENANCE_MS = 100;
+/** Memory all unread lists of a node may hold (consumers that keep up are served from it). */
+const UNREAD_BUDGET_BYTES = 64 * 1024 * 1024;
+/** One pull takes at most 1,000 messages: a consumer further behind reads the store. */
+const UNREAD_PER_INBOX = 2_000;
 /** Short, frequent checkpoints keep each one's pause small. */
 const CHECKPOINT_MS = 250;
 
@@ -42,6 +47,7 @@ export class NodeRole {
   readonly store: NodeStore;
   private partitionCount = 0;
   private readonly engines = new Map<number, PartitionEngine>();
+  private readonly unreadBudget: UnreadBudget = { limit: UNREAD_BUDGET_BYTES, perInbox: UNREAD_PER_INBOX, used: 0 };
   private readonly followers = new Map<number, PartitionFollower>();
   private fenced = false;
   private fenceTimer: NodeJS.Timeout | undefined;
@@ -201,7 +207,7 @@ export class NodeRole {
             log.close();
             return;
           }
-          this.engines.set(p, new PartitionEngine(this.store, log, { dedupWindowMs: this.options.config.dedupWindowMs, logger: this.options.logger }));
+          this.engines.set(p, new PartitionEngine(this.store, log, { dedupWindowMs: this.options.config.dedupWindowMs, logger: this.options.logger, unreadBudget: this.unreadBudget }));
           // Leadership changes are news in a cluster; a single replica leads everything from the start.
           const level = latest.replicas.length > 1 ? 'info' : 'debug';
           this.options.logger[level]('leading partition', { partition: p, epoch: latest.leaderEpoch, isr: latest.isr });

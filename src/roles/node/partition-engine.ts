@@ -48,14 +48,11 @@ export interface PullRequest {
   signal?: AbortSignal;
 }
 
-/** Memory a partition's unread lists may hold; past it, pulls read the store as before. */
-const UNREAD_BUDGET_BYTES = 32 * 1024 * 1024;
-/** One pull takes at most 1,000 messages; a consumer further behind reads the store. */
-const UNREAD_PER_INBOX = 2_000;
-
 export interface EngineOptions {
   dedupWindowMs: number;
   logger: Logger;
+  /** Memory for unread lists (see InboxDelivery), shared by every partition this node leads. */
+  unreadBudget: UnreadBudget;
 }
 
 /**
@@ -65,8 +62,6 @@ export interface EngineOptions {
  */
 export class PartitionEngine {
   private readonly deliveries = new Map<number, InboxDelivery>();
-  /** Consumers keeping up are served from memory (see InboxDelivery's unread list), within this. */
-  private readonly unreadBudget: UnreadBudget = { limit: UNREAD_BUDGET_BYTES, perInbox: UNREAD_PER_INBOX, used: 0 };
   private readonly producerIds: ProducerIds;
   private closed = false;
   /** Shutting down: long polls answer at once instead of waiting again. */
@@ -390,7 +385,7 @@ export class PartitionEngine {
   private delivery(inbox: InboxRecord): InboxDelivery {
     let delivery = this.deliveries.get(inbox.id);
     if (!delivery) {
-      delivery = new InboxDelivery(inbox, this.unreadBudget);
+      delivery = new InboxDelivery(inbox, this.options.unreadBudget);
       delivery.readyCount = this.store.counts(inbox.id).ready;
       this.deliveries.set(inbox.id, delivery);
     }
