@@ -19,7 +19,8 @@ export interface FollowerOptions {
 
 const FETCH_WAIT_MS = 500;
 const FETCH_ENTRIES = 2_000;
-const RECENT_ENTRIES = 4_096;
+/** Entries written lately, applied from memory once committed; small for the GC (see TAIL_ENTRIES). */
+const RECENT_ENTRIES = 1_024;
 const BACKOFF_MIN_MS = 50;
 /**
  * A follower's copy is synced within this long after it is written, one sync for all the
