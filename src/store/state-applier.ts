@@ -48,8 +48,8 @@ export class StateApplier {
   private readonly insertInbox: Database.Statement;
   private readonly deleteInbox: Database.Statement;
   private readonly insertPending: Database.Statement;
+  private readonly deletePending: Database.Statement;
   private readonly selectPending: Database.Statement;
-  private readonly ackPending: Database.Statement;
   private readonly updatePending: Database.Statement;
   private readonly deleteInboxPending: Database.Statement;
   private readonly insertTopicMessage: Database.Statement;
@@ -65,8 +65,8 @@ export class StateApplier {
     );
     this.deleteInbox = db.prepare('DELETE FROM inboxes WHERE id = ?');
     this.insertPending = db.prepare('INSERT OR IGNORE INTO pending (inbox, msg, failures, state, off) VALUES (?, ?, 0, 0, ?)');
+    this.deletePending = db.prepare('DELETE FROM pending WHERE inbox = ? AND msg = ?');
     this.selectPending = db.prepare('SELECT failures, state FROM pending WHERE inbox = ? AND msg = ?');
-    this.ackPending = db.prepare('DELETE FROM pending WHERE inbox = ? AND msg = ? AND state = 0 RETURNING failures');
     this.updatePending = db.prepare('UPDATE pending SET failures = ?, state = ?, dead_reason = ?, off = ? WHERE inbox = ? AND msg = ?');
     this.deleteInboxPending = db.prepare('DELETE FROM pending WHERE inbox = ?');
     this.insertTopicMessage = db.prepare('INSERT OR IGNORE INTO topic_messages (topic, msg, ts) VALUES (?, ?, ?)');
@@ -169,17 +169,14 @@ export class StateApplier {
     if (!inbox) return NONE;
     const results: SettleResult[] = [];
     for (const msg of entry.messages) {
-      if (entry.outcome === 'ack') {
-        // One statement for the common case: the message was pending (not dead) and is gone now.
-        const acked = this.ackPending.get(inbox.id, msg) as { failures: number } | undefined;
-        if (acked) {
-          results.push({ msg, state: 'gone', failures: acked.failures });
-          continue;
-        }
-      }
       const row = this.selectPending.get(inbox.id, msg) as { failures: number; state: number } | undefined;
-      if (!row || row.state !== 0 || entry.outcome === 'ack') {
+      if (!row || row.state !== 0) {
         results.push({ msg, state: row ? 'dead' : 'gone', failures: row?.failures ?? 0 });
+        continue;
+      }
+      if (entry.outcome === 'ack') {
+        this.deletePending.run(inbox.id, msg);
+        results.push({ msg, state: 'gone', failures: row.failures });
         continue;
       }
       const failures = row.failures + 1;
