@@ -75,4 +75,3 @@ export class FetchStream {
     this.call.cancel();
   }
 }
-

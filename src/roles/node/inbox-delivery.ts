@@ -45,7 +45,7 @@ export class InboxDelivery {
   /** Unsettled, not dead-lettered messages (leased ones included), for max_length. */
   readyCount = 0;
 
-  /** `budget`: the memory all inboxes of a partition may hold in unread lists, shared. */
+  /** `budget`: the memory all unread lists of the node may hold, shared by its inboxes. */
   constructor(
     public inbox: InboxRecord,
     private readonly budget: UnreadBudget,
