@@ -22,6 +22,7 @@ const FETCH_ENTRIES = 2_000;
 /** Entries written lately, applied from memory once committed; small for the GC (see TAIL_ENTRIES). */
 const RECENT_ENTRIES = 1_024;
 const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 1_000;
 /**
  * A follower's copy is synced within this long after it is written, one sync for all the
  * fetches of the interval: the leader has already synced every acknowledged entry, so this
@@ -30,7 +31,6 @@ const BACKOFF_MIN_MS = 50;
  * the leaders' syncs, which clients wait for.
  */
 const FOLLOWER_SYNC_WITHIN_MS = 10;
-const BACKOFF_MAX_MS = 1_000;
 
 /**
  * A follower of one partition: fetches from the leader of the current epoch, truncates a

@@ -75,10 +75,13 @@ export class ReplicationServer {
     this.streams.add(call);
     let ended = false;
     let queue = Promise.resolve();
-    const finish = (error?: unknown): void => {
-      if (ended) return;
+    const forget = (): void => {
       ended = true;
       this.streams.delete(call);
+    };
+    const finish = (error?: unknown): void => {
+      if (ended) return;
+      forget();
       if (error === undefined) call.end();
       else call.emit('error', toServiceError(error));
     };
@@ -94,14 +97,8 @@ export class ReplicationServer {
       });
     });
     call.on('end', () => void queue.then(() => finish()));
-    call.on('cancelled', () => {
-      ended = true;
-      this.streams.delete(call);
-    });
-    call.on('error', () => {
-      ended = true;
-      this.streams.delete(call);
-    });
+    call.on('cancelled', forget);
+    call.on('error', forget);
   }
 
   private async answer(request: FetchRequest): Promise<FetchResponse> {

@@ -189,7 +189,7 @@ export class GroupCommit {
       if (this.syncTimer !== undefined) {
         clearTimeout(this.syncTimer);
         this.syncTimer = undefined;
-        if (this.policy !== 'never') this.whenDurable().catch(() => {});
+        this.whenDurable().catch(() => {}); // idle() below waits for this sync; a failure has no caller to reach
       }
       this.flush();
       this.closed = true;

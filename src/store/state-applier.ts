@@ -5,6 +5,7 @@ import {
   subscriptionInboxKey,
   targetKey,
   type LogEntry,
+  type PublishedMessage,
   type QueueOptions,
 } from '../core/entries';
 import type { Catalog, InboxRecord, TopicRecord } from './catalog';
@@ -14,7 +15,7 @@ export type ApplyEffect =
   | { kind: 'none' }
   | { kind: 'inbox_created'; inbox: InboxRecord }
   | { kind: 'inbox_deleted'; inbox: InboxRecord }
-  /** `inboxes`: those the message became pending in; `message`: its columns, as a pull reads them. */
+  /** `inboxes`: those the message became pending in. */
   | { kind: 'published'; msg: number; inboxes: number[]; message: PublishedMessage }
   | { kind: 'settled'; inbox: number; results: SettleResult[] }
   | { kind: 'purged'; inboxes: InboxRecord[] };
@@ -24,14 +25,6 @@ export interface SettleResult {
   /** gone: acked or unknown; ready: deliverable again; dead: moved to dead letters. */
   state: 'gone' | 'ready' | 'dead';
   failures: number;
-}
-
-/** A published message's columns as the pending read returns them (see NodeStore.readyAfter). */
-export interface PublishedMessage {
-  msg_id: string;
-  headers: string | null;
-  ts: number;
-  payload: string;
 }
 
 const NONE: ApplyEffect = { kind: 'none' };
@@ -150,18 +143,17 @@ export class StateApplier {
     if (message.producerId !== undefined) {
       this.upsertDedup.run(targetKey(entry.target, entry.exchange, entry.name), message.producerId, message.id, message.publishedAt, offset);
     }
-    const published: PublishedMessage = { msg_id: message.id, headers: message.headers ?? null, ts: message.publishedAt, payload: message.payload };
     if (entry.target === 'queue') {
       const inbox = this.catalog.inbox(queueInboxKey(entry.exchange, entry.name));
       if (!inbox) return NONE;
       const inserted = this.insertPending.run(inbox.id, offset, offset).changes > 0;
-      return { kind: 'published', msg: offset, inboxes: inserted ? [inbox.id] : [], message: published };
+      return { kind: 'published', msg: offset, inboxes: inserted ? [inbox.id] : [], message };
     }
     const topic = this.catalog.topic(entry.exchange, entry.name);
     if (!topic) return NONE;
     this.insertTopicMessage.run(topic.id, offset, message.publishedAt);
     const inboxes = [...topic.subscriptions].filter((inboxId) => this.insertPending.run(inboxId, offset, offset).changes > 0);
-    return { kind: 'published', msg: offset, inboxes, message: published };
+    return { kind: 'published', msg: offset, inboxes, message };
   }
 
   private applySettle(offset: number, entry: Extract<LogEntry, { type: 'settle' }>): ApplyEffect {

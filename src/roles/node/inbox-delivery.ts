@@ -1,6 +1,6 @@
 import type { InboxRecord } from '../../store/catalog';
 import type { MessageRow } from '../../store/node-store';
-import type { PublishedMessage } from '../../store/state-applier';
+import type { PublishedMessage } from '../../core/entries';
 
 /** A message handed to a consumer and not yet settled: leader-local soft state (DESIGN §3). */
 export interface Lease {
@@ -78,12 +78,14 @@ export class InboxDelivery {
    */
   addUnread(msg: number, message: PublishedMessage): void {
     if (this.unread === null || msg <= this.cursor) return;
-    const bytes = rowBytes(message);
+    // The columns a read of the store would give (see NodeStore.readyAfter).
+    const row: MessageRow = { msg, failures: 0, msg_id: message.id, headers: message.headers ?? null, ts: message.publishedAt, payload: message.payload };
+    const bytes = rowBytes(row);
     if (this.unread.length - this.unreadHead >= this.budget.perInbox || this.budget.used + bytes > this.budget.limit) {
       this.forgetUnread();
       return;
     }
-    this.unread.push({ msg, failures: 0, msg_id: message.msg_id, headers: message.headers, ts: message.ts, payload: message.payload });
+    this.unread.push(row);
     this.unreadBytes += bytes;
     this.budget.used += bytes;
   }
@@ -158,7 +160,7 @@ export class InboxDelivery {
   }
 }
 
-/** Memory for unread lists, shared by a partition's inboxes. */
+/** Memory for unread lists, shared by the inboxes of every partition a node leads. */
 export interface UnreadBudget {
   /** Bytes (payload and headers, roughly) all lists may hold together. */
   readonly limit: number;
@@ -167,6 +169,6 @@ export interface UnreadBudget {
   used: number;
 }
 
-function rowBytes(message: { payload: string; headers: string | null; msg_id: string }): number {
-  return message.payload.length + (message.headers?.length ?? 0) + message.msg_id.length + 64;
+function rowBytes(row: MessageRow): number {
+  return row.payload.length + (row.headers?.length ?? 0) + row.msg_id.length + 64;
 }

@@ -250,20 +250,20 @@ export class PartitionEngine {
       const row = this.store.pendingMessage(this.partition, inbox.id, msg);
       if (row) accept(row);
     }
-    while (out.length < max && delivery.knowsUnread) {
-      const row = delivery.takeUnread();
-      if (!row) break;
+    const deliverFirst = (row: MessageRow) => {
       delivery.cursor = row.msg;
       if (!delivery.leasedMsgs.has(row.msg)) accept(row);
+    };
+    while (out.length < max) {
+      const row = delivery.takeUnread();
+      if (!row) break;
+      deliverFirst(row);
     }
     while (out.length < max && !delivery.knowsUnread) {
       const wanted = max - out.length;
       const rows = this.store.readyAfter(this.partition, inbox.id, delivery.cursor, wanted);
       if (rows.length < wanted) delivery.knowNothingUnread();
-      for (const row of rows) {
-        delivery.cursor = row.msg;
-        if (!delivery.leasedMsgs.has(row.msg)) accept(row);
-      }
+      for (const row of rows) deliverFirst(row);
       if (rows.length === 0 || expired.length === 0) break;
     }
     if (expired.length > 0) this.settleInBackground(inbox, expired, 'dead', 'expired');

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InboxDelivery, type UnreadBudget } from '../../../src/roles/node/inbox-delivery';
 import type { InboxRecord } from '../../../src/store/catalog';
-import type { PublishedMessage } from '../../../src/store/state-applier';
+import type { PublishedMessage } from '../../../src/core/entries';
 
 const INBOX = { id: 1, key: 'q:ex/q', kind: 'queue' } as InboxRecord;
 
 function message(id: string, payload = '"x"'): PublishedMessage {
-  return { msg_id: id, headers: null, ts: 1, payload };
+  return { id, producerId: undefined, headers: undefined, publishedAt: 1, payload };
 }
 
 function budget(perInbox = 10, limit = 1_000_000): UnreadBudget {
