@@ -4,6 +4,7 @@
  * JSON. Everything here is pure except writeJson().
  */
 import { writeFileSync } from 'node:fs';
+import type { FsyncPolicy } from './broker-under-test';
 import type { LatencyResult } from './latency';
 import type { CpuShare } from './cpu-meter';
 import { spread, type Spread } from './stats';
@@ -43,9 +44,8 @@ export interface RunResult {
   latency: LatencyResult;
 }
 
-export interface BenchConfig {
-  mode: 'single' | 'cluster';
-  nodes: number;
+/** The workload as given on the command line (see run.ts's usage), recorded in the report. */
+export interface WorkloadSettings {
   runs: number;
   seconds: number;
   warmupSeconds: number;
@@ -56,10 +56,15 @@ export interface BenchConfig {
   inFlight: number;
   pullMax: number;
   maxBacklog: number;
-  pullWaitMs: number;
   payloadBytes: number;
   rate: number;
-  fsync: string;
+  fsync: FsyncPolicy;
+}
+
+export interface BenchConfig extends WorkloadSettings {
+  mode: 'single' | 'cluster';
+  nodes: number;
+  pullWaitMs: number;
   acks: 'all';
   replicationFactor: number;
   /** What was measured: both phases unless --only. */

@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMomClientError, type Connection } from '../src/client';
-import { clusterScriptAvailable, REPO_ROOT, startBrokerUnderTest, type BrokerUnderTest, type FsyncPolicy } from './broker-under-test';
+import { clusterScriptAvailable, REPO_ROOT, startBrokerUnderTest, type BrokerUnderTest } from './broker-under-test';
 import { runLatency } from './latency';
 import { formatProfileSummary, readProfile, summarizeProfile, type ProfileSummary } from './profile-summary';
 import {
@@ -30,6 +30,7 @@ import {
   type BenchConfig,
   type BenchReport,
   type RunResult,
+  type WorkloadSettings,
 } from './report';
 import { runThroughput } from './throughput';
 import { loginAt, makePayload, openConnection } from './workload';
@@ -61,20 +62,7 @@ const USAGE = `usage: npm run bench -- [options]
   --help
 `;
 
-export interface BenchOptions {
-  runs: number;
-  seconds: number;
-  warmupSeconds: number;
-  settleSeconds: number;
-  producers: number;
-  consumers: number;
-  inFlight: number;
-  pullMax: number;
-  maxBacklog: number;
-  rate: number;
-  latencyConsumers: number;
-  payloadBytes: number;
-  fsync: FsyncPolicy;
+export interface BenchOptions extends WorkloadSettings {
   cluster: number;
   only: 'both' | 'throughput' | 'latency';
   out: string;
@@ -283,26 +271,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     await broker.close();
   }
 
+  const { cluster, only, out, cpuProf, cpuProfDir, verbose, ...workload } = options;
   const config: BenchConfig = {
     mode,
-    nodes: mode === 'single' ? 1 : options.cluster,
-    runs: options.runs,
-    seconds: options.seconds,
-    warmupSeconds: options.warmupSeconds,
-    settleSeconds: options.settleSeconds,
-    producers: options.producers,
-    consumers: options.consumers,
-    latencyConsumers: options.latencyConsumers,
-    inFlight: options.inFlight,
-    pullMax: options.pullMax,
-    maxBacklog: options.maxBacklog,
+    nodes: mode === 'single' ? 1 : cluster,
+    ...workload,
     pullWaitMs: PULL_WAIT_MS,
-    payloadBytes: options.payloadBytes,
-    rate: options.rate,
-    fsync: options.fsync,
     acks: 'all',
-    replicationFactor: mode === 'single' ? 1 : Math.min(3, options.cluster),
-    phases: options.only === 'both' ? ['throughput', 'latency'] : [options.only],
+    replicationFactor: mode === 'single' ? 1 : Math.min(3, cluster),
+    phases: only === 'both' ? ['throughput', 'latency'] : [only],
   };
   const targets = mode === 'single' ? SINGLE_NODE_TARGETS : CLUSTER_TARGETS;
   const summary = summarize(runs);
