@@ -15,27 +15,21 @@ export class RecentEntries {
 
   /** Appends entries starting at `firstOffset`; a gap (not contiguous with the end) starts over. */
   add(firstOffset: number, epoch: number, entries: readonly LogEntry[]): void {
-    if (firstOffset !== this.end) {
-      this.start = firstOffset;
-      this.end = firstOffset;
-    }
-    for (let i = 0; i < entries.length; i++) {
-      this.ring[this.end % this.capacity] = { offset: this.end, epoch, entry: entries[i]! };
-      this.end++;
-    }
-    if (this.end - this.start > this.capacity) this.start = this.end - this.capacity;
+    for (let i = 0; i < entries.length; i++) this.push({ offset: firstOffset + i, epoch, entry: entries[i]! });
   }
 
   /** Appends stored entries (a follower's, which may skip offsets the leader compacted). */
   addStored(entries: readonly StoredEntry[]): void {
-    for (const stored of entries) {
-      if (stored.offset !== this.end) {
-        this.start = stored.offset;
-        this.end = stored.offset;
-      }
-      this.ring[this.end % this.capacity] = stored;
-      this.end++;
+    for (const stored of entries) this.push(stored);
+  }
+
+  private push(stored: StoredEntry): void {
+    if (stored.offset !== this.end) {
+      this.start = stored.offset;
+      this.end = stored.offset;
     }
+    this.ring[this.end % this.capacity] = stored;
+    this.end++;
     if (this.end - this.start > this.capacity) this.start = this.end - this.capacity;
   }
 
