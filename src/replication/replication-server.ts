@@ -1,9 +1,9 @@
 import { Server, ServerCredentials, status, type Metadata, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { MomError } from '../core/errors';
-import { ReplicationService, type FetchRequest, type FetchResponse } from '../gen/mom/replication/v1/replication';
+import type { FetchRequest } from '../gen/mom/replication/v1/replication';
 import type { Logger } from '../runtime/logger';
-import { toWireEntry } from './entry-wire';
+import { EncodedEntriesCache, ReplicationServiceWithEncodedAnswers, type FetchAnswer } from './fetch-answer';
 import { toServiceError } from './grpc-errors';
 import type { ReplicatedCommitLog } from './leader-log';
 
@@ -28,13 +28,14 @@ export class ReplicationServer {
   private boundPort = 0;
   private closed = false;
   /** Open fetch streams: ended at close, since a graceful shutdown waits for every call to end. */
-  private readonly streams = new Set<ServerDuplexStream<FetchRequest, FetchResponse>>();
+  private readonly streams = new Set<ServerDuplexStream<FetchRequest, FetchAnswer>>();
+  private readonly encodedEntries = new EncodedEntriesCache();
 
   constructor(private readonly options: ReplicationServerOptions) {
     this.secretDigest = options.clusterSecret ? digest(options.clusterSecret) : undefined;
-    this.server.addService(ReplicationService, {
-      fetch: (call: ServerUnaryCall<FetchRequest, FetchResponse>, callback: sendUnaryData<FetchResponse>) => this.fetch(call, callback),
-      fetchStream: (call: ServerDuplexStream<FetchRequest, FetchResponse>) => this.fetchStream(call),
+    this.server.addService(ReplicationServiceWithEncodedAnswers, {
+      fetch: (call: ServerUnaryCall<FetchRequest, FetchAnswer>, callback: sendUnaryData<FetchAnswer>) => this.fetch(call, callback),
+      fetchStream: (call: ServerDuplexStream<FetchRequest, FetchAnswer>) => this.fetchStream(call),
     });
   }
 
@@ -48,7 +49,7 @@ export class ReplicationServer {
     return `${this.options.host}:${this.boundPort}`;
   }
 
-  private fetch(call: ServerUnaryCall<FetchRequest, FetchResponse>, callback: sendUnaryData<FetchResponse>): void {
+  private fetch(call: ServerUnaryCall<FetchRequest, FetchAnswer>, callback: sendUnaryData<FetchAnswer>): void {
     if (!this.authorized(call.metadata)) {
       callback({ code: status.UNAUTHENTICATED, details: 'missing or wrong cluster secret' });
       return;
@@ -63,7 +64,7 @@ export class ReplicationServer {
    * One request at a time per stream, answered in order: a follower sends its next request
    * only after it has written what the last answer carried, so that request is its progress.
    */
-  private fetchStream(call: ServerDuplexStream<FetchRequest, FetchResponse>): void {
+  private fetchStream(call: ServerDuplexStream<FetchRequest, FetchAnswer>): void {
     if (this.closed) {
       call.emit('error', toServiceError(new MomError('unavailable', 'this replicator is shutting down')));
       return;
@@ -101,7 +102,7 @@ export class ReplicationServer {
     call.on('error', forget);
   }
 
-  private async answer(request: FetchRequest): Promise<FetchResponse> {
+  private async answer(request: FetchRequest): Promise<FetchAnswer> {
     const log = this.options.leaderLog(request.partition);
     if (!log) throw new MomError('not_leader', `this node does not lead partition ${request.partition}`);
     const result = await log.handleFetch({
@@ -113,12 +114,8 @@ export class ReplicationServer {
       maxEntries: Math.max(1, Math.min(request.maxEntries || 1000, MAX_ENTRIES_CAP)),
     });
     return {
-      leaderEpoch: log.epoch,
-      highWatermark: result.highWatermark,
-      logStart: 0,
-      entries: result.entries.map((entry) => toWireEntry(request.partition, entry)),
-      diverging: result.diverging,
-      compactBelow: result.compactBelow,
+      head: { leaderEpoch: log.epoch, highWatermark: result.highWatermark, logStart: 0, diverging: result.diverging, compactBelow: result.compactBelow },
+      entries: this.encodedEntries.get(log, request.partition, result.entries),
     };
   }
 

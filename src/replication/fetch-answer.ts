@@ -1,0 +1,59 @@
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import type { StoredEntry } from '../core/entries';
+import { Entry, FetchResponse, ReplicationService } from '../gen/mom/replication/v1/replication';
+import { toWireEntry } from './entry-wire';
+
+/**
+ * A fetch answer as the leader sends it: the small fields, and the entries already encoded.
+ * Both followers of a partition usually fetch the same range in the same round; encoding
+ * it once for both halves the leader's protobuf work, which was about 7% of its CPU at
+ * full load. The bytes are a valid FetchResponse: protobuf decoders take fields in any
+ * order, so the entries may follow the other fields.
+ */
+export interface FetchAnswer {
+  head: Omit<FetchResponse, 'entries'>;
+  /** `entries` (field 4) as encoded by `encodeEntries`. */
+  entries: Uint8Array;
+}
+
+/** Field 4 (`repeated Entry entries`), wire type 2 (length-delimited): see proto/mom/replication/v1. */
+const ENTRIES_TAG = (4 << 3) | 2;
+const NO_ENTRIES = new Uint8Array(0);
+
+export function encodeEntries(partition: number, entries: readonly StoredEntry[]): Uint8Array {
+  if (entries.length === 0) return NO_ENTRIES;
+  const writer = new BinaryWriter();
+  for (const entry of entries) Entry.encode(toWireEntry(partition, entry), writer.uint32(ENTRIES_TAG).fork()).join();
+  return writer.finish();
+}
+
+export function serializeFetchAnswer(answer: FetchAnswer): Buffer {
+  const head = FetchResponse.encode({ ...answer.head, entries: [] }).finish();
+  if (answer.entries.length === 0) return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  return Buffer.concat([head, answer.entries]);
+}
+
+/**
+ * The last range of entries encoded for a leader log. A leader never rewrites an offset of
+ * its own epoch, so the same log, first offset and count always mean the same bytes.
+ */
+export class EncodedEntriesCache {
+  private readonly last = new WeakMap<object, { first: number; count: number; bytes: Uint8Array }>();
+
+  get(log: object, partition: number, entries: readonly StoredEntry[]): Uint8Array {
+    if (entries.length === 0) return NO_ENTRIES;
+    const first = entries[0]!.offset;
+    const cached = this.last.get(log);
+    if (cached !== undefined && cached.first === first && cached.count === entries.length) return cached.bytes;
+    const bytes = encodeEntries(partition, entries);
+    this.last.set(log, { first, count: entries.length, bytes });
+    return bytes;
+  }
+}
+
+/** The replication service as the server registers it: answers go out as FetchAnswer. */
+export const ReplicationServiceWithEncodedAnswers = {
+  ...ReplicationService,
+  fetch: { ...ReplicationService.fetch, responseSerialize: serializeFetchAnswer },
+  fetchStream: { ...ReplicationService.fetchStream, responseSerialize: serializeFetchAnswer },
+} as const;
