@@ -34,21 +34,28 @@ export function serializeFetchAnswer(answer: FetchAnswer): Buffer {
 }
 
 /**
- * The last range of entries encoded for a leader log. A leader never rewrites an offset of
- * its own epoch, so the same log, first offset and count always mean the same bytes.
+ * The last range of entries encoded for each leader log. Only the same entry objects count
+ * as the same range: those come from the leader's in-memory tail, which both followers of a
+ * round read. Entries read from the store are new objects on every read, so a follower far
+ * behind never gets bytes encoded before compaction removed some of its range.
  */
 export class EncodedEntriesCache {
-  private readonly last = new WeakMap<object, { first: number; count: number; bytes: Uint8Array }>();
+  private readonly last = new WeakMap<object, { entries: readonly StoredEntry[]; bytes: Uint8Array }>();
 
   get(log: object, partition: number, entries: readonly StoredEntry[]): Uint8Array {
     if (entries.length === 0) return NO_ENTRIES;
-    const first = entries[0]!.offset;
     const cached = this.last.get(log);
-    if (cached !== undefined && cached.first === first && cached.count === entries.length) return cached.bytes;
+    if (cached !== undefined && sameObjects(cached.entries, entries)) return cached.bytes;
     const bytes = encodeEntries(partition, entries);
-    this.last.set(log, { first, count: entries.length, bytes });
+    this.last.set(log, { entries, bytes });
     return bytes;
   }
+}
+
+function sameObjects(a: readonly StoredEntry[], b: readonly StoredEntry[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The replication service as the server registers it: answers go out as FetchAnswer. */
