@@ -179,7 +179,7 @@ export function formatReport(report: BenchReport): string {
   lines.push(`mombroker bench: ${where}, fsync=${config.fsync}, acks=${config.acks}`);
   lines.push(
     `  ${config.runs} run(s) × ${config.seconds} s after ${config.warmupSeconds} s warm-up; payload ${config.payloadBytes} B; ` +
-      `${config.producers} producers × ${config.inFlight} publishes in flight; ${config.consumers} consumers pulling ${config.pullMax} (long poll ${config.pullWaitMs} ms) and acking per batch; backlog bound ${config.maxBacklog === 0 ? 'none' : formatRate(config.maxBacklog)}`,
+      `${config.producers} producers × ${config.inFlight} publishes in flight; ${config.consumers} consumers pulling ${config.pullMax} (long poll ${config.pullWaitMs} ms), acking in the background; backlog bound ${config.maxBacklog === 0 ? 'none' : formatRate(config.maxBacklog)}`,
   );
   lines.push(`  latency: ${formatRate(config.rate)} msg/s timer-driven, ${config.latencyConsumers} consumers, after ${config.settleSeconds} s idle`);
   lines.push(
