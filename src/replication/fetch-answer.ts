@@ -5,9 +5,9 @@ import { toWireEntry } from './entry-wire';
 
 /**
  * A fetch answer as the leader sends it: the small fields, and the entries already encoded.
- * Both followers of a partition usually fetch the same range in the same round; encoding
- * it once for both halves the leader's protobuf work, which was about 7% of its CPU at
- * full load. The bytes are a valid FetchResponse: protobuf decoders take fields in any
+ * Both followers of a partition often fetch the same range in the same round; encoding it
+ * once for both saves up to half of the leader's protobuf work, which was about 7% of its
+ * CPU at full load. The bytes are a valid FetchResponse: protobuf decoders take fields in any
  * order, so the entries may follow the other fields.
  */
 export interface FetchAnswer {
