@@ -1,5 +1,6 @@
 import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
+import { Pause } from '../runtime/pause';
 import type { NodeStore } from '../store/node-store';
 import { fromWireEntry } from './entry-wire';
 import type { FetchStream } from './fetch-stream';
@@ -43,7 +44,8 @@ export class PartitionFollower {
   private compactBelow = 0;
   /** What this follower appended lately, applied from memory once the high watermark covers it. */
   private recent = new RecentEntries(RECENT_ENTRIES);
-  private abortWait: (() => void) | undefined;
+  /** The backoff between failed fetches, ended early by close(). */
+  private readonly backoffPause = new Pause();
   /** The open FetchStream to the leader; replaced after any failure. */
   private stream: FetchStream | undefined;
 
@@ -88,7 +90,7 @@ export class PartitionFollower {
         // Leaders come and go during elections: those refusals are expected and retried quietly.
         const level = error instanceof MomError && (error.code === 'unavailable' || error.code === 'not_leader' || error.code === 'stale_epoch') ? 'debug' : 'warn';
         this.options.logger[level]('fetch from leader failed; retrying', { partition: this.partition, leader: this.options.leaderId, error });
-        await this.sleep(backoff);
+        await this.backoffPause.sleep(backoff);
         backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
       }
     }
@@ -140,23 +142,10 @@ export class PartitionFollower {
     if (entries.length > 0) store.writes.syncWithin(FOLLOWER_SYNC_WITHIN_MS, (error) => this.options.logger.error('follower sync failed', { partition, error }));
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.abortWait = undefined;
-        resolve();
-      }, ms);
-      this.abortWait = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
   /** Stops fetching: the fetch in flight is cancelled. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    this.abortWait?.();
+    this.backoffPause.wake();
     this.stream?.close();
     await this.loop;
   }

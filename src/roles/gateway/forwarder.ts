@@ -23,6 +23,7 @@ import { DEFAULT_BODY_LIMIT, readBody } from '../../http/body';
 import type { RequestContext } from '../../http/router';
 import type { TokenVerifier } from '../../http/token-verifier';
 import type { Logger } from '../../runtime/logger';
+import { Pause } from '../../runtime/pause';
 import type { Route } from '../../coordination/partition-map';
 
 /** Where requests go: the gateway's PartitionMap, or anything that can answer the same questions. */
@@ -395,12 +396,12 @@ class Exchange implements Dispatcher.DispatchHandler {
 class LongPollClient {
   gone = false;
   exchange: Exchange | null = null;
-  private wake: (() => void) | null = null;
+  private readonly pause = new Pause();
   private readonly onClose = (): void => {
     if (this.res.writableFinished) return;
     this.gone = true;
     this.exchange?.cancel();
-    this.wake?.();
+    this.pause.wake();
   };
 
   constructor(private readonly res: ServerResponse) {
@@ -413,18 +414,7 @@ class LongPollClient {
 
   /** A pause between attempts that ends early when the client goes away. */
   sleep(ms: number): Promise<void> {
-    if (this.gone) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = null;
-        resolve();
-      };
-    });
+    return this.gone ? Promise.resolve() : this.pause.sleep(ms);
   }
 }
 
