@@ -80,8 +80,8 @@ const ACK_IDS_PER_REQUEST = 1_000;
 
 /**
  * Pulls and acks until `signal` aborts. Acks go in the background, as the SDK's `consume()`
- * sends them: at most one ack request in flight per loop, and ids pulled meanwhile wait and
- * leave together in the next one, so a pull never waits for an ack (waiting made consumers
+ * sends them, here with at most one ack request in flight per loop: ids pulled meanwhile wait
+ * and leave together in the next one, so a pull never waits for an ack (waiting made consumers
  * leave the queue without a pull for a whole ack round trip). Resolves after every pulled id
  * was acked; rejects on the first error that is not the abort.
  */
