@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'queue_full', // max_length reached: consume, or retry later
   'unavailable', // shutting down, failover in progress, dependency down
   'timeout',
+  'insufficient_storage', // the node cannot write: disk full or an I/O error (507); nothing was stored
   'config_invalid',
   'internal',
 ] as const;
@@ -58,6 +59,7 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'queue_full',
   'unavailable',
   'timeout',
+  'insufficient_storage',
 ]);
 
 export function isMomError(value: unknown): value is MomError {

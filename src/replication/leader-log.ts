@@ -16,6 +16,12 @@ export interface LeaderLogOptions {
   logger: Logger;
   /** Called when this log finds it no longer leads (a CAS showed another leader or epoch). */
   onDeposed: () => void;
+  /**
+   * Whether a node is registered with the coordinator. One that is not (its session ended, or
+   * it withdrew because its disk refuses writes) is not taken back into the ISR, however far
+   * it fetched: the controller drops such nodes from every ISR (DESIGN §5).
+   */
+  isLive: (nodeId: string) => boolean;
 }
 
 export interface FetchRequest {
@@ -57,6 +63,8 @@ const ISR_CHECK_MS = 200;
 const TAIL_ENTRIES = 1_024;
 // Below the gateway's default retry deadline (10 s), so a stuck commit answers before the gateway gives up.
 const COMMIT_TIMEOUT_MS = 8_000;
+/** Pause before applying again after an apply the store refused. */
+const APPLY_RETRY_MS = 200;
 
 /**
  * A partition's log on its leader, replicated by followers that fetch (DESIGN §5). An entry
@@ -84,6 +92,7 @@ export class ReplicatedCommitLog implements CommitLog {
   private isrChangeInFlight = false;
   private readonly leaderSince = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  private applyRetryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: LeaderLogOptions) {
@@ -104,15 +113,16 @@ export class ReplicatedCommitLog implements CommitLog {
 
   async begin(): Promise<void> {
     const { store, nodeId } = this.options;
-    const end = await store.writes.submit(() => {
+    const entries: LogEntry[] = [{ type: 'epoch.start', nodeId }];
+    const first = await store.writes.submit(() => {
       this.epochStart = store.position(this.partition).logEnd;
       store.recordEpochStart(this.partition, this.epoch, this.epochStart);
-      const entries: LogEntry[] = [{ type: 'epoch.start', nodeId }];
-      const first = store.append(this.partition, this.epoch, entries);
-      this.tail.add(first, this.epoch, entries);
-      return first + entries.length;
+      return store.append(this.partition, this.epoch, entries);
     });
-    this.durableEnd = Math.max(this.durableEnd, end);
+    // Only once stored: followers are served from this tail, and must never get an entry the
+    // leader does not hold.
+    this.tail.add(first, this.epoch, entries);
+    this.durableEnd = Math.max(this.durableEnd, first + entries.length);
     this.begun = true;
     this.timer = setInterval(() => this.checkIsr(), ISR_CHECK_MS);
     this.timer.unref();
@@ -260,7 +270,12 @@ export class ReplicatedCommitLog implements CommitLog {
           }
         }
       })
-      .catch((error: unknown) => this.options.logger.error('applying committed entries failed', { partition: this.partition, error }))
+      .catch((error: unknown) => {
+        // Rolled back, `applied` with it: the same entries are applied again, never skipped.
+        // Their producers wait (and get 504 past the commit timeout), never a 201 meanwhile.
+        this.options.logger.error('applying committed entries failed; retrying', { partition: this.partition, error });
+        this.retryApplyLater();
+      })
       .finally(() => {
         this.applying = false;
         if (this.applyAgain) {
@@ -268,6 +283,14 @@ export class ReplicatedCommitLog implements CommitLog {
           this.applyCommitted();
         }
       });
+  }
+
+  private retryApplyLater(): void {
+    if (this.closed || this.applyRetryTimer) return;
+    this.applyRetryTimer = setTimeout(() => {
+      this.applyRetryTimer = undefined;
+      if (!this.closed) this.applyCommitted();
+    }, APPLY_RETRY_MS);
   }
 
   /** Shrinks the ISR by followers that fell behind, grows it by those that caught up (DESIGN §5). */
@@ -288,6 +311,7 @@ export class ReplicatedCommitLog implements CommitLog {
       // offset also holds the HW back), so without the recency check it never left the ISR.
       if (
         progress &&
+        this.options.isLive(replica) &&
         progress.fetchOffset >= this.hw &&
         progress.fetchOffset > this.epochStart &&
         now - progress.lastCaughtUpAt <= replicaLagMaxMs
@@ -369,6 +393,7 @@ export class ReplicatedCommitLog implements CommitLog {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.applyRetryTimer) clearTimeout(this.applyRetryTimer);
     this.failWaiters(maybeStored(this.partition, 'leadership moved'));
     this.wakeFetchers();
   }

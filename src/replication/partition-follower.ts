@@ -19,6 +19,7 @@ export interface FollowerOptions {
 }
 
 const FETCH_WAIT_MS = 500;
+const QUIET_FETCH_ERRORS = new Set(['unavailable', 'not_leader', 'stale_epoch', 'insufficient_storage']);
 const FETCH_ENTRIES = 2_000;
 /** Entries written lately, applied from memory once committed; small for the GC (see TAIL_ENTRIES). */
 const RECENT_ENTRIES = 1_024;
@@ -88,7 +89,9 @@ export class PartitionFollower {
         this.stream = undefined;
         if (this.closed) return;
         // Leaders come and go during elections: those refusals are expected and retried quietly.
-        const level = error instanceof MomError && (error.code === 'unavailable' || error.code === 'not_leader' || error.code === 'stale_epoch') ? 'debug' : 'warn';
+        // A full disk is logged once by StorageHealth, and the node stops following meanwhile.
+        const quiet: ReadonlySet<string> = QUIET_FETCH_ERRORS;
+        const level = error instanceof MomError && quiet.has(error.code) ? 'debug' : 'warn';
         this.options.logger[level]('fetch from leader failed; retrying', { partition: this.partition, leader: this.options.leaderId, error });
         await this.backoffPause.sleep(backoff);
         backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
@@ -128,17 +131,25 @@ export class PartitionFollower {
     // follows within FOLLOWER_SYNC_WITHIN_MS, off the replication path. An acknowledged
     // entry is then synced on the leader and written on every in-sync replica, which survives
     // the loss of any node's process; see "Guarantees and limits" in the README.
-    await store.writes.submit(
-      () => {
-        if (entries.length > 0) {
-          store.appendReplicated(partition, entries);
-          this.recent.addStored(entries);
-        }
-        // Only committed entries are applied: a later truncation never touches applied state.
-        store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd), (from, max) => this.recent.read(from, max));
-      },
-      { durable: false, immediate: true },
-    );
+    // A write the disk refuses rolls back, and the store's log end with it: the next fetch
+    // asks again from the last entry really stored, so this follower never claims (and the
+    // leader never counts) an entry it does not hold.
+    try {
+      await store.writes.submit(
+        () => {
+          if (entries.length > 0) {
+            store.appendReplicated(partition, entries);
+            this.recent.addStored(entries);
+          }
+          // Only committed entries are applied: a later truncation never touches applied state.
+          store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd), (from, max) => this.recent.read(from, max));
+        },
+        { durable: false, immediate: true },
+      );
+    } catch (error) {
+      this.recent = new RecentEntries(RECENT_ENTRIES); // it may remember entries the failed write did not store
+      throw error;
+    }
     if (entries.length > 0) store.writes.syncWithin(FOLLOWER_SYNC_WITHIN_MS, (error) => this.options.logger.error('follower sync failed', { partition, error }));
   }
 
