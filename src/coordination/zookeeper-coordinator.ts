@@ -45,7 +45,7 @@ import {
   ZkLayout,
 } from './zk-layout';
 import { casPartitionNode, createPartitionNode, decodePartitionNode } from './zk-partitions';
-import { writeRegistration } from './zk-registration';
+import { removeRegistration, writeRegistration } from './zk-registration';
 import { ChildrenWatch, type SessionHost } from './zk-watch';
 
 export interface ZooKeeperCoordinatorOptions {
@@ -187,6 +187,14 @@ export class ZooKeeperCoordinator implements Coordinator {
     }
     await writeRegistration(zk, this.layout, info, this.log);
     this.registration = { ...info };
+  }
+
+  async withdrawNode(): Promise<void> {
+    const registration = this.registration;
+    if (!registration) return;
+    this.registration = undefined; // a session restored from now on leaves it out
+    const zk = this.client();
+    await removeRegistration(zk, this.layout, registration.id);
   }
 
   async listNodes(): Promise<NodeInfo[]> {

@@ -79,7 +79,16 @@ interface Parts {
  * coordinator, one logger, one metrics registry. Roles reach each other over the network,
  * except through the coordinator and store objects wired here once.
  */
-export async function startBrokerProcess(config: BrokerConfig, logger: Logger): Promise<BrokerProcess> {
+export interface BrokerProcessHooks {
+  /**
+   * Something happened after which this process must not go on (an fdatasync failed: see
+   * GroupCommitOptions.onSyncFailure). The caller ends the process at once, without the
+   * orderly close, which would write to the same disk.
+   */
+  onFatal: (error: Error) => void;
+}
+
+export async function startBrokerProcess(config: BrokerConfig, logger: Logger, hooks: BrokerProcessHooks): Promise<BrokerProcess> {
   const roles = expandRoles(config.roles);
   checkRoleCombination(config, roles);
   const metrics = new Metrics();
@@ -173,6 +182,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
         httpUrl: url,
         grpcAddress,
         version: VERSION,
+        onFatal: hooks.onFatal,
         ...(parts.peers ? { replication: { peers: parts.peers } } : {}),
       });
       parts.node = node;

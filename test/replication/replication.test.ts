@@ -50,6 +50,7 @@ async function startLeader(t: TestContext, store: NodeStore, options: { minIsr?:
     onDeposed: () => {
       deposed = true;
     },
+    isLive: () => true,
   });
   await log.begin();
   const server = new ReplicationServer({ host: '127.0.0.1', port: 0, clusterSecret: options.secret ?? SECRET, logger: silentLogger, leaderLog: (p) => (p === 0 ? log : undefined) });

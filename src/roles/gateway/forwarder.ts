@@ -64,6 +64,11 @@ export interface ForwarderOptions {
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 /** 503 codes a node answers before storing anything (DESIGN §5: refused, not half-done). */
 const RETRYABLE_503: ReadonlySet<string> = new Set<ErrorCode>(['unavailable', 'not_enough_replicas']);
+/**
+ * A node whose disk refuses writes stored nothing and is handing its partitions to other
+ * replicas (DESIGN §5): the request goes to the new leader once the map names it.
+ */
+const RETRYABLE_507: ReadonlySet<string> = new Set<ErrorCode>(['insufficient_storage']);
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business, never copied. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** Request headers a node needs; everything else stays at the gateway. */
@@ -260,14 +265,14 @@ export class Forwarder {
     // The answer was cut after its headers: nothing has gone to the client yet, so it gets an error.
     if (error !== null) throw error;
 
-    if (statusCode === 421 || statusCode === 503) {
+    if (statusCode === 421 || statusCode === 503 || statusCode === 507) {
       const text = exchange.body().toString('utf8');
       const parsed = parseError(text);
       if (statusCode === 421 && parsed?.code === 'not_leader') {
         const hint = typeof parsed.node_location === 'string' ? parsed.node_location : undefined;
         return { done: false, failure: { reason: `${origin} does not lead the partition`, code: 'not_leader' }, hint };
       }
-      if (statusCode === 503 && parsed && RETRYABLE_503.has(parsed.code)) {
+      if (parsed && ((statusCode === 503 && RETRYABLE_503.has(parsed.code)) || (statusCode === 507 && RETRYABLE_507.has(parsed.code)))) {
         return { done: false, failure: { reason: `${origin} answered ${parsed.code}`, code: parsed.code } };
       }
     }

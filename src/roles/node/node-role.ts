@@ -8,6 +8,7 @@ import { ReplicatedCommitLog } from '../../replication/leader-log';
 import { PartitionFollower } from '../../replication/partition-follower';
 import type { ReplicationPeers } from '../../replication/replication-client';
 import { NodeStore } from '../../store/node-store';
+import type { StorageState } from '../../store/storage-health';
 import { LocalCommitLog, type CommitLog } from './commit-log';
 import { PartitionEngine } from './partition-engine';
 import type { UnreadBudget } from './inbox-delivery';
@@ -24,6 +25,11 @@ export interface NodeRoleOptions {
   /** Present when the node replicates (cluster): the clients to other nodes' replicators. */
   replication?: { peers: ReplicationPeers };
   version: string;
+  /**
+   * The disk failed an fdatasync: what this process reads back may differ from the disk, so
+   * it must stop at once and start again from what the disk holds (GroupCommitOptions.onSyncFailure).
+   */
+  onFatal: (error: Error) => void;
 }
 
 /** Builds the commit log a new leader uses; the cluster replaces the single-node one. */
@@ -38,6 +44,7 @@ const UNREAD_BUDGET_BYTES = 64 * 1024 * 1024;
 const UNREAD_PER_INBOX = 2_000;
 /** Short, frequent checkpoints keep each one's pause small. */
 const CHECKPOINT_MS = 250;
+const REGISTRATION_RETRY_MS = 1_000;
 
 /**
  * The node role: owns the store, leads the partitions the coordinator assigns to it, and
@@ -50,6 +57,10 @@ export class NodeRole {
   private readonly unreadBudget: UnreadBudget = { limit: UNREAD_BUDGET_BYTES, perInbox: UNREAD_PER_INBOX, used: 0 };
   private readonly followers = new Map<number, PartitionFollower>();
   private fenced = false;
+  /** The disk refuses writes (cluster only): leading and following stop until it takes them again. */
+  private storageFenced = false;
+  /** Withdrawals and registrations, one after another. */
+  private registrationChange: Promise<void> = Promise.resolve();
   private fenceTimer: NodeJS.Timeout | undefined;
   private readonly transitions = new Map<number, Promise<void>>();
   /** Per partition, the role a queued or running reconcile transition is taking (see reconcile). */
@@ -64,7 +75,11 @@ export class NodeRole {
   commitLogFactory: CommitLogFactory;
 
   constructor(private readonly options: NodeRoleOptions) {
-    this.store = NodeStore.open(options.config.data, options.config.fsync, (message) => options.logger.warn('checkpoint failed', { error: message }));
+    this.store = NodeStore.open(options.config.data, options.config.fsync, {
+      logger: options.logger,
+      onCheckpointError: (message) => options.logger.warn('checkpoint failed', { error: message }),
+      onSyncFailure: (error) => options.onFatal(error),
+    });
     this.commitLogFactory = async (partition, state) => {
       const log: CommitLog =
         state.replicas.length > 1
@@ -77,6 +92,7 @@ export class NodeRole {
               replicaLagMaxMs: options.config.replicaLagMaxMs,
               logger: options.logger,
               onDeposed: () => this.queueTransition(partition, () => this.stepDown(partition)),
+              isLive: (nodeId) => this.nodes.has(nodeId),
             })
           : new LocalCommitLog(this.store, partition, state.leaderEpoch, this.nodeId);
       await log.begin();
@@ -88,6 +104,8 @@ export class NodeRole {
     metrics.gauge('mom_store_syncs_total', 'fdatasyncs of the write-ahead log', () => this.store.writes.syncs);
     metrics.gauge('mom_store_checkpoints_total', 'WAL checkpoints completed by the checkpointer thread', () => this.store.checkpointer.completed);
     metrics.gauge('mom_partitions_led', 'partitions this node leads', () => this.engines.size);
+    metrics.gauge('mom_store_writable', '1 while the disk takes writes, 0 while it refuses them (full or failing)', () => (this.store.health.writable ? 1 : 0));
+    metrics.gauge('mom_store_write_failures_total', 'times the disk refused a write and the node stopped writing', () => this.store.health.failures);
   }
 
   get nodeId(): string {
@@ -105,8 +123,9 @@ export class NodeRole {
       }),
       coordinator.onSessionState((state) => this.onSessionState(state)),
       coordinator.watchPartitions((states) => this.onPartitionMap(states)),
+      this.store.health.onChange((state) => this.onStorageState(state)),
     );
-    await coordinator.registerNode({ id: this.nodeId, http: this.options.httpUrl, grpc: this.options.grpcAddress, version: this.options.version });
+    await coordinator.registerNode(this.registration());
     await Promise.all(this.transitions.values());
     this.timers.push(
       setInterval(() => this.sweepLeases(), LEASE_SWEEP_MS),
@@ -114,6 +133,61 @@ export class NodeRole {
       setInterval(() => this.checkpoint(), CHECKPOINT_MS),
     );
     for (const timer of this.timers) timer.unref();
+  }
+
+  private registration(): NodeInfo {
+    return { id: this.nodeId, http: this.options.httpUrl, grpc: this.options.grpcAddress, version: this.options.version };
+  }
+
+  private get clustered(): boolean {
+    return this.options.coordinator.kind === 'zookeeper';
+  }
+
+  /**
+   * DESIGN §5: a node whose disk refuses writes gives up its partitions. It withdraws its
+   * registration, so the controller treats it as gone: other in-sync replicas take over its
+   * leaderships and it leaves every ISR (a follower that cannot store what it fetches must
+   * not hold the high watermark back, nor ever be elected). Once the disk takes writes again
+   * it registers again and catches up as a follower; leaders add it back to the ISR when it
+   * has everything. A single node has no one to hand over to: it keeps leading, answers
+   * reads, and writes answer 507 until the disk takes them again.
+   */
+  private onStorageState(state: StorageState): void {
+    if (this.closed || !this.clustered) return;
+    const { coordinator, logger } = this.options;
+    if (state === 'failed') {
+      if (this.storageFenced) return;
+      this.storageFenced = true;
+      this.transitionTargets.clear();
+      logger.warn('stepping down from every partition until the disk takes writes again');
+      for (const partition of new Set([...this.engines.keys(), ...this.followers.keys()])) {
+        this.queueTransition(partition, () => this.stepDown(partition));
+      }
+      this.changeRegistration('withdraw', () => coordinator.withdrawNode());
+      return;
+    }
+    this.changeRegistration('register', async () => {
+      await coordinator.registerNode(this.registration());
+      if (!this.store.health.writable || this.closed) return;
+      this.storageFenced = false;
+      this.transitionTargets.clear();
+      logger.info('registered again after the disk recovered; following the partition map');
+      this.reconcile();
+    });
+  }
+
+  private changeRegistration(what: string, change: () => Promise<void>): void {
+    this.registrationChange = this.registrationChange.then(async () => {
+      for (let attempt = 1; !this.closed; attempt++) {
+        try {
+          await change();
+          return;
+        } catch (error) {
+          this.options.logger.warn(`could not ${what} this node in the coordinator; retrying`, { attempt, error });
+          await new Promise((resolve) => setTimeout(resolve, REGISTRATION_RETRY_MS));
+        }
+      }
+    });
   }
 
   partitionOf(exchange: string, name: string): number {
@@ -142,6 +216,7 @@ export class NodeRole {
     const state = this.partitions.get(partition);
     const leader = state?.leader ?? null;
     const location = leader ? this.nodes.get(leader)?.http ?? null : null;
+    if (leader === this.nodeId && this.storageFenced) return this.store.health.refusal() ?? new MomError('unavailable', `partition ${partition} is moving to another node; retry shortly`);
     // Named as leader but not leading (fenced, or between steps): pointing at itself would loop the gateway.
     if (!leader || !location || leader === this.nodeId) {
       return new MomError('unavailable', `partition ${partition} has no leader right now; retry shortly`, { details: { partition } });
@@ -168,7 +243,7 @@ export class NodeRole {
       const p = state.partition;
       const engine = this.engines.get(p);
       const follower = this.followers.get(p);
-      const fenced = this.fenced;
+      const fenced = this.fenced || this.storageFenced;
       const leads = state.leader === this.nodeId && !fenced;
       const follows = !leads && !fenced && state.leader !== null && state.replicas.includes(this.nodeId);
       if (leads && engine?.epoch === state.leaderEpoch) {
@@ -194,7 +269,7 @@ export class NodeRole {
       const step = async () => {
         await this.stepDown(p);
         const latest = this.partitions.get(p);
-        if (this.closed || this.fenced || !latest) return;
+        if (this.closed || this.fenced || this.storageFenced || !latest) return;
         if (latest.leader === this.nodeId) {
           if (this.store.lastEpoch(p) >= latest.leaderEpoch && this.options.config.zookeeper) {
             // This node already wrote in this epoch before it restarted: leading it again could
@@ -203,7 +278,7 @@ export class NodeRole {
             return;
           }
           const log = await this.commitLogFactory(p, latest);
-          if (this.closed || this.fenced) {
+          if (this.closed || this.fenced || this.storageFenced) {
             log.close();
             return;
           }
@@ -318,14 +393,15 @@ export class NodeRole {
   }
 
   private checkpoint(): void {
-    if (this.closed || this.store.writes.groups === this.checkpointedAt) return;
+    if (this.closed || !this.store.health.writable || this.store.writes.groups === this.checkpointedAt) return;
     this.checkpointedAt = this.store.writes.groups;
     this.store.checkpointer.request();
   }
 
   /** Compaction and dedup expiry, in the background, in their own transactions. */
   private maintain(): void {
-    if (this.closed) return;
+    // A disk that refuses writes would refuse these too, every 100 ms: the probe says when to resume.
+    if (this.closed || !this.store.health.writable) return;
     const now = Date.now();
     void this.store.writes
       .submit(() => {

@@ -21,6 +21,9 @@ import type { AckMode, CommitLog } from './commit-log';
 import { InboxDelivery, type Lease, type PullWaiter, type UnreadBudget } from './inbox-delivery';
 import { ProducerIds } from './producer-ids';
 
+/** Pause before an expired lease whose record failed is tried again. */
+const SETTLE_RETRY_MS = 1_000;
+
 export interface DeliveredMessage extends MessageRow {
   deliveries: number;
 }
@@ -292,8 +295,10 @@ export class PartitionEngine {
       try {
         await this.commit([{ type: 'settle', inbox: inbox.key, messages: released.map((l) => l.msg), outcome, reason, at: Date.now() }]);
       } catch (error) {
-        // Not settled: make the messages deliverable again rather than losing track of them.
-        for (const lease of released) delivery.requeue(lease.msg);
+        // Not settled: the consumer still holds the messages, as it did before asking. Handing
+        // them out again at once would be a delivery that `deliveries` never counts; they come
+        // back through the lease's expiry, which counts it, or through a retried ack.
+        if (this.deliveries.get(inbox.id) === delivery) for (const lease of released) delivery.lease(lease);
         throw error;
       }
     }
@@ -305,15 +310,29 @@ export class PartitionEngine {
     for (const delivery of this.deliveries.values()) {
       if (delivery.leases.size === 0) continue;
       const expired = delivery.takeExpired(now);
-      if (expired.length > 0) this.settleInBackground(delivery.inbox, expired.map((l) => l.msg), 'retry', 'lease_expired');
+      if (expired.length === 0) continue;
+      const inbox = delivery.inbox;
+      this.commit([{ type: 'settle', inbox: inbox.key, messages: expired.map((l) => l.msg), outcome: 'retry', reason: 'lease_expired', at: now }]).catch(
+        (error: unknown) => {
+          // The failed delivery is not on record yet: the messages stay out until it is (the
+          // next sweep after the pause tries again), so that every delivery counts.
+          if (this.deliveries.get(inbox.id) === delivery) {
+            const retryAt = Date.now() + SETTLE_RETRY_MS;
+            for (const lease of expired) delivery.lease({ ...lease, deadline: retryAt });
+          }
+          this.options.logger.warn('could not record expired leases; retrying', { inbox: inbox.key, error });
+        },
+      );
     }
   }
 
-  private settleInBackground(inbox: InboxRecord, msgs: number[], outcome: SettleOutcome, reason: 'lease_expired' | 'expired'): void {
+  /** Messages past their TTL, found by a pull: dead-lettered without being delivered. */
+  private settleInBackground(inbox: InboxRecord, msgs: number[], outcome: SettleOutcome, reason: 'expired'): void {
     this.commit([{ type: 'settle', inbox: inbox.key, messages: msgs, outcome, reason, at: Date.now() }]).catch((error: unknown) => {
+      // Never delivered: the next pull finds them expired again and tries once more.
       const delivery = this.deliveries.get(inbox.id);
       if (delivery) for (const msg of msgs) delivery.requeue(msg);
-      this.options.logger.warn('could not settle messages; they stay deliverable', { inbox: inbox.key, reason, error });
+      this.options.logger.warn('could not dead-letter expired messages; will try again', { inbox: inbox.key, reason, error });
     });
   }
 
