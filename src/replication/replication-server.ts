@@ -5,7 +5,7 @@ import type { FetchRequest } from '../gen/mom/replication/v1/replication';
 import type { Logger } from '../runtime/logger';
 import { EncodedEntriesCache, ReplicationServiceWithEncodedAnswers, type FetchAnswer } from './fetch-answer';
 import { toServiceError } from './grpc-errors';
-import type { ReplicatedCommitLog } from './leader-log';
+import type { FetchSource } from './fetch-source';
 
 export const CLUSTER_SECRET_HEADER = 'x-mom-cluster-secret';
 
@@ -15,7 +15,8 @@ export interface ReplicationServerOptions {
   /** Inter-node calls must carry it (DESIGN §5); without one configured, calls are not checked. */
   clusterSecret: string | undefined;
   logger: Logger;
-  leaderLog: (partition: number) => ReplicatedCommitLog | undefined;
+  /** The log of a partition this node leads, to serve its followers' fetches from. */
+  leaderLog: (partition: number) => FetchSource | undefined;
 }
 
 const MAX_WAIT_CAP_MS = 5_000;

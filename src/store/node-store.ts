@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../config/settings';
-import { DEFAULT_QUEUE_OPTIONS, type LogEntry, type QueueOptions, type StoredEntry, type TopicOptions } from '../core/entries';
+import { DEFAULT_QUEUE_OPTIONS, queueInboxKey, type LogEntry, type QueueOptions, type StoredEntry, type TopicOptions } from '../core/entries';
 import { MomError } from '../core/errors';
 import { Catalog } from './catalog';
 import { Checkpointer } from './checkpointer';
 import { Compactor } from './compactor';
-import { entryToRow, rowToEntry, type LogRow } from './entry-codec';
+import { entryToRow, rowToEntry, type LogRow } from './log-row-codec';
 import { GroupCommit } from './group-commit';
 import { OFFSET_BITS, openNodeDatabase } from './schema';
 import { StateApplier, type ApplyEffect } from './state-applier';
@@ -38,7 +38,8 @@ export interface PartitionPosition {
 
 /** A message row as the pull path reads it: the stored JSON text is sent on as it is. */
 export interface MessageRow {
-  msg: number;
+  /** The offset of the message's publish entry in its partition's log. */
+  offset: number;
   failures: number;
   msg_id: string;
   headers: string | null;
@@ -130,19 +131,19 @@ export class NodeStore {
       selectEpochs: db.prepare('SELECT epoch, start_offset FROM epochs WHERE p = ? ORDER BY epoch'),
       lastEpoch: db.prepare('SELECT MAX(epoch) AS epoch FROM epochs WHERE p = ?'),
       readyAfter: db.prepare(
-        `SELECT pending.msg, pending.failures, log.msg_id, log.headers, log.ts, log.payload
+        `SELECT pending.msg AS "offset", pending.failures, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
          WHERE pending.inbox = ? AND pending.state = 0 AND pending.msg > ?
          ORDER BY pending.msg LIMIT ?`,
       ),
       pendingMessage: db.prepare(
-        `SELECT pending.msg, pending.failures, log.msg_id, log.headers, log.ts, log.payload
+        `SELECT pending.msg AS "offset", pending.failures, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
          WHERE pending.inbox = ? AND pending.msg = ? AND pending.state = 0`,
       ),
       countByState: db.prepare('SELECT state, COUNT(*) AS n FROM pending WHERE inbox = ? GROUP BY state'),
       deadLetters: db.prepare(
-        `SELECT pending.msg, pending.failures, pending.dead_reason, log.msg_id, log.headers, log.ts, log.payload
+        `SELECT pending.msg AS "offset", pending.failures, pending.dead_reason, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
          WHERE pending.inbox = ? AND pending.state = 1 AND pending.msg > ?
          ORDER BY pending.msg LIMIT ?`,
@@ -374,7 +375,7 @@ export class NodeStore {
 
   private targetOf(entry: LogEntry): number | null {
     if (entry.type !== 'publish') return null;
-    if (entry.target === 'queue') return this.catalog.inbox(`q:${entry.exchange}/${entry.name}`)?.id ?? null;
+    if (entry.target === 'queue') return this.catalog.inbox(queueInboxKey(entry.exchange, entry.name))?.id ?? null;
     return this.catalog.topic(entry.exchange, entry.name)?.id ?? null;
   }
 
@@ -399,12 +400,12 @@ export class NodeStore {
     return epochs;
   }
 
-  readyAfter(partition: number, inboxId: number, afterMsg: number, limit: number): MessageRow[] {
-    return this.stmt.readyAfter.all(partition * OFFSET_BITS, inboxId, afterMsg, limit) as MessageRow[];
+  readyAfter(partition: number, inboxId: number, afterOffset: number, limit: number): MessageRow[] {
+    return this.stmt.readyAfter.all(partition * OFFSET_BITS, inboxId, afterOffset, limit) as MessageRow[];
   }
 
-  pendingMessage(partition: number, inboxId: number, msg: number): MessageRow | undefined {
-    return this.stmt.pendingMessage.get(partition * OFFSET_BITS, inboxId, msg) as MessageRow | undefined;
+  pendingMessage(partition: number, inboxId: number, offset: number): MessageRow | undefined {
+    return this.stmt.pendingMessage.get(partition * OFFSET_BITS, inboxId, offset) as MessageRow | undefined;
   }
 
   counts(inboxId: number): { ready: number; dead: number } {
@@ -416,8 +417,8 @@ export class NodeStore {
     return counts;
   }
 
-  deadLetters(partition: number, inboxId: number, afterMsg: number, limit: number): DeadLetterRow[] {
-    return this.stmt.deadLetters.all(partition * OFFSET_BITS, inboxId, afterMsg, limit) as DeadLetterRow[];
+  deadLetters(partition: number, inboxId: number, afterOffset: number, limit: number): DeadLetterRow[] {
+    return this.stmt.deadLetters.all(partition * OFFSET_BITS, inboxId, afterOffset, limit) as DeadLetterRow[];
   }
 
   findDedup(target: string, producerId: string): { msg_id: string; ts: number } | undefined {

@@ -44,9 +44,9 @@ test('settle: ack removes, retry counts failures, max_deliveries and dead move t
     commit(store, 0, 1, [{ type: 'settle', inbox: 'q:ex/q', messages, outcome, reason: outcome === 'dead' ? 'rejected' : 'nack', at: 2 }]);
   await settle([1], 'ack');
   const [retried] = await settle([2], 'retry');
-  assert.deepEqual(retried, { kind: 'settled', inbox: inbox.id, results: [{ msg: 2, state: 'ready', failures: 1 }] });
+  assert.deepEqual(retried, { kind: 'settled', inbox: inbox.id, results: [{ offset: 2, state: 'ready', failures: 1 }] });
   const [second] = await settle([2], 'retry');
-  assert.deepEqual(second, { kind: 'settled', inbox: inbox.id, results: [{ msg: 2, state: 'dead', failures: 2 }] });
+  assert.deepEqual(second, { kind: 'settled', inbox: inbox.id, results: [{ offset: 2, state: 'dead', failures: 2 }] });
   await settle([3], 'dead');
   assert.deepEqual(store.counts(inbox.id), { ready: 0, dead: 2 });
   assert.deepEqual(store.deadLetters(0, inbox.id, -1, 10).map((row) => [row.msg_id, row.dead_reason]), [['b', 'max_deliveries'], ['c', 'rejected']]);

@@ -1,7 +1,7 @@
 import { MomError } from '../../core/errors';
 import { readBody } from '../../http/body';
 import type { RequestContext } from '../../http/router';
-import { parseMomPyRequest } from '../node/mompy-handler';
+import { parseMomPyRequest } from '../../core/mompy-request';
 import type { Forwarder } from './forwarder';
 
 /**

@@ -1,12 +1,13 @@
 import type { Coordinator, PartitionState } from '../coordination/coordinator';
 import type { LogEntry, StoredEntry } from '../core/entries';
 import { MomError } from '../core/errors';
-import type { AckMode, AppliedListener, CommitLog } from '../roles/node/commit-log';
+import type { AckMode, AppliedListener, CommitLog } from './commit-log';
+import type { FetchResult, FetchSource, FollowerFetch } from '../replication/fetch-source';
 import type { Logger } from '../runtime/logger';
 import type { NodeStore } from '../store/node-store';
 import { RecentEntries } from './recent-entries';
 
-export interface LeaderLogOptions {
+export interface ReplicatedCommitLogOptions {
   store: NodeStore;
   coordinator: Coordinator;
   state: PartitionState;
@@ -22,22 +23,6 @@ export interface LeaderLogOptions {
    * it fetched: the controller drops such nodes from every ISR (DESIGN §5).
    */
   isLive: (nodeId: string) => boolean;
-}
-
-export interface FetchRequest {
-  followerId: string;
-  leaderEpoch: number;
-  fetchOffset: number;
-  lastFetchedEpoch: number;
-  maxWaitMs: number;
-  maxEntries: number;
-}
-
-export interface FetchResult {
-  entries: StoredEntry[];
-  highWatermark: number;
-  compactBelow: number;
-  diverging?: { epoch: number; endOffset: number };
 }
 
 interface FollowerProgress {
@@ -72,7 +57,7 @@ const APPLY_RETRY_MS = 200;
  * members; the high watermark (HW) is the committed offset, and only entries below it are
  * applied, so consumers never see anything above it.
  */
-export class ReplicatedCommitLog implements CommitLog {
+export class ReplicatedCommitLog implements CommitLog, FetchSource {
   readonly partition: number;
   readonly epoch: number;
   private listener: AppliedListener = () => {};
@@ -80,7 +65,7 @@ export class ReplicatedCommitLog implements CommitLog {
   private durableEnd: number;
   private epochStart = 0;
   private readonly tail = new RecentEntries(TAIL_ENTRIES);
-  private begun = false;
+  private started = false;
   private isr: string[];
   private replicas: string[];
   private stateVersion: number;
@@ -95,7 +80,7 @@ export class ReplicatedCommitLog implements CommitLog {
   private applyRetryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly options: LeaderLogOptions) {
+  constructor(private readonly options: ReplicatedCommitLogOptions) {
     const { state, store } = options;
     this.partition = state.partition;
     this.epoch = state.leaderEpoch;
@@ -111,7 +96,7 @@ export class ReplicatedCommitLog implements CommitLog {
     return Math.min(this.options.minInsyncReplicas, this.replicas.length);
   }
 
-  async begin(): Promise<void> {
+  async start(): Promise<void> {
     const { store, nodeId } = this.options;
     const entries: LogEntry[] = [{ type: 'epoch.start', nodeId }];
     const first = await store.writes.submit(() => {
@@ -123,7 +108,7 @@ export class ReplicatedCommitLog implements CommitLog {
     // leader does not hold.
     this.tail.add(first, this.epoch, entries);
     this.durableEnd = Math.max(this.durableEnd, first + entries.length);
-    this.begun = true;
+    this.started = true;
     this.timer = setInterval(() => this.checkIsr(), ISR_CHECK_MS);
     this.timer.unref();
     this.advanceHighWatermark();
@@ -164,7 +149,7 @@ export class ReplicatedCommitLog implements CommitLog {
   }
 
   /** A follower's fetch: validates its epoch and log, records its progress, returns what it lacks. */
-  async handleFetch(request: FetchRequest): Promise<FetchResult> {
+  async handleFetch(request: FollowerFetch): Promise<FetchResult> {
     this.ensureLeading();
     const { store } = this.options;
     if (request.leaderEpoch !== this.epoch) {
@@ -204,7 +189,7 @@ export class ReplicatedCommitLog implements CommitLog {
 
   /** Entries committed in earlier epochs precede this epoch's first entry: once that is applied, all of them are. */
   notReady(): MomError | undefined {
-    if (this.begun && this.options.store.position(this.partition).applied > this.epochStart) return undefined;
+    if (this.started && this.options.store.position(this.partition).applied > this.epochStart) return undefined;
     if (this.isr.length < this.minIsr) return this.notEnoughReplicas();
     return new MomError('unavailable', `partition ${this.partition}: this node just became its leader and is catching up on committed entries; retry shortly`);
   }
@@ -389,7 +374,7 @@ export class ReplicatedCommitLog implements CommitLog {
     if (this.closed) throw new MomError('unavailable', `partition ${this.partition} is no longer led here; retry`);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);

@@ -2,10 +2,10 @@ import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
 import { Pause } from '../runtime/pause';
 import type { NodeStore } from '../store/node-store';
-import { fromWireEntry } from './entry-wire';
-import type { FetchStream } from './fetch-stream';
+import { fromWireEntry } from '../replication/entry-protobuf';
+import type { FetchStream } from '../replication/fetch-stream';
+import type { ReplicationPeers } from '../replication/replication-client';
 import { RecentEntries } from './recent-entries';
-import type { ReplicationPeers } from './replication-client';
 
 export interface FollowerOptions {
   store: NodeStore;
