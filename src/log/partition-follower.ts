@@ -19,7 +19,9 @@ export interface FollowerOptions {
 }
 
 const FETCH_WAIT_MS = 500;
-const QUIET_FETCH_ERRORS = new Set(['unavailable', 'not_leader', 'stale_epoch', 'insufficient_storage']);
+const QUIET_FETCH_ERRORS: ReadonlySet<string> = new Set(['unavailable', 'not_leader', 'stale_epoch', 'insufficient_storage']);
+const OPERATOR_FETCH_ERRORS: ReadonlySet<string> = new Set(['unauthorized', 'forbidden']);
+const OPERATOR_ERROR_LOG_INTERVAL_MS = 60_000;
 const FETCH_ENTRIES = 2_000;
 /** Entries written lately, applied from memory once committed; small for the GC (see TAIL_ENTRIES). */
 const RECENT_ENTRIES = 1_024;
@@ -49,6 +51,7 @@ export class PartitionFollower {
   private readonly backoffPause = new Pause();
   /** The open FetchStream to the leader; replaced after any failure. */
   private stream: FetchStream | undefined;
+  private operatorErrorLoggedAt = 0;
 
   constructor(private readonly options: FollowerOptions) {}
 
@@ -69,7 +72,8 @@ export class PartitionFollower {
     return this.options.leaderAddress;
   }
 
-  start(): void {
+  /** Starts fetching in the background; resolves at once (the first fetch may take a while). */
+  async start(): Promise<void> {
     this.loop ??= this.run();
   }
 
@@ -85,18 +89,32 @@ export class PartitionFollower {
         await this.fetchOnce();
         backoff = BACKOFF_MIN_MS;
       } catch (error) {
-        this.stream?.close();
+        void this.stream?.close();
         this.stream = undefined;
         if (this.closed) return;
         // Leaders come and go during elections: those refusals are expected and retried quietly.
-        // A full disk is logged once by StorageHealth, and the node stops following meanwhile.
-        const quiet: ReadonlySet<string> = QUIET_FETCH_ERRORS;
-        const level = error instanceof MomError && quiet.has(error.code) ? 'debug' : 'warn';
-        this.options.logger[level]('fetch from leader failed; retrying', { partition: this.partition, leader: this.options.leaderId, error });
+        this.options.logger[this.levelFor(error)]('fetch from leader failed; retrying', { partition: this.partition, leader: this.options.leaderId, error });
         await this.backoffPause.sleep(backoff);
         backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
       }
     }
+  }
+
+  /**
+   * Leaders come and go during elections: those refusals are expected and retried quietly, and
+   * a full disk is reported once by StorageHealth. A refusal only an operator can fix (a wrong
+   * cluster secret) is an error, said once a minute rather than on every retry.
+   */
+  private levelFor(error: unknown): 'debug' | 'warn' | 'error' {
+    const code = error instanceof MomError ? error.code : undefined;
+    if (code !== undefined && QUIET_FETCH_ERRORS.has(code)) return 'debug';
+    if (code !== undefined && OPERATOR_FETCH_ERRORS.has(code)) {
+      const now = Date.now();
+      if (now - this.operatorErrorLoggedAt < OPERATOR_ERROR_LOG_INTERVAL_MS) return 'debug';
+      this.operatorErrorLoggedAt = now;
+      return 'error';
+    }
+    return 'warn';
   }
 
   private async fetchOnce(): Promise<void> {
@@ -157,7 +175,7 @@ export class PartitionFollower {
   async close(): Promise<void> {
     this.closed = true;
     this.backoffPause.wake();
-    this.stream?.close();
+    await this.stream?.close();
     await this.loop;
   }
 }

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status, type Metadata, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type Metadata, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { MomError } from '../core/errors';
 import type { FetchRequest } from '../gen/mom/replication/v1/replication';
@@ -52,7 +52,7 @@ export class ReplicationServer {
 
   private fetch(call: ServerUnaryCall<FetchRequest, FetchAnswer>, callback: sendUnaryData<FetchAnswer>): void {
     if (!this.authorized(call.metadata)) {
-      callback({ code: status.UNAUTHENTICATED, details: 'missing or wrong cluster secret' });
+      callback(toServiceError(wrongSecret()));
       return;
     }
     this.answer(call.request).then(
@@ -71,7 +71,7 @@ export class ReplicationServer {
       return;
     }
     if (!this.authorized(call.metadata)) {
-      call.emit('error', { code: status.UNAUTHENTICATED, details: 'missing or wrong cluster secret' });
+      call.emit('error', toServiceError(wrongSecret()));
       return;
     }
     this.streams.add(call);
@@ -146,6 +146,10 @@ export class ReplicationServer {
       });
     });
   }
+}
+
+function wrongSecret(): MomError {
+  return new MomError('unauthorized', 'missing or wrong cluster secret: every node of a cluster needs the same --cluster-secret');
 }
 
 function digest(text: string): Buffer {

@@ -21,7 +21,7 @@ import { buildClientApi } from './node/client-api';
 import { MomPyHandler } from './node/mompy-handler';
 import { NodeRole } from './node/node-role';
 import { RequestGuard } from './node/request-guard';
-import { startPartitionerRole, type PartitionerRole } from './partitioner/partitioner-role';
+import { PartitionerRole } from './partitioner/partitioner-role';
 import { buildSystemRoutes } from './system-routes';
 
 export const VERSION = '0.1.0';
@@ -148,7 +148,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
     const url = config.advertiseUrl ?? http.url();
 
     if (roles.has('partitioner')) {
-      parts.partitioner = await startPartitionerRole({
+      const partitioner = new PartitionerRole({
         coordinator: coordinator!,
         candidateId: config.nodeId,
         partitions: config.partitions,
@@ -156,6 +156,8 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         uncleanElection: config.uncleanElection,
         logger: logger.child({ role: 'partitioner' }),
       });
+      parts.partitioner = partitioner;
+      await partitioner.start();
       http.mount(parts.partitioner.router);
     }
 

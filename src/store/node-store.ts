@@ -460,11 +460,11 @@ export class NodeStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.health.close();
+    await this.health.close();
     await this.writes.close();
     await this.checkpointer.close();
     this.checkpointNow();
-    this.wal.close();
+    await this.wal.close();
     this.db.close();
   }
 }

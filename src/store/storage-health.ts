@@ -111,7 +111,7 @@ export class StorageHealth {
     for (const listener of [...this.listeners]) listener(this.current);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = undefined;
