@@ -5,7 +5,7 @@
  * MomClientError (DESIGN §8).
  */
 import { TokenManager } from './auth';
-import type { ApiRequest, ApiResponse, ClientContext, Flushable, PublishSettings } from './context';
+import type { ApiRequest, ApiResponse, ClientContext, Flushable, OpenStream, PublishSettings, StreamRequest } from './context';
 import { declare } from './declare';
 import { closedError, errorFromAbort, MomClientError } from './errors';
 import { HttpTransport, requestWasNotSent, type TransportResponse } from './http-transport';
@@ -42,6 +42,9 @@ export interface ConnectionStats {
 }
 
 type State = 'open' | 'closing' | 'closed';
+
+/** A stream's server sends a keepalive at least every 15 s: silence past this means the connection is dead. */
+const STREAM_IDLE_TIMEOUT_MS = 45_000;
 
 /** Retry-After of the answer that produced an error, when it had one. */
 const retryAfterByError = new WeakMap<MomClientError, number>();
@@ -116,11 +119,13 @@ export class Connection {
     this.tokens = new TokenManager(password === undefined || user === undefined ? undefined : () => this.postAuth(user, password), options.token);
     this.context = {
       request: (request) => this.track(request),
+      openStream: (request) => this.openStream(request),
       assertOpen: () => this.assertOpen(),
       closeSignal: this.closeController.signal,
       username: () => this.username(),
       handle: (key, create) => this.handle(key, create),
       publishSettings,
+      retryDeadlineMs: this.retryDeadlineMs,
     };
   }
 
@@ -188,6 +193,27 @@ export class Connection {
     };
     performing.then(forget, forget);
     return performing;
+  }
+
+  private async openStream(request: StreamRequest): Promise<OpenStream> {
+    this.assertOpen();
+    const path = request.path + queryString(request.query);
+    let renewed = false;
+    for (;;) {
+      const token = this.anonymous ? undefined : await this.tokens.get();
+      const headers: Record<string, string> = { accept: 'text/event-stream' };
+      if (token !== undefined) headers.authorization = `Bearer ${token}`;
+      this.counters.requests++;
+      const response = await this.transport.stream({ method: 'GET', path, headers, signal: request.signal, idleTimeoutMs: STREAM_IDLE_TIMEOUT_MS });
+      if (response.status === 200) return { chunks: response.body };
+      const error = errorFromResponse({ status: response.status, headers: response.headers, text: await response.text() }, { method: 'GET', path: request.path, idempotent: true }, path);
+      if (error.status === 401 && !renewed && this.tokens.canLogin) {
+        renewed = true;
+        await this.tokens.renew(token);
+        continue;
+      }
+      throw error;
+    }
   }
 
   /** Counters since connect(). */

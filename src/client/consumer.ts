@@ -4,6 +4,7 @@
  * delegate here; they differ only in their base path.
  */
 import { AckBatcher } from './ack-batcher';
+import { streamMessages } from './stream-consumer';
 import type { ClientContext, Flushable } from './context';
 import { isMomClientError, MomClientError } from './errors';
 import { Message, type MessageSettler, type NackOptions } from './message';
@@ -27,6 +28,14 @@ export interface DeadLettersOptions {
 }
 
 export interface ConsumeOptions extends PullOptions {
+  /**
+   * `stream` (default): the server pushes messages over one long-lived request as soon as
+   * they are committed, at most `prefetch` unsettled; it reconnects by itself. `pull`: long
+   * polls of `waitMs`, `max` messages each.
+   */
+  mode?: 'stream' | 'pull';
+  /** Stream: delivered-but-unsettled messages at most (1–1000; default `max`, else 100). */
+  prefetch?: number;
   /**
    * Ack each message when the loop asks for the next one, in coalesced background requests;
    * an ack that fails is thrown by the iterator. The message the loop is on when it leaves
@@ -73,8 +82,19 @@ export class MessageSource implements MessageSettler, Flushable {
    * messages one by one. Ends on break/return(), when `signal` aborts, or when the
    * connection closes. Messages pulled but not yet yielded when it ends are given back.
    */
-  async *consume(options: ConsumeOptions = {}): AsyncGenerator<Message, void, undefined> {
+  consume(options: ConsumeOptions = {}): AsyncGenerator<Message, void, undefined> {
     this.context.assertOpen();
+    if (options.mode === 'pull') return this.pullMessages(options);
+    return streamMessages(this.context, this.basePath, this, {
+      prefetch: options.prefetch ?? options.max ?? CONSUME_MAX,
+      leaseMs: options.leaseMs,
+      autoAck: options.autoAck === true,
+      signal: this.stopSignal(options.signal),
+      reconnectDeadlineMs: this.context.retryDeadlineMs,
+    });
+  }
+
+  private async *pullMessages(options: ConsumeOptions): AsyncGenerator<Message, void, undefined> {
     const pullOptions: PullOptions = {
       max: options.max ?? CONSUME_MAX,
       waitMs: options.waitMs ?? CONSUME_WAIT_MS,

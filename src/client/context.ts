@@ -24,6 +24,18 @@ export interface ApiRequest {
   extraTimeoutMs?: number;
 }
 
+/** A stream request (`GET …/stream`): no retries here, its consumer reconnects. */
+export interface StreamRequest {
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  signal: AbortSignal;
+}
+
+/** An open event stream: its body as it comes. */
+export interface OpenStream {
+  chunks: AsyncIterable<Buffer>;
+}
+
 export interface ApiResponse<T> {
   status: number;
   body: T;
@@ -36,6 +48,11 @@ export interface Flushable {
 
 export interface ClientContext {
   request<T>(request: ApiRequest): Promise<ApiResponse<T>>;
+  /**
+   * Opens a stream with the connection's token (one re-login on 401). An answer other than
+   * 200 rejects with its MomClientError (retryable or not); there is no retry here.
+   */
+  openStream(request: StreamRequest): Promise<OpenStream>;
   /** Throws MomClientError `closed` once close() was called. */
   assertOpen(): void;
   /** Aborted when close() starts: long polls and consume loops end on it. */
@@ -46,6 +63,8 @@ export interface ClientContext {
   handle<T extends Flushable>(key: string, create: () => T): T;
   /** Publish tuning shared by every publisher of the connection. */
   readonly publishSettings: PublishSettings;
+  /** How long requests are retried (and streams reopened) before an error is given up to the caller. */
+  readonly retryDeadlineMs: number;
 }
 
 export interface PublishSettings {

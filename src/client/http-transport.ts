@@ -27,6 +27,16 @@ export interface TransportResponse {
   text: string;
 }
 
+/** A response whose body is read as it comes (a Server-Sent Events stream). */
+export interface StreamingResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The body, chunk by chunk; it ends when the server ends it or the request is aborted. */
+  body: AsyncIterable<Buffer>;
+  /** The whole body as text (for an error answer). */
+  text(): Promise<string>;
+}
+
 export interface HttpTransportOptions {
   /** Sockets per origin (default 16). */
   connections?: number;
@@ -56,6 +66,8 @@ export class HttpTransport {
   readonly origin: string;
   private readonly basePath: string;
   private readonly pool: Pool;
+  /** Streams hold a socket each for as long as they live: a pool of their own, without a bound. */
+  private readonly streamPool: Pool;
   private closed = false;
 
   constructor(baseUrl: URL, options: HttpTransportOptions = {}) {
@@ -69,6 +81,39 @@ export class HttpTransport {
       pipelining: 1,
       keepAliveTimeout: 4_000,
     });
+    this.streamPool = new Pool(this.origin, { connections: null, pipelining: 1, keepAliveTimeout: 4_000 });
+  }
+
+  /**
+   * Opens a long-lived response (a stream of events). `idleTimeoutMs` bounds the wait for the
+   * head and between two chunks: the server sends a keepalive well within it.
+   */
+  async stream(request: Omit<TransportRequest, 'timeoutMs'> & { idleTimeoutMs: number }): Promise<StreamingResponse> {
+    if (this.closed) throw closedError();
+    if (request.signal?.aborted) throw errorFromAbort(request.signal);
+    const asRequest: TransportRequest = { ...request, timeoutMs: request.idleTimeoutMs };
+    try {
+      const response = await this.streamPool.request({
+        origin: this.origin,
+        method: request.method,
+        path: this.basePath + request.path,
+        headers: request.headers,
+        signal: request.signal,
+        headersTimeout: request.idleTimeoutMs,
+        bodyTimeout: request.idleTimeoutMs,
+      });
+      const body = response.body;
+      const chunks = (async function* (transport: HttpTransport): AsyncGenerator<Buffer> {
+        try {
+          for await (const chunk of body) yield chunk as Buffer;
+        } catch (error) {
+          throw transport.toClientError(error, asRequest);
+        }
+      })(this);
+      return { status: response.statusCode, headers: response.headers, body: chunks, text: () => body.text() };
+    } catch (error) {
+      throw this.toClientError(error, asRequest);
+    }
   }
 
   async request(request: TransportRequest): Promise<TransportResponse> {
@@ -96,10 +141,10 @@ export class HttpTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.streamPool.destroy()]);
   }
 
-  private toClientError(error: unknown, request: TransportRequest): MomClientError {
+  toClientError(error: unknown, request: TransportRequest): MomClientError {
     if (error instanceof MomClientError) return error;
     if (request.signal?.aborted) return errorFromAbort(request.signal);
     const code = causeCode(error);

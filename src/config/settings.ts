@@ -42,6 +42,7 @@ export interface BrokerConfig {
   logLevel: string;
   gatewayRetryDeadlineMs: number;
   replicaLagMaxMs: number;
+  streamKeepaliveMs: number;
 }
 
 type Parser<T> = (raw: unknown, name: string) => T;
@@ -168,4 +169,5 @@ export const SETTINGS: readonly SettingSpec[] = [
   spec({ key: 'logLevel', flag: 'log-level', env: 'MOM_LOG_LEVEL', description: 'debug, info, warn, error or silent', parse: parseLogLevel, default: 'info' }),
   spec({ key: 'gatewayRetryDeadlineMs', flag: 'gateway-retry-deadline-ms', env: 'MOM_GATEWAY_RETRY_DEADLINE_MS', description: 'how long the gateway retries during a failover', parse: parseInteger(0, 120_000), default: 10_000 }),
   spec({ key: 'replicaLagMaxMs', flag: 'replica-lag-max-ms', env: 'MOM_REPLICA_LAG_MAX_MS', description: 'a follower behind for longer leaves the ISR', parse: parseInteger(100, 600_000), default: 10_000 }),
+  spec({ key: 'streamKeepaliveMs', flag: 'stream-keepalive-ms', env: 'MOM_STREAM_KEEPALIVE_MS', description: 'an idle stream gets a keepalive comment this often (at most 15000, as DESIGN §8 promises)', parse: parseInteger(100, 15_000), default: 10_000 }),
 ];

@@ -52,8 +52,11 @@ export type LogEntry =
       /** Offsets of the publish entries being settled. */
       messages: number[];
       outcome: SettleOutcome;
-      /** Why a 'dead' outcome (or a 'retry' that may turn dead) happened. */
-      reason: DeadReason | 'nack' | 'lease_expired';
+      /**
+       * Why a 'dead' outcome (or a 'retry' that may turn dead) happened. `consumer_gone`: the
+       * stream the message was delivered on closed before settling it.
+       */
+      reason: DeadReason | 'nack' | 'lease_expired' | 'consumer_gone';
       at: number;
     }
   /** Written by a new leader at the start of its epoch (Raft's no-op), so the epoch has an offset. */

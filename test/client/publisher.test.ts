@@ -18,12 +18,16 @@ function fakeContext(maxBatchMessages = 1000, maxBatchBytes = 900 * 1024) {
     assertOpen() {
       if (!open) throw new MomClientError('closed', 'closed');
     },
+    async openStream() {
+      throw new MomClientError('invalid_argument', 'publishers open no streams');
+    },
     closeSignal: new AbortController().signal,
     username: async () => 'alice',
     handle<T extends Flushable>(_key: string, create: () => T): T {
       return create();
     },
     publishSettings: { acks: 'all', maxRequestsInFlight: 4, maxBatchMessages, maxBatchBytes },
+    retryDeadlineMs: 10_000,
   };
   return { context, requests, close: () => (open = false) };
 }

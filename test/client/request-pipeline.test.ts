@@ -241,7 +241,7 @@ test('consume yields pulled messages, acks are coalesced, and break gives back t
   t.after(() => conn.close());
   const got: string[] = [];
   const acks: Array<Promise<boolean>> = [];
-  for await (const message of conn.queue('ex', 'q').consume({ max: 3, waitMs: 1000, leaseMs: 5000 })) {
+  for await (const message of conn.queue('ex', 'q').consume({ mode: 'pull', max: 3, waitMs: 1000, leaseMs: 5000 })) {
     got.push(message.id);
     acks.push(message.ack());
     if (got.length === 4) break;

@@ -40,8 +40,8 @@ export function forwardedHeaders(req: IncomingMessage, body: string): string[] {
   return headers;
 }
 
-/** Copies a node's answer back with its own Content-Length, headers and body in one write. */
-export function sendAnswer(res: ServerResponse, statusCode: number, headers: IncomingHttpHeaders, body: Buffer): void {
+/** A node's answer headers as the client gets them: without hop-by-hop ones and Content-Length. */
+export function copiedResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeader[] {
   const copied: OutgoingHttpHeader[] = [];
   // undici's header names are lower case; `for in` spares the arrays Object.entries would make.
   for (const name in headers) {
@@ -49,6 +49,12 @@ export function sendAnswer(res: ServerResponse, statusCode: number, headers: Inc
     if (value === undefined || name === 'content-length' || HOP_BY_HOP.has(name)) continue;
     copied.push(name, value);
   }
+  return copied;
+}
+
+/** Copies a node's answer back with its own Content-Length, headers and body in one write. */
+export function sendAnswer(res: ServerResponse, statusCode: number, headers: IncomingHttpHeaders, body: Buffer): void {
+  const copied = copiedResponseHeaders(headers);
   copied.push('content-length', String(body.length));
   res.writeHead(statusCode, copied);
   res.end(body);

@@ -25,6 +25,7 @@ import type { Logger } from '../../runtime/logger';
 import type { Route } from '../../coordination/partition-map';
 import { errorCode, forwardedHeaders, hasBody, isResendable, parseError, sendAnswer } from './forwarded-http';
 import { LongPollClient } from './long-poll-client';
+import { StreamRelay } from './stream-relay';
 import { UpstreamAnswer } from './upstream-answer';
 
 /** Where requests go: the gateway's PartitionMap, or anything that can answer the same questions. */
@@ -93,10 +94,13 @@ interface Outgoing {
   body: string | null;
   /** Ours, not undici's (it ignores what it does not know). */
   resendable: boolean;
+  /** A push stream (`GET …/stream`): relayed as it comes, on a connection of its own. */
+  stream: boolean;
 }
 
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
+  private readonly streamPools = new Map<string, Pool>();
   private readonly routes: RouteSource;
   private readonly verifier: TokenVerifier;
   private readonly log: Logger;
@@ -149,12 +153,13 @@ export class Forwarder {
       headers: forwardedHeaders(ctx.req, body),
       body: body === '' ? null : body,
       resendable: isResendable(method, query === -1 ? path : path.slice(0, query)),
+      stream: method === 'GET' && /\/stream\/?$/.test(query === -1 ? path : path.slice(0, query)),
     };
 
-    // A client that goes away from a long poll takes its upstream request with it. Other
-    // requests answer quickly, and watching the client costs on every one of them.
+    // A client that goes away from a long poll or a stream takes its upstream request with it.
+    // Other requests answer quickly, and watching the client costs on every one of them.
     const waitMs = method === 'GET' ? ctx.query.get('wait_ms') : null;
-    if (waitMs === null || waitMs === '0') {
+    if (!outgoing.stream && (waitMs === null || waitMs === '0')) {
       await this.attemptUntilDeadline(ctx, target, outgoing, null);
       return;
     }
@@ -227,15 +232,17 @@ export class Forwarder {
   }
 
   private async attempt(ctx: RequestContext, origin: string, outgoing: Outgoing, client: LongPollClient | null): Promise<Attempt> {
-    const answer = new UpstreamAnswer();
+    const answer = outgoing.stream ? new StreamRelay(ctx.res) : new UpstreamAnswer();
     if (client) client.answer = answer;
-    // Timeouts come from the pool (responseTimeoutMs for headers and for each body chunk).
-    this.pool(origin).dispatch(outgoing, answer);
+    // Timeouts come from the pool (responseTimeoutMs for headers and for each body chunk: a
+    // stream's node sends a keepalive well within it).
+    (outgoing.stream ? this.streamPool(origin) : this.pool(origin)).dispatch(outgoing, answer);
     await answer.settled;
     if (client) {
       client.answer = null;
       if (client.gone) return DONE;
     }
+    if (answer instanceof StreamRelay && answer.streamed) return DONE;
 
     const { error, headers, statusCode } = answer;
     if (headers === null) {
@@ -302,10 +309,31 @@ export class Forwarder {
     return pool;
   }
 
-  /** Lets forwarded requests in flight finish, then closes the pools. Idempotent. */
+  /**
+   * Streams hold their connection for as long as they live: they get a pool of their own per
+   * node, without a bound on connections, so that they never starve other requests.
+   */
+  private streamPool(origin: string): Pool {
+    let pool = this.streamPools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: null,
+        connect: { timeout: this.connectTimeoutMs },
+        headersTimeout: this.responseTimeoutMs,
+        bodyTimeout: this.responseTimeoutMs,
+      });
+      this.streamPools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  /** Lets forwarded requests in flight finish, then closes the pools (streams end at once). Idempotent. */
   close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
+      const streams = [...this.streamPools.values()];
+      this.streamPools.clear();
+      await Promise.all(streams.map((pool) => pool.destroy().catch(() => {})));
       const pools = [...this.pools.values()];
       this.pools.clear();
       await Promise.all(pools.map((pool) => pool.close().catch(() => {})));

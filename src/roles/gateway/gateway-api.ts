@@ -28,6 +28,7 @@ export function buildGatewayApi(forwarder: Forwarder): Router {
     .delete(queue, toQueue)
     .post(`${queue}/messages`, toQueue)
     .get(`${queue}/messages`, toQueue)
+    .get(`${queue}/stream`, toQueue)
     .post(`${queue}/ack`, toQueue)
     .post(`${queue}/nack`, toQueue)
     .get(`${queue}/dead-letters`, toQueue)
@@ -39,6 +40,7 @@ export function buildGatewayApi(forwarder: Forwarder): Router {
     .get(subscription, toTopic)
     .delete(subscription, toTopic)
     .get(`${subscription}/messages`, toTopic)
+    .get(`${subscription}/stream`, toTopic)
     .post(`${subscription}/ack`, toTopic)
     .post(`${subscription}/nack`, toTopic)
     .get(`${subscription}/dead-letters`, toTopic);

@@ -17,9 +17,9 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
   readonly settled: Promise<void>;
   private chunks: Buffer[] = [];
   private size = 0;
-  private finished = false;
+  protected finished = false;
   private cancelled = false;
-  private controller: Dispatcher.DispatchController | null = null;
+  protected controller: Dispatcher.DispatchController | null = null;
   private resolve: (() => void) | null = null;
 
   constructor() {
@@ -74,7 +74,7 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
     this.finish();
   }
 
-  private finish(): void {
+  protected finish(): void {
     if (this.finished) return;
     this.finished = true;
     this.resolve?.();

@@ -23,6 +23,7 @@ export function buildClientApi(node: NodeRole, coordinator: Coordinator, guard: 
     .delete(queue, declare.deleteQueue)
     .post(`${queue}/messages`, inbox.publish('queue'))
     .get(`${queue}/messages`, inbox.pull)
+    .get(`${queue}/stream`, inbox.stream)
     .post(`${queue}/ack`, inbox.ack)
     .post(`${queue}/nack`, inbox.nack)
     .get(`${queue}/dead-letters`, inbox.deadLetters)
@@ -33,6 +34,7 @@ export function buildClientApi(node: NodeRole, coordinator: Coordinator, guard: 
     .get(subscription, inbox.stats)
     .delete(subscription, declare.deleteSubscription)
     .get(`${subscription}/messages`, inbox.pull)
+    .get(`${subscription}/stream`, inbox.stream)
     .post(`${subscription}/ack`, inbox.ack)
     .post(`${subscription}/nack`, inbox.nack)
     .get(`${subscription}/dead-letters`, inbox.deadLetters);

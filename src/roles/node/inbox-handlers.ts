@@ -1,20 +1,27 @@
 import { queueInboxKey, subscriptionInboxKey, type TargetKind } from '../../core/entries';
+import { MomError } from '../../core/errors';
 import { assertValidName } from '../../core/names';
 import { parsePublishBody, parseSettleBody } from '../../core/requests';
 import { readJsonBody } from '../../http/body';
 import { enumParam, intParam } from '../../http/query';
+import { EventStreamResponse } from '../../http/event-stream';
 import { sendJson, sendRawJson } from '../../http/response';
 import type { RequestContext } from '../../http/router';
 import type { Metrics } from '../../runtime/metrics';
 import type { NodeRole } from './node-role';
 import type { RequestGuard } from './request-guard';
-import { deadLettersJson, messagesJson } from './message-json';
+import { deadLettersJson, messageJson, messagesJson } from './message-json';
 
 /** Pull bounds and defaults (DESIGN §8 "Details"). */
 const PULL_LIMITS = {
   max: { fallback: 1, min: 1, max: 1000 },
   waitMs: { fallback: 0, min: 0, max: 30_000 },
   leaseMs: { fallback: 30_000, min: 100, max: 43_200_000 },
+};
+
+/** Stream bounds and defaults (DESIGN §8 streams). */
+const STREAM_LIMITS = {
+  prefetch: { fallback: 100, min: 1, max: 1000 },
 };
 
 /** Where an inbox operation points: a queue, or a topic's subscription. */
@@ -89,6 +96,34 @@ export class InboxHandlers {
     } finally {
       ctx.res.off('close', onClose);
     }
+  };
+
+  /**
+   * `GET …/stream`: push delivery as Server-Sent Events (DESIGN §8). Everything that can be
+   * refused (token, permission, query values, the inbox, the leader) is checked before the
+   * 200; from then on the stream lives until the client goes or the server ends it.
+   */
+  readonly stream = async (ctx: RequestContext): Promise<void> => {
+    const address = inboxAddress(ctx);
+    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const prefetch = intParam(ctx.query, 'prefetch', STREAM_LIMITS.prefetch.fallback, STREAM_LIMITS.prefetch.min, STREAM_LIMITS.prefetch.max);
+    const leaseMs = intParam(ctx.query, 'lease_ms', PULL_LIMITS.leaseMs.fallback, PULL_LIMITS.leaseMs.min, PULL_LIMITS.leaseMs.max);
+    const engine = this.node.engineFor(address.exchange, address.routingName);
+    engine.inbox(address.key);
+    if (this.node.isDraining) throw new MomError('unavailable', 'this node is shutting down; reconnect');
+    ctx.req.resume();
+    const response = new EventStreamResponse(ctx.res);
+    const consumer = engine.openStream(address.key, response, {
+      prefetch,
+      leaseMs,
+      render: (message) => {
+        this.countDelivered(1);
+        return messageJson(message);
+      },
+    });
+    // The client went away: what it held is delivered again at once.
+    response.onClose(() => consumer.end());
+    await consumer.whenEnded();
   };
 
   readonly ack = async (ctx: RequestContext): Promise<void> => {

@@ -96,6 +96,7 @@ export class NodeRole {
       peers: this.options.replication?.peers,
       dedupWindowMs: config.dedupWindowMs,
       unreadBudget: this.unreadBudget,
+      streamKeepaliveMs: config.streamKeepaliveMs,
     });
     const maintenance = new NodeMaintenance({ store, replicas, dedupWindowMs: config.dedupWindowMs, logger });
     this.running = { store, replicas, maintenance };
@@ -238,10 +239,11 @@ export class NodeRole {
     });
   }
 
-  /** Lets in-flight requests end: long polls answer now, and keep answering at once. */
+  /** Lets in-flight requests end: long polls answer now, and keep answering at once; streams end. */
   drain(): void {
     this.draining = true;
-    for (const engine of this.running?.replicas.allEngines() ?? []) engine.wakeAllWaiters();
+    const reason = new MomError('unavailable', `node ${this.nodeId} is shutting down; reconnect (another node leads its partitions soon)`);
+    for (const engine of this.running?.replicas.allEngines() ?? []) engine.drain(reason);
   }
 
   get isDraining(): boolean {

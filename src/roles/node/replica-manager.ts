@@ -20,6 +20,7 @@ export interface ReplicaManagerOptions {
   peers: ReplicationPeers | undefined;
   dedupWindowMs: number;
   unreadBudget: UnreadBudget;
+  streamKeepaliveMs: number;
 }
 
 /** Why this node leads and follows nothing right now (DESIGN §4, §5). */
@@ -181,7 +182,12 @@ export class ReplicaManager {
       await log.close();
       return;
     }
-    this.engines.set(partition, new PartitionEngine(store, log, { dedupWindowMs: this.options.dedupWindowMs, logger, unreadBudget: this.options.unreadBudget }));
+    this.engines.set(partition, new PartitionEngine(store, log, {
+        dedupWindowMs: this.options.dedupWindowMs,
+        logger,
+        unreadBudget: this.options.unreadBudget,
+        streamKeepaliveMs: this.options.streamKeepaliveMs,
+      }));
     // Leadership changes are news in a cluster; a single replica leads everything from the start.
     const level = state.replicas.length > 1 ? 'info' : 'debug';
     logger[level]('leading partition', { partition, epoch: state.leaderEpoch, isr: state.isr });

@@ -1,7 +1,7 @@
 import { MomError } from '../../../core/errors';
 import type { InboxRecord } from '../../../store/catalog';
 import type { DeadLetterRow, MessageRow } from '../../../store/node-store';
-import type { InboxDelivery, Lease, PullWaiter } from './inbox-delivery';
+import type { InboxDelivery, Lease, LeaseOwner, PullWaiter } from './inbox-delivery';
 import type { LeaderPartition } from './leader-partition';
 import type { Settlement } from './settlement';
 
@@ -63,8 +63,11 @@ export class Consumption {
     });
   }
 
-  /** Leases up to `max` deliverable messages: redeliveries first, then first deliveries in offset order. */
-  lease(delivery: InboxDelivery, max: number, leaseMs: number): DeliveredMessage[] {
+  /**
+   * Leases up to `max` deliverable messages: redeliveries first, then first deliveries in
+   * offset order. `owner`: the stream they go to (none for a pull).
+   */
+  lease(delivery: InboxDelivery, max: number, leaseMs: number, owner?: LeaseOwner): DeliveredMessage[] {
     const inbox = delivery.inbox;
     const now = Date.now();
     const ttl = inbox.options.message_ttl_ms;
@@ -80,7 +83,7 @@ export class Consumption {
         delivery.requeue(row.offset);
         return;
       }
-      const lease: Lease = { offset: row.offset, id: row.msg_id, failures: row.failures, deadline: now + leaseMs };
+      const lease: Lease = { offset: row.offset, id: row.msg_id, failures: row.failures, deadline: now + leaseMs, owner };
       delivery.lease(lease);
       out.push({ ...row, deliveries: row.failures + 1 });
     };

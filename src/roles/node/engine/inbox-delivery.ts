@@ -1,3 +1,4 @@
+import type { MomError } from '../../../core/errors';
 import type { InboxRecord } from '../../../store/catalog';
 import type { MessageRow } from '../../../store/node-store';
 import type { PublishedMessage } from '../../../core/entries';
@@ -9,6 +10,22 @@ export interface Lease {
   id: string;
   failures: number;
   deadline: number;
+  /** The stream it was delivered on, which counts it against its prefetch; none for a pull. */
+  owner?: LeaseOwner;
+}
+
+/** A consumer that holds leases against a credit (a stream): told when one is leased to it. */
+export interface LeaseOwner {
+  /** A lease of this owner's is in the lease table (again). */
+  holds(lease: Lease): void;
+  /** One of its leases ended for good (settled, or expired): its credit comes back. */
+  released(id: string): void;
+}
+
+/** A stream consuming from the inbox: woken when messages may be deliverable, ended with the inbox. */
+export interface InboxStream {
+  /** The inbox went away or its leader stopped leading: ends the stream with `reason`. */
+  end(reason: MomError): void;
 }
 
 /** A long-poll waiting for messages. */
@@ -43,6 +60,10 @@ export class InboxDelivery {
   /** Offsets leased, to keep one message from being leased twice. */
   readonly leasedOffsets = new Set<number>();
   readonly waiters: PullWaiter[] = [];
+  /** Streams consuming from this inbox (see Streaming). */
+  readonly streams = new Set<InboxStream>();
+  /** Called when messages may have become deliverable, for the streams (set by Streaming). */
+  onReady: (() => void) | undefined;
   /** Unsettled, not dead-lettered messages (leased ones included), for max_length. */
   readyCount = 0;
 
@@ -109,6 +130,7 @@ export class InboxDelivery {
   lease(lease: Lease): void {
     this.leases.set(lease.id, lease);
     this.leasedOffsets.add(lease.offset);
+    lease.owner?.holds(lease);
   }
 
   release(id: string): Lease | undefined {
@@ -147,14 +169,18 @@ export class InboxDelivery {
     return expired;
   }
 
-  /** Ends this delivery: waiters answer, the unread list goes. */
-  close(): void {
+  /** Ends this delivery: waiters answer, streams end with `reason`, the unread list goes. */
+  close(reason: MomError): void {
     this.cancelWaiters();
+    for (const stream of [...this.streams]) stream.end(reason);
+    this.streams.clear();
+    this.onReady = undefined;
     this.forgetUnread();
   }
 
-  /** Messages became deliverable: every long poll waiting here tries again. */
+  /** Messages became deliverable: every long poll waiting here tries again, and the streams. */
   wakeWaiters(): void {
+    this.onReady?.();
     if (this.waiters.length === 0) return;
     for (const waiter of this.waiters.splice(0)) waiter.resolve();
   }

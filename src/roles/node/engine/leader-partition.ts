@@ -13,6 +13,8 @@ export interface EngineOptions {
   logger: Logger;
   /** Memory for unread lists (see InboxDelivery), shared by every partition this node leads. */
   unreadBudget: UnreadBudget;
+  /** An idle stream gets a keepalive comment at least this often. */
+  streamKeepaliveMs: number;
 }
 
 /**
@@ -132,14 +134,16 @@ export class LeaderPartition {
     const delivery = this.deliveries.get(inboxId);
     if (!delivery) return;
     this.deliveries.delete(inboxId);
-    delivery.close();
+    const inbox = delivery.inbox;
+    delivery.close(new MomError(inbox.kind === 'queue' ? 'queue_not_found' : 'subscription_not_found', `${inbox.kind} ${inbox.key.slice(2)} was deleted`));
   }
 
-  /** Stops leading: long polls answer (empty), the log fails what waits on it. Idempotent. */
-  async close(): Promise<void> {
+  /** Stops leading: long polls answer (empty), streams end, the log fails what waits on it. Idempotent. */
+  async close(reason?: MomError): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const delivery of this.deliveries.values()) delivery.close();
+    const ended = reason ?? new MomError('unavailable', `partition ${this.partition} is no longer led here (its leadership moved); reconnect`);
+    for (const delivery of this.deliveries.values()) delivery.close(ended);
     this.deliveries.clear();
     await this.log.close();
   }

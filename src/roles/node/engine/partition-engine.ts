@@ -8,6 +8,9 @@ import { Declarations } from './declarations';
 import { LeaderPartition, type EngineOptions } from './leader-partition';
 import { Publishing, type PublishResult } from './publishing';
 import { Settlement, type SettleSummary } from './settlement';
+import type { EventSink, StreamConsumer, StreamOptions } from './stream-consumer';
+import { Streaming } from './streaming';
+import type { MomError } from '../../../core/errors';
 
 export type { DeliveredMessage, EngineOptions, InboxStats, PublishResult, PullRequest, SettleSummary };
 
@@ -15,8 +18,8 @@ export type { DeliveredMessage, EngineOptions, InboxStats, PublishResult, PullRe
  * A partition on its leader: turns client operations into log entries, commits them, and
  * keeps the leader-local delivery state in step with what applying them changed. One family
  * of operations per file, as one handler per packet type reads in MQTT brokers like aedes:
- * declarations.ts, publishing.ts, consumption.ts (leases, long polls), settlement.ts (acks,
- * nacks, expiries), over what they share (leader-partition.ts).
+ * declarations.ts, publishing.ts, consumption.ts (leases, long polls), streaming.ts (push
+ * delivery), settlement.ts (acks, nacks, expiries), over what they share (leader-partition.ts).
  */
 export class PartitionEngine {
   private readonly shared: LeaderPartition;
@@ -24,6 +27,7 @@ export class PartitionEngine {
   private readonly publishing: Publishing;
   private readonly settlement: Settlement;
   private readonly consumption: Consumption;
+  private readonly streaming: Streaming;
 
   constructor(store: NodeStore, log: CommitLog, options: EngineOptions) {
     this.shared = new LeaderPartition(store, log, options);
@@ -31,6 +35,7 @@ export class PartitionEngine {
     this.publishing = new Publishing(this.shared);
     this.settlement = new Settlement(this.shared);
     this.consumption = new Consumption(this.shared, this.settlement);
+    this.streaming = new Streaming(this.shared, this.consumption);
   }
 
   get partition(): number {
@@ -85,6 +90,11 @@ export class PartitionEngine {
     return this.consumption.pull(inboxKey, request);
   }
 
+  /** Opens a push stream on an inbox (DESIGN §8); the response's head is sent already. */
+  openStream(inboxKey: string, sink: EventSink, options: Omit<StreamOptions, 'keepaliveMs'>): StreamConsumer {
+    return this.streaming.open(inboxKey, sink, options);
+  }
+
   ack(inboxKey: string, ids: string[]): Promise<SettleSummary> {
     return this.settlement.ack(inboxKey, ids);
   }
@@ -109,9 +119,10 @@ export class PartitionEngine {
     return this.shared.requireInbox(inboxKey);
   }
 
-  /** Answers every waiting long poll now (empty), for a shutdown that drains requests. */
-  wakeAllWaiters(): void {
+  /** Answers every waiting long poll now (empty) and ends every stream with `reason`, for a shutdown. */
+  drain(reason: MomError): void {
     this.consumption.wakeAllWaiters();
+    this.streaming.endAll(reason);
   }
 
   /** Stops leading: wakes long polls (they answer empty) and refuses new work. Idempotent. */

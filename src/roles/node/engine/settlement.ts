@@ -47,6 +47,9 @@ export class Settlement {
         if (this.partition.existingDelivery(inbox.id) === delivery) for (const lease of released) delivery.lease(lease);
         throw error;
       }
+      // A stream's credit comes back once the settle is on record, never before: until then
+      // the message still counts against its prefetch.
+      for (const lease of released) lease.owner?.released(lease.id);
     }
     return { settled: released.length, unknown };
   }
@@ -57,6 +60,7 @@ export class Settlement {
       if (delivery.leases.size === 0) continue;
       const expired = delivery.takeExpired(now);
       if (expired.length === 0) continue;
+      for (const lease of expired) lease.owner?.released(lease.id);
       const inbox = delivery.inbox;
       this.partition
         .commit([{ type: 'settle', inbox: inbox.key, messages: expired.map((l) => l.offset), outcome: 'retry', reason: 'lease_expired', at: now }])
@@ -65,7 +69,7 @@ export class Settlement {
           // next sweep after the pause tries again), so that every delivery counts.
           if (this.partition.existingDelivery(inbox.id) === delivery) {
             const retryAt = Date.now() + SETTLE_RETRY_MS;
-            for (const lease of expired) delivery.lease({ ...lease, deadline: retryAt });
+            for (const lease of expired) delivery.lease({ offset: lease.offset, id: lease.id, failures: lease.failures, deadline: retryAt });
           }
           this.partition.options.logger.warn('could not record expired leases; retrying', { inbox: inbox.key, error });
         });

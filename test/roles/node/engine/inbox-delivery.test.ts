@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MomError } from '../../../../src/core/errors';
 import { InboxDelivery, type UnreadBudget } from '../../../../src/roles/node/engine/inbox-delivery';
 import type { InboxRecord } from '../../../../src/store/catalog';
 import type { PublishedMessage } from '../../../../src/core/entries';
@@ -62,7 +63,7 @@ test('inboxes share the byte budget; take and close give it back', () => {
   assert.equal(a.takeUnread()?.msg_id, 'a1');
   assert.equal(shared.used, 0);
   a.addUnread(2, message('a2'));
-  a.close();
+  a.close(new MomError('unavailable', 'gone'));
   assert.equal(shared.used, 0);
   assert.equal(a.knowsUnread, false);
 });

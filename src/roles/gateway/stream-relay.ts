@@ -1,0 +1,59 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeader, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { copiedResponseHeaders } from './forwarded-http';
+import { UpstreamAnswer } from './upstream-answer';
+
+/**
+ * A node's answer to a forwarded stream request (DESIGN §6: streams go to the partition's
+ * leader). An error answer (421, 503, 507) is collected like any other, so the forwarder can
+ * retry elsewhere. A 200 is relayed as it comes: its head at once, then every chunk, with the
+ * node's socket paused while the client's is full. When the node's side breaks (the leader
+ * died or moved) the client gets a retryable `event: error` before the end, as a node
+ * ending a stream would send, so that it reconnects and the gateway finds the new leader.
+ */
+export class StreamRelay extends UpstreamAnswer {
+  /** True once the node's 200 went on to the client: there is no retrying after that. */
+  streamed = false;
+
+  constructor(private readonly res: ServerResponse) {
+    super();
+  }
+
+  override onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    super.onResponseStart(controller, statusCode, headers);
+    if (statusCode !== 200 || this.res.writableEnded) return;
+    this.streamed = true;
+    const copied: OutgoingHttpHeader[] = copiedResponseHeaders(headers);
+    this.res.writeHead(200, copied);
+    this.res.flushHeaders();
+    this.res.on('drain', () => {
+      if (!this.finished) this.controller?.resume();
+    });
+  }
+
+  override onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.streamed) {
+      super.onResponseData(controller, chunk);
+      return;
+    }
+    if (this.finished || this.res.writableEnded) return;
+    if (!this.res.write(chunk)) controller.pause();
+  }
+
+  override onResponseEnd(): void {
+    if (this.streamed && !this.res.writableEnded) this.res.end();
+    super.onResponseEnd();
+  }
+
+  override onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.streamed && !this.finished) {
+      if (!this.res.writableEnded && !this.res.destroyed) {
+        const event = { error: { code: 'unavailable', message: `the connection to the partition's leader broke (${error.message}); reconnect` } };
+        this.res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
+      }
+      this.finish();
+      return;
+    }
+    super.onResponseError(controller, error);
+  }
+}
