@@ -51,7 +51,7 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
 
   const router = new Router()
     .post('/auth', async ({ req, res }) => {
-      const { username, password } = parseLoginBody(await readJsonBody(req, AUTH_BODY_LIMIT));
+      const { username, password } = parseLoginBody(await readJsonBody(req, AUTH_BODY_LIMIT, { anyContentType: true }));
       // Only names that could exist are tracked, so junk names cannot bloat the throttle.
       const tracked = isValidName(username);
       if (tracked) throttle.check(username);
