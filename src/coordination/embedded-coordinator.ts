@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MomError } from '../core/errors';
+import { ensurePrivateDir, makePrivateFile, PRIVATE_FILE_MODE } from '../store/private-files';
 import type {
   ClusterSettings,
   ControllerElection,
@@ -55,6 +56,7 @@ export class EmbeddedCoordinator implements Coordinator {
   async start(): Promise<void> {
     try {
       this.state = fromPersisted(JSON.parse(readFileSync(this.path, 'utf8')) as PersistedState);
+      makePrivateFile(this.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new MomError('unavailable', `cannot read ${this.path}: ${(error as Error).message}`, { cause: error });
@@ -223,10 +225,12 @@ export class EmbeddedCoordinator implements Coordinator {
   }
 
   private persist(): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+    ensurePrivateDir(dirname(this.path));
     const temp = `${this.path}.tmp`;
-    const fd = openSync(temp, 'w', 0o600);
+    const fd = openSync(temp, 'w', PRIVATE_FILE_MODE);
     try {
+      // open's mode is masked by the umask and ignored for an existing file: set it exactly.
+      fchmodSync(fd, PRIVATE_FILE_MODE);
       writeSync(fd, JSON.stringify(toPersisted(this.state), null, 2));
       fsyncSync(fd);
     } finally {

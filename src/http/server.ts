@@ -16,6 +16,11 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * Bind at start() but answer 503 `unavailable` until ready() (a process binds its port
+   * first, so that a port in use ends the start before anything is written: DESIGN §8).
+   */
+  holdUntilReady?: boolean;
 }
 
 /**
@@ -30,8 +35,10 @@ export class HttpServer {
   private inFlight = 0;
   private closing: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
+  private holding: boolean;
 
   constructor(private readonly options: HttpServerOptions) {
+    this.holding = options.holdUntilReady === true;
     // Node checks the header and request deadlines only every connectionsCheckingInterval
     // (30 s by default), so a slow client would hold its socket up to 40 s, not 10.
     this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
@@ -68,6 +75,11 @@ export class HttpServer {
         resolve();
       });
     });
+  }
+
+  /** Starts answering requests (see `holdUntilReady`). */
+  ready(): void {
+    this.holding = false;
   }
 
   /** `http://host:port` as actually bound (port 0 becomes the real port). */
@@ -107,6 +119,7 @@ export class HttpServer {
       // DELETE .../queues/.. into DELETE of the exchange; here they stay (invalid) names.
       const path = target.startsWith('/') ? target.split('?', 1)[0]! : url.pathname;
       const method = req.method ?? 'GET';
+      if (this.holding) throw new MomError('unavailable', 'the broker is starting; retry shortly');
       for (const router of this.routers) {
         const match = router.match(method, path);
         if (!match) continue;

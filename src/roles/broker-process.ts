@@ -10,6 +10,7 @@ import { ReplicationPeers } from '../replication/replication-client';
 import { ReplicationServer } from '../replication/replication-server';
 import type { Logger } from '../runtime/logger';
 import { Metrics } from '../runtime/metrics';
+import { prepareDataDir } from '../store/private-files';
 import { startAuthRole, type AuthRole } from './auth/auth-role';
 import { buildAuthRelay } from './gateway/auth-relay';
 import { Forwarder, type RouteSource } from './gateway/forwarder';
@@ -83,7 +84,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
   const roles = expandRoles(config.roles);
   checkRoleCombination(config, roles);
   const metrics = new Metrics();
-  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger });
+  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true });
   const parts: Parts = {};
   let closing: Promise<void> | undefined;
   // Closed in this order: drain and stop HTTP first, then what requests used, then the rest.
@@ -112,6 +113,23 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
   };
 
   try {
+    // DESIGN §8: a start that cannot use its ports or data dir ends at once, naming them, before
+    // anything is written. Binding writes nothing, so the ports come first; the listener
+    // answers 503 until the roles are mounted.
+    await bindOrRefuse(() => http.start(), 'listen', config.listen);
+    parts.httpStarted = true;
+    if (roles.has('node') && roles.has('replicator')) {
+      parts.replication = new ReplicationServer({
+        host: config.grpc.host,
+        port: config.grpc.port,
+        clusterSecret: config.clusterSecret,
+        logger,
+        leaderLog: (partition) => parts.node?.leaderLog(partition),
+      });
+      await bindOrRefuse(() => parts.replication!.start(), 'grpc', config.grpc);
+    }
+    if (usesDataDir(roles)) prepareDataDir(config.data);
+
     if (roles.has('auth')) {
       parts.auth = await startAuthRole({ dataDir: config.data, tokenTtlSeconds: config.tokenTtlSeconds, logger, env: process.env });
     }
@@ -134,8 +152,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
     }
     const coordinator = parts.coordinator;
 
-    await http.start();
-    parts.httpStarted = true;
+    http.ready();
     const url = config.advertiseUrl ?? http.url();
 
     if (roles.has('partitioner')) {
@@ -151,18 +168,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
     }
 
     if (roles.has('node')) {
-      let grpcAddress = '';
-      if (roles.has('replicator')) {
-        parts.replication = new ReplicationServer({
-          host: config.grpc.host,
-          port: config.grpc.port,
-          clusterSecret: config.clusterSecret,
-          logger,
-          leaderLog: (partition) => parts.node?.leaderLog(partition),
-        });
-        await parts.replication.start();
-        grpcAddress = config.advertiseGrpc ?? parts.replication.address();
-      }
+      const grpcAddress = parts.replication ? (config.advertiseGrpc ?? parts.replication.address()) : '';
       if (config.zookeeper) parts.peers = new ReplicationPeers(config.clusterSecret);
       const guard = new RequestGuard(tokenVerifierFor(config, parts.auth));
       const node = new NodeRole({
@@ -202,6 +208,27 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
   } catch (error) {
     await closeAll();
     throw error;
+  }
+}
+
+/** The auth role (users, signing key) and a node (its store; with `all`, the coordinator's file) keep files. */
+function usesDataDir(roles: Set<Role>): boolean {
+  return roles.has('auth') || roles.has('node');
+}
+
+/** A port that cannot be bound is a configuration problem (exit 2) that names the setting. */
+async function bindOrRefuse(bind: () => Promise<void>, setting: 'listen' | 'grpc', address: { host: string; port: number }): Promise<void> {
+  try {
+    await bind();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const shown = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+    const why =
+      code === 'EADDRINUSE' ? 'the port is already in use'
+      : code === 'EACCES' ? 'this user may not bind that port'
+      : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'that address is not one of this machine'
+      : (error as Error).message;
+    throw new MomError('config_invalid', `${setting}: cannot listen on ${shown}: ${why}${code ? ` (${code})` : ''}; choose another with --${setting}`, { cause: error });
   }
 }
 

@@ -1,10 +1,11 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MomError } from '../core/errors';
 import { assertValidName } from '../core/names';
 import { ACTIONS, isAction, type Action, type Grant, type Principal } from '../core/permissions';
+import { ensurePrivateDir, makeDatabasePrivate } from './private-files';
 
 /**
  * The auth role's user table (DESIGN §3, §7): its own SQLite file at `<data>/auth/users.db`,
@@ -75,12 +76,11 @@ export class UserDatabase {
         `no user database at ${this.path}: check --data (or MOM_DATA), or add a user first with "mombroker users add"`,
       );
     }
-    mkdirSync(join(dataDir, 'auth'), { recursive: true, mode: 0o700 });
-    const isNew = !existsSync(this.path);
+    ensurePrivateDir(join(dataDir, 'auth'), { tighten: true });
     const db = new Database(this.path);
     try {
       // Password hashes are secrets; SQLite gives the -wal and -shm files the same mode.
-      if (isNew) chmodSync(this.path, 0o600);
+      makeDatabasePrivate(this.path);
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
