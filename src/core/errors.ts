@@ -36,12 +36,15 @@ export interface MomErrorOptions {
   retryable?: boolean;
   /** Extra fields a client can act on, sent inside `error` (e.g. the leader's location). */
   details?: Record<string, unknown>;
+  /** When a retry can succeed, in seconds from now (HTTP `Retry-After`); 1 when not given. */
+  retryAfterSeconds?: number;
 }
 
 export class MomError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: MomErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -49,6 +52,7 @@ export class MomError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
     this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -29,7 +29,7 @@ export function sendError(res: ServerResponse, error: unknown): void {
     return;
   }
   if (momError.code === 'unavailable' || momError.code === 'not_enough_replicas' || momError.code === 'too_many_requests') {
-    res.setHeader('retry-after', '1');
+    res.setHeader('retry-after', String(Math.max(1, Math.ceil(momError.retryAfterSeconds ?? 1))));
   }
   if (momError.code === 'unauthorized') res.setHeader('www-authenticate', 'Bearer');
   sendJson(res, status, { error: { code: momError.code, message: momError.message, ...momError.details } });

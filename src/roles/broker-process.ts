@@ -131,7 +131,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
     if (usesDataDir(roles)) prepareDataDir(config.data);
 
     if (roles.has('auth')) {
-      parts.auth = await startAuthRole({ dataDir: config.data, tokenTtlSeconds: config.tokenTtlSeconds, logger, env: process.env });
+      parts.auth = await startAuthRole({ dataDir: config.data, tokenTtlSeconds: config.tokenTtlSeconds, logger, env: process.env, clusterSecret: config.clusterSecret });
     }
     const metricsVerifier = config.metricsRequireAuth ? tokenVerifierFor(config, parts.auth) : undefined;
     http.mount(
@@ -198,7 +198,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
       });
       parts.gateway = [() => forwarder.close(), routes.close];
       http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));
-      if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl));
+      if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl, config.clusterSecret));
       // With a node in this process (--role all), the node serves /v1 itself.
       if (!roles.has('node')) http.mount(buildGatewayApi(forwarder));
     }
