@@ -6,6 +6,7 @@ import { MomError } from '../core/errors';
 import { Router } from '../http/router';
 import { HttpServer } from '../http/server';
 import { createTokenVerifier, type TokenVerifier } from '../http/token-verifier';
+import { UserStateFeed } from '../http/user-state-feed';
 import { ReplicationPeers } from '../replication/replication-client';
 import { ReplicationServer } from '../replication/replication-server';
 import type { Logger } from '../runtime/logger';
@@ -73,6 +74,7 @@ interface Parts {
   coordinator?: Coordinator;
   auth?: AuthRole;
   httpStarted?: boolean;
+  userState?: UserStateFeed;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
         ['peers', () => parts.peers?.close()],
         ['coordinator', () => parts.coordinator?.close()],
         ['auth', () => parts.auth?.close()],
+        ['user state', () => parts.userState?.close()],
       ];
       for (const [name, step] of steps) {
         try {
@@ -131,9 +134,20 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
     if (usesDataDir(roles)) prepareDataDir(config.data);
 
     if (roles.has('auth')) {
-      parts.auth = await startAuthRole({ dataDir: config.data, tokenTtlSeconds: config.tokenTtlSeconds, logger, env: process.env, clusterSecret: config.clusterSecret });
+      parts.auth = await startAuthRole({
+        dataDir: config.data,
+        tokenTtlSeconds: config.tokenTtlSeconds,
+        logger,
+        env: process.env,
+        clusterSecret: config.clusterSecret,
+        // Users and grants are not for the public port, unless the cluster secret guards them.
+        serveUserState: config.clusterSecret !== undefined || !(roles.has('node') || roles.has('gateway')),
+      });
     }
-    const metricsVerifier = config.metricsRequireAuth ? tokenVerifierFor(config, parts.auth) : undefined;
+    // One verifier for every role of the process, with one poller of the auth role's user state.
+    let verifier: TokenVerifier | undefined;
+    const tokenVerifier = (): TokenVerifier => (verifier ??= tokenVerifierFor(config, parts, logger));
+    const metricsVerifier = config.metricsRequireAuth ? tokenVerifier() : undefined;
     http.mount(
       buildSystemRoutes({
         roles: [...roles],
@@ -170,7 +184,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
     if (roles.has('node')) {
       const grpcAddress = parts.replication ? (config.advertiseGrpc ?? parts.replication.address()) : '';
       if (config.zookeeper) parts.peers = new ReplicationPeers(config.clusterSecret);
-      const guard = new RequestGuard(tokenVerifierFor(config, parts.auth));
+      const guard = new RequestGuard(tokenVerifier());
       const node = new NodeRole({
         config,
         coordinator: coordinator!,
@@ -191,7 +205,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
       const routes = await startRouteSource(config, coordinator, logger);
       const forwarder = new Forwarder({
         routes: routes.source,
-        verifier: tokenVerifierFor(config, parts.auth),
+        verifier: tokenVerifier(),
         logger: logger.child({ role: 'gateway' }),
         bodyLimit: config.bodyLimitBytes,
         retryDeadlineMs: config.gatewayRetryDeadlineMs,
@@ -244,8 +258,9 @@ async function startRouteSource(config: BrokerConfig, coordinator: Coordinator |
   return { source: routeSourceFromTable(table), close: () => table.close() };
 }
 
-function tokenVerifierFor(config: BrokerConfig, auth: AuthRole | undefined): TokenVerifier {
-  if (auth) return auth.verifier;
+function tokenVerifierFor(config: BrokerConfig, parts: Parts, logger: Logger): TokenVerifier {
+  if (parts.auth) return parts.auth.verifier;
   if (!config.authUrl) throw new MomError('config_invalid', 'auth-url: a node or gateway without the auth role needs --auth-url to fetch the JWKS');
-  return createTokenVerifier({ jwksUrl: `${config.authUrl}/.well-known/jwks.json` });
+  parts.userState = new UserStateFeed({ authUrl: config.authUrl, clusterSecret: config.clusterSecret, logger: logger.child({ part: 'user-state' }) });
+  return createTokenVerifier({ jwksUrl: `${config.authUrl}/.well-known/jwks.json` }, { userState: parts.userState });
 }

@@ -6,6 +6,7 @@ import { clientAddress, hasClusterSecret } from '../../http/client-address';
 import { sendJson } from '../../http/response';
 import { Router, type RequestContext } from '../../http/router';
 import { createTokenVerifier, type TokenVerifier } from '../../http/token-verifier';
+import { toUserStateAnswer, USER_STATE_PATH } from '../../http/user-state-feed';
 import type { Logger } from '../../runtime/logger';
 import { UserDatabase } from '../../store/user-database';
 import { ensureInitialAdmin } from './initial-admin';
@@ -25,6 +26,11 @@ export interface AuthRoleOptions {
   env?: NodeJS.ProcessEnv;
   /** Gateways relaying logins prove themselves with it, so their X-Forwarded-For is believed. */
   clusterSecret?: string;
+  /**
+   * Serve GET /internal/user-state to verifiers in other processes (user-state-feed.ts). Not
+   * where the public API shares the port and no cluster secret guards it (`--role all`).
+   */
+  serveUserState?: boolean;
   /** Tests shorten the waits; the defaults are documented in login-throttle.ts. */
   loginThrottle?: Partial<LoginThrottleOptions>;
 }
@@ -52,7 +58,7 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
     throw error;
   }
   const issuer = new TokenIssuer(key, { ttlSeconds: opts.tokenTtlSeconds });
-  const verifier = createTokenVerifier({ jwks: key.jwks }, { principalLookup: (username) => users.principal(username) });
+  const verifier = createTokenVerifier({ jwks: key.jwks }, { userLookup: (username) => users.liveUser(username) });
   const throttle = new LoginThrottle(opts.loginThrottle);
 
   const router = new Router()
@@ -62,14 +68,14 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
       // Only names that could exist are tracked per user, so junk names cannot bloat the table.
       const tracked = isValidName(username) ? username : undefined;
       throttle.check(address, tracked);
-      const principal = await users.verifyPassword(username, password);
-      if (!principal) {
+      const login = await users.verifyLogin(username, password);
+      if (!login) {
         throttle.fail(address, tracked);
         logger.info('login failed', { user: username.slice(0, 140), address });
         throw new MomError('invalid_credentials', 'wrong user or password');
       }
       throttle.succeed(address, username);
-      const { token, expiresAt } = await issuer.issue(principal);
+      const { token, expiresAt } = await issuer.issue(login.principal, login.tokenEpoch);
       sendJson(res, 200, { token, expires_at: expiresAt.toISOString() });
     })
     .post('/validate', async ({ req, res }) => {
@@ -83,6 +89,17 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
       res.setHeader('cache-control', 'public, max-age=300');
       sendJson(res, 200, key.jwks);
     });
+  if (opts.serveUserState) {
+    // Names, grants and token epochs of every user: for the cluster's verifiers only.
+    router.get(USER_STATE_PATH, ({ req, res }: RequestContext) => {
+      req.resume();
+      if (opts.clusterSecret && !hasClusterSecret(req, opts.clusterSecret)) {
+        throw new MomError('forbidden', `${USER_STATE_PATH} is for gateways and nodes: send the cluster secret`);
+      }
+      res.setHeader('cache-control', 'no-store');
+      sendJson(res, 200, toUserStateAnswer(users.liveUsers()));
+    });
+  }
 
   logger.info('auth role started', { users: users.path, signingKey: key.path, kid: key.kid });
   let closed = false;
