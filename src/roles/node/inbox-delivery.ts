@@ -8,6 +8,8 @@ export interface Lease {
   id: string;
   failures: number;
   deadline: number;
+  /** The user id of the consumer that took it: only it may ack or nack it (DESIGN §7). */
+  owner: number;
 }
 
 /** A long-poll waiting for messages. */
@@ -108,6 +110,11 @@ export class InboxDelivery {
   lease(lease: Lease): void {
     this.leases.set(lease.id, lease);
     this.leasedMsgs.add(lease.msg);
+  }
+
+  /** Releases the lease of `id` if `owner` holds it; another's lease stays as it is. */
+  releaseOwned(id: string, owner: number): Lease | undefined {
+    return this.leases.get(id)?.owner === owner ? this.release(id) : undefined;
   }
 
   release(id: string): Lease | undefined {

@@ -5,6 +5,7 @@ import { readJsonBody } from '../../http/body';
 import { enumParam, intParam } from '../../http/query';
 import { sendJson, sendRawJson } from '../../http/response';
 import type { RequestContext } from '../../http/router';
+import type { Principal } from '../../core/permissions';
 import type { Metrics } from '../../runtime/metrics';
 import type { NodeRole } from './node-role';
 import type { RequestGuard } from './request-guard';
@@ -23,6 +24,8 @@ interface InboxAddress {
   /** The queue or topic name: it decides the partition. */
   routingName: string;
   key: string;
+  /** The subscription's name, for a subscription. */
+  subscription?: string;
 }
 
 function inboxAddress(ctx: RequestContext): InboxAddress {
@@ -33,7 +36,7 @@ function inboxAddress(ctx: RequestContext): InboxAddress {
   }
   const topic = assertValidName('topic', ctx.params.t!);
   const subscription = assertValidName('subscription', ctx.params.s!);
-  return { exchange, routingName: topic, key: subscriptionInboxKey(exchange, topic, subscription) };
+  return { exchange, routingName: topic, key: subscriptionInboxKey(exchange, topic, subscription), subscription };
 }
 
 /** Publish, pull, ack, nack and dead letters: the message path of queues and subscriptions. */
@@ -67,9 +70,16 @@ export class InboxHandlers {
     };
   }
 
-  readonly pull = async (ctx: RequestContext): Promise<void> => {
+  /** The token, the grant, and for a subscription named after a user, that it is theirs. */
+  private async authorizeInbox(ctx: RequestContext, action: Parameters<RequestGuard['authorize']>[1]): Promise<{ address: InboxAddress; principal: Principal }> {
     const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const principal = await this.guard.authorize(ctx.req, action, address.exchange);
+    if (address.subscription !== undefined) await this.guard.authorizeSubscription(principal, address.subscription);
+    return { address, principal };
+  }
+
+  readonly pull = async (ctx: RequestContext): Promise<void> => {
+    const { address, principal } = await this.authorizeInbox(ctx, 'consume');
     const max = intParam(ctx.query, 'max', PULL_LIMITS.max.fallback, PULL_LIMITS.max.min, PULL_LIMITS.max.max);
     const waitMs = intParam(ctx.query, 'wait_ms', PULL_LIMITS.waitMs.fallback, PULL_LIMITS.waitMs.min, PULL_LIMITS.waitMs.max);
     const leaseMs = intParam(ctx.query, 'lease_ms', PULL_LIMITS.leaseMs.fallback, PULL_LIMITS.leaseMs.min, PULL_LIMITS.leaseMs.max);
@@ -82,6 +92,7 @@ export class InboxHandlers {
         max,
         waitMs: this.node.isDraining ? 0 : waitMs,
         leaseMs,
+        owner: principal.userId,
         signal: abort.signal,
       });
       this.countDelivered(messages.length);
@@ -92,27 +103,24 @@ export class InboxHandlers {
   };
 
   readonly ack = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const { address, principal } = await this.authorizeInbox(ctx, 'consume');
     const engine = this.node.engineFor(address.exchange, address.routingName);
     const { ids } = parseSettleBody(await readJsonBody(ctx.req, this.bodyLimit), false);
-    const result = await engine.ack(address.key, ids);
+    const result = await engine.ack(address.key, ids, principal.userId);
     this.countAcked(result.settled);
     sendJson(ctx.res, 200, { acked: result.settled, unknown: result.unknown });
   };
 
   readonly nack = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const { address, principal } = await this.authorizeInbox(ctx, 'consume');
     const engine = this.node.engineFor(address.exchange, address.routingName);
     const { ids, requeue } = parseSettleBody(await readJsonBody(ctx.req, this.bodyLimit), true);
-    const result = await engine.nack(address.key, ids, requeue);
+    const result = await engine.nack(address.key, ids, requeue, principal.userId);
     sendJson(ctx.res, 200, { nacked: result.settled, unknown: result.unknown });
   };
 
   readonly deadLetters = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const { address } = await this.authorizeInbox(ctx, 'consume');
     const limit = intParam(ctx.query, 'max', 100, 1, 1000);
     const after = intParam(ctx.query, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
     const engine = this.node.engineFor(address.exchange, address.routingName);
@@ -120,8 +128,7 @@ export class InboxHandlers {
   };
 
   readonly stats = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, ['consume', 'publish', 'configure'], address.exchange);
+    const { address } = await this.authorizeInbox(ctx, ['consume', 'publish', 'configure']);
     const engine = this.node.engineFor(address.exchange, address.routingName);
     const inbox = engine.inbox(address.key);
     const stats = engine.stats(address.key);

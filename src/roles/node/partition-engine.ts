@@ -45,6 +45,8 @@ export interface PullRequest {
   max: number;
   waitMs: number;
   leaseMs: number;
+  /** The user id of the consumer: the leases taken are its own (DESIGN §7). */
+  owner: number;
   signal?: AbortSignal;
 }
 
@@ -199,7 +201,7 @@ export class PartitionEngine {
     const delivery = this.delivery(inbox);
     const deadline = Date.now() + request.waitMs;
     for (;;) {
-      const messages = this.takeReady(delivery, request.max, request.leaseMs);
+      const messages = this.takeReady(delivery, request.max, request.leaseMs, request.owner);
       if (messages.length > 0 || request.waitMs === 0) return messages;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.closed || this.draining || request.signal?.aborted) return [];
@@ -225,7 +227,7 @@ export class PartitionEngine {
   }
 
   /** Leases up to `max` deliverable messages: redeliveries first, then first deliveries in offset order. */
-  private takeReady(delivery: InboxDelivery, max: number, leaseMs: number): DeliveredMessage[] {
+  private takeReady(delivery: InboxDelivery, max: number, leaseMs: number, owner: number): DeliveredMessage[] {
     const inbox = delivery.inbox;
     const now = Date.now();
     const ttl = inbox.options.message_ttl_ms;
@@ -241,7 +243,7 @@ export class PartitionEngine {
         delivery.requeue(row.msg);
         return;
       }
-      const lease: Lease = { msg: row.msg, id: row.msg_id, failures: row.failures, deadline: now + leaseMs };
+      const lease: Lease = { msg: row.msg, id: row.msg_id, failures: row.failures, deadline: now + leaseMs, owner };
       delivery.lease(lease);
       out.push({ ...row, deliveries: row.failures + 1 });
     };
@@ -270,21 +272,23 @@ export class PartitionEngine {
     return out;
   }
 
-  async ack(inboxKey: string, ids: string[]): Promise<SettleSummary> {
-    return this.settle(inboxKey, ids, 'ack', 'nack');
+  /** `owner`: the user id acking; ids leased to another consumer are `unknown` (DESIGN §7). */
+  async ack(inboxKey: string, ids: string[], owner: number): Promise<SettleSummary> {
+    return this.settle(inboxKey, ids, 'ack', 'nack', owner);
   }
 
-  async nack(inboxKey: string, ids: string[], requeue: boolean): Promise<SettleSummary> {
-    return this.settle(inboxKey, ids, requeue ? 'retry' : 'dead', requeue ? 'nack' : 'rejected');
+  async nack(inboxKey: string, ids: string[], requeue: boolean, owner: number): Promise<SettleSummary> {
+    return this.settle(inboxKey, ids, requeue ? 'retry' : 'dead', requeue ? 'nack' : 'rejected', owner);
   }
 
-  private async settle(inboxKey: string, ids: string[], outcome: SettleOutcome, reason: 'nack' | 'rejected'): Promise<SettleSummary> {
+  private async settle(inboxKey: string, ids: string[], outcome: SettleOutcome, reason: 'nack' | 'rejected', owner: number): Promise<SettleSummary> {
     const inbox = this.requireInbox(inboxKey);
     const delivery = this.delivery(inbox);
     const released: Lease[] = [];
     const unknown: string[] = [];
     for (const id of ids) {
-      const lease = delivery.release(id);
+      // Another consumer's lease is not ours to settle: `unknown`, and left as it is.
+      const lease = delivery.releaseOwned(id, owner);
       if (lease) released.push(lease);
       else unknown.push(id);
     }
