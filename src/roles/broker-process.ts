@@ -22,6 +22,7 @@ import { PartitionMap } from '../coordination/partition-map';
 import { buildClientApi } from './node/client-api';
 import { MomPyHandler } from './node/mompy-handler';
 import { NodeRole } from './node/node-role';
+import { PerUserSlots } from './node/per-user-slots';
 import { RequestGuard } from './node/request-guard';
 import { startPartitionerRole, type PartitionerRole } from './partitioner/partitioner-role';
 import { buildSystemRoutes } from './system-routes';
@@ -86,7 +87,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
   const roles = expandRoles(config.roles);
   checkRoleCombination(config, roles);
   const metrics = new Metrics();
-  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true });
+  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true, maxConnections: config.maxConnections });
   const parts: Parts = {};
   let closing: Promise<void> | undefined;
   // Closed in this order: drain and stop HTTP first, then what requests used, then the rest.
@@ -196,7 +197,8 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
         ...(parts.peers ? { replication: { peers: parts.peers } } : {}),
       });
       parts.node = node;
-      http.mount(buildClientApi(node, coordinator!, guard, config.bodyLimitBytes, metrics));
+      const consumerSlots = new PerUserSlots(config.maxLongPollsPerUser, 'long polls', '--max-long-polls-per-user');
+      http.mount(buildClientApi(node, coordinator!, guard, config.bodyLimitBytes, metrics, consumerSlots));
       http.mount(new Router().post('/', new MomPyHandler(node, coordinator!, guard, config.bodyLimitBytes).handle));
       await node.start();
     }

@@ -8,6 +8,7 @@ import type { RequestContext } from '../../http/router';
 import type { Principal } from '../../core/permissions';
 import type { Metrics } from '../../runtime/metrics';
 import type { NodeRole } from './node-role';
+import type { PerUserSlots } from './per-user-slots';
 import type { RequestGuard } from './request-guard';
 import { deadLettersJson, messagesJson } from './wire-format';
 
@@ -50,6 +51,8 @@ export class InboxHandlers {
     private readonly guard: RequestGuard,
     private readonly bodyLimit: number,
     metrics: Metrics,
+    /** Long polls a user may hold open at once (`--max-long-polls-per-user`). */
+    private readonly consumerSlots: PerUserSlots,
   ) {
     this.countPublished = metrics.counter('mom_messages_published_total', 'messages stored by publishes');
     this.countDelivered = metrics.counter('mom_messages_delivered_total', 'messages handed to consumers (redeliveries included)');
@@ -84,13 +87,16 @@ export class InboxHandlers {
     const waitMs = intParam(ctx.query, 'wait_ms', PULL_LIMITS.waitMs.fallback, PULL_LIMITS.waitMs.min, PULL_LIMITS.waitMs.max);
     const leaseMs = intParam(ctx.query, 'lease_ms', PULL_LIMITS.leaseMs.fallback, PULL_LIMITS.leaseMs.min, PULL_LIMITS.leaseMs.max);
     const engine = this.node.engineFor(address.exchange, address.routingName);
+    const wait = this.node.isDraining ? 0 : waitMs;
+    // Only pulls that may wait hold anything open; a refused one has done nothing yet.
+    const release = wait > 0 ? this.consumerSlots.acquire(principal) : undefined;
     const abort = new AbortController();
     const onClose = () => abort.abort();
     ctx.res.once('close', onClose);
     try {
       const messages = await engine.pull(address.key, {
         max,
-        waitMs: this.node.isDraining ? 0 : waitMs,
+        waitMs: wait,
         leaseMs,
         owner: principal.userId,
         signal: abort.signal,
@@ -99,6 +105,7 @@ export class InboxHandlers {
       sendRawJson(ctx.res, 200, messagesJson(messages));
     } finally {
       ctx.res.off('close', onClose);
+      release?.();
     }
   };
 
