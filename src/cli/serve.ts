@@ -26,6 +26,8 @@ export function registerServeOptions(program: Command): void {
 }
 
 const SHUTDOWN_DEADLINE_MS = 9_000;
+/** Exit code after a failed fdatasync (a supervisor should restart the process). */
+const FATAL_EXIT_CODE = 3;
 
 async function serve(config: BrokerConfig): Promise<void> {
   const logger = new Logger(parseLogLevel(config.logLevel)).child({ node: config.nodeId });
@@ -52,7 +54,12 @@ async function serve(config: BrokerConfig): Promise<void> {
   process.umask(0o077);
   // Loaded here so client subcommands start without loading the server.
   const { startBrokerProcess } = await import('../roles/broker-process');
-  broker = await startBrokerProcess(config, logger);
+  broker = await startBrokerProcess(config, logger, {
+    onFatal: (error) => {
+      logger.error('the disk failed to sync written data; exiting so that a restart recovers from what the disk holds', { error, exitCode: FATAL_EXIT_CODE });
+      process.exit(FATAL_EXIT_CODE);
+    },
+  });
   if (stopSignal) closeAndExit(broker, logger);
 }
 

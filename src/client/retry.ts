@@ -1,7 +1,10 @@
 /** When and how long to wait before retrying a request. Pure functions. */
 
-/** Statuses that say "not now" rather than "never": failover, overload, a gateway's hiccup. */
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([421, 429, 502, 503, 504]);
+/**
+ * Statuses that say "not now" rather than "never": failover, overload, a gateway's hiccup, a
+ * node whose disk is full (507: nothing stored; it hands its partitions over or gets room back).
+ */
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([421, 429, 502, 503, 504, 507]);
 
 export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUSES.has(status);

@@ -83,6 +83,12 @@ export interface Coordinator {
 
   // Membership
   registerNode(info: NodeInfo): Promise<void>;
+  /**
+   * Takes this node's registration away while the session lives on, so that the cluster
+   * treats it as gone (a node whose disk refuses writes: DESIGN §5); `registerNode` brings it
+   * back. A session restored meanwhile does not register it again. Idempotent.
+   */
+  withdrawNode(): Promise<void>;
   listNodes(): Promise<NodeInfo[]>;
   /** Listener gets the full list now and on every change. */
   watchNodes(listener: (nodes: NodeInfo[]) => void): Unsubscribe;

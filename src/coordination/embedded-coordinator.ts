@@ -103,6 +103,9 @@ export class EmbeddedCoordinator implements Coordinator {
     this.notifyPartitions();
   }
 
+  /** One node and no one to hand its partitions to: it stays, and answers what it can. */
+  async withdrawNode(): Promise<void> {}
+
   async listNodes(): Promise<NodeInfo[]> {
     return [...this.nodes.values()].map((node) => ({ ...node }));
   }

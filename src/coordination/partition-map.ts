@@ -67,7 +67,7 @@ export class PartitionMap {
     return Array.from({ length: this.partitionCount }, (_, p) => this.routeOf(p));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
   }
 }

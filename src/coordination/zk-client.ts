@@ -86,6 +86,7 @@ export class ZkClient {
   }
 
   connect(): void {
+    void this.liveness.start();
     this.client.connect();
   }
 
@@ -278,7 +279,7 @@ export class ZkClient {
         // the socket is destroyed below either way
       }
     }
-    this.liveness.stop();
+    await this.liveness.close();
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -290,7 +291,7 @@ export class ZkClient {
       this.liveness.connected(this.sessionTimeoutMs());
       this.setState('connected');
     } else if (state === zookeeper.State.EXPIRED) {
-      this.liveness.stop();
+      void this.liveness.close();
       this.setState('expired');
       for (const reject of [...this.pending]) reject(this.unreachable('session expired', Code.SESSION_EXPIRED));
       this.pending.clear();

@@ -61,6 +61,10 @@ export class LivenessGuard {
     private readonly options: LivenessOptions,
   ) {
     this.cm = connectionManagerOf(client);
+  }
+
+  /** Starts timing handshakes; call before the client connects. */
+  async start(): Promise<void> {
     this.watchHandshakes();
   }
 
@@ -84,8 +88,8 @@ export class LivenessGuard {
     this.stopHeartbeat();
   }
 
-  /** No more reconnection attempts; the socket, and any opened after, is destroyed. */
-  stop(): void {
+  /** No more reconnection attempts; the socket, and any opened after, is destroyed. Idempotent. */
+  async close(): Promise<void> {
     this.stopped = true;
     this.stopHeartbeat();
     this.clearHandshake();

@@ -44,6 +44,16 @@ export async function writeRegistration(zk: ZkClient, layout: ZkLayout, info: No
   }
 }
 
+/** Removes `nodes/<id>` if this session holds it (another session's is left alone). */
+export async function removeRegistration(zk: ZkClient, layout: ZkLayout, id: string): Promise<void> {
+  const path = layout.node(id);
+  for (;;) {
+    const existing = await zk.getData(path);
+    if (!existing || !existing.stat.ephemeralOwner.equals(zk.sessionId())) return;
+    if ((await zk.remove(path, existing.stat.version)) !== 'bad_version') return;
+  }
+}
+
 /** Resolves when `path` is deleted (an existence watch) or after `timeoutMs`, whichever is first. */
 function waitForDeletion(zk: ZkClient, path: string, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {

@@ -2,15 +2,14 @@
  * The Coordinator on Apache ZooKeeper (DESIGN §4). Layout and wire format: zk-layout.ts;
  * one session as promises: zk-client.ts; watched directories: zk-watch.ts; the controller
  * election recipe and the epoch: controller-election.ts; partition writes and the epoch
- * fence: zk-partitions.ts; this node's registration: zk-registration.ts.
+ * fence: zk-partitions.ts; this node's registration: zk-registration.ts; sessions and their
+ * restoration after an expiry: zk-sessions.ts.
  *
- * Sessions. The state seen by listeners follows the session: `connected`, `disconnected`
- * (the session may still be alive; the library reconnects by itself), `expired` (ZooKeeper
- * ended it, and with it our ephemeral nodes and watches). On expiry this coordinator starts
- * a new session at once, writes this node's registration again, reads every watched
- * directory again (re-arming the watches), keeps campaigning candidates in the queue, and
- * only then reports `connected`. A controller that held the role when its session expired is
- * deposed (its election's onDeposed fires); it is not re-elected behind the owner's back.
+ * After a session expired, the new one gets this node's registration again, every watched
+ * directory is read again (re-arming the watches), campaigning candidates stay in the queue,
+ * and only then is `connected` reported. A controller that held the role when its session
+ * expired is deposed (its election's onDeposed fires); it is not re-elected behind the
+ * owner's back.
  *
  * Errors: anything that fails for want of ZooKeeper is a MomError `unavailable`
  * ("ZooKeeper at 127.0.0.1:2181 is unreachable: …"). An operation that times out has an
@@ -33,7 +32,7 @@ import type {
   Unsubscribe,
 } from './coordinator';
 import { ZkControllerElection } from './controller-election';
-import { ZkClient, type ZkClientState } from './zk-client';
+import type { ZkClient } from './zk-client';
 import {
   decodeCluster,
   decodeExchange,
@@ -45,7 +44,8 @@ import {
   ZkLayout,
 } from './zk-layout';
 import { casPartitionNode, createPartitionNode, decodePartitionNode } from './zk-partitions';
-import { writeRegistration } from './zk-registration';
+import { removeRegistration, writeRegistration } from './zk-registration';
+import { ZkSessions } from './zk-sessions';
 import { ChildrenWatch, type SessionHost } from './zk-watch';
 
 export interface ZooKeeperCoordinatorOptions {
@@ -62,30 +62,13 @@ export interface ZooKeeperCoordinatorOptions {
   operationTimeoutMs?: number;
 }
 
-type Lifecycle = 'new' | 'running' | 'closed';
-
-const RESTORE_RETRY_MS = 500;
-
 export class ZooKeeperCoordinator implements Coordinator {
   readonly kind = 'zookeeper' as const;
   private readonly layout: ZkLayout;
   private readonly log: Logger;
-  private readonly connectString: string;
-  private readonly requestedTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
-  private readonly operationTimeoutMs: number;
-
-  private lifecycle: Lifecycle = 'new';
+  private readonly sessions: ZkSessions;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  /** The current session; replaced when one expires. */
-  private zk: ZkClient | undefined;
-  /** Sessions whose registration and watches are in place. */
-  private readonly restored = new WeakSet<ZkClient>();
-  private restoring: ZkClient | undefined;
-  private restoreTimer: NodeJS.Timeout | undefined;
-  private state: SessionState = 'disconnected';
-  private readonly stateListeners = new Set<(state: SessionState) => void>();
 
   private registration: NodeInfo | undefined;
   private nodesWatch: ChildrenWatch<NodeInfo> | undefined;
@@ -101,39 +84,35 @@ export class ZooKeeperCoordinator implements Coordinator {
       throw new MomError('config_invalid', `zookeeper session timeout: expected a positive integer (ms), got ${options.sessionTimeoutMs}`);
     }
     this.layout = new ZkLayout(options.root ?? '/mom');
-    this.connectString = options.connectString;
-    this.requestedTimeoutMs = options.sessionTimeoutMs;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? Math.max(options.sessionTimeoutMs, 10_000);
-    this.operationTimeoutMs = options.operationTimeoutMs ?? Math.max(options.sessionTimeoutMs, 5_000);
     this.log = options.logger.child({ component: 'zookeeper', zookeeper: options.connectString, root: this.layout.root });
+    this.sessions = new ZkSessions({
+      connectString: options.connectString,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? Math.max(options.sessionTimeoutMs, 10_000),
+      operationTimeoutMs: options.operationTimeoutMs ?? Math.max(options.sessionTimeoutMs, 5_000),
+      log: this.log,
+      hooks: {
+        prepare: async (zk, restoring) => {
+          await this.ensureLayout(zk);
+          if (restoring && this.registration) await writeRegistration(zk, this.layout, this.registration, this.log);
+        },
+        resync: () => this.resyncAll(),
+        expired: () => {
+          for (const election of [...this.elections]) election.sessionExpired();
+        },
+      },
+    });
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
 
   start(): Promise<void> {
-    if (this.lifecycle === 'closed') return Promise.reject(this.closedError());
-    this.starting ??= this.doStart().catch((error: unknown) => {
+    if (this.sessions.closed) return Promise.reject(this.closedError());
+    this.starting ??= this.sessions.start(() => this.closedError()).catch((error: unknown) => {
       this.starting = undefined; // start() may be tried again
       throw error;
     });
     return this.starting;
-  }
-
-  private async doStart(): Promise<void> {
-    const zk = this.newSession();
-    try {
-      await zk.waitConnected(this.connectTimeoutMs);
-      await this.ensureLayout(zk);
-      if (this.lifecycle === 'closed') throw this.closedError();
-    } catch (error) {
-      if (this.zk === zk) this.zk = undefined;
-      await zk.close();
-      throw error;
-    }
-    this.restored.add(zk);
-    this.lifecycle = 'running';
-    this.log.info('connected to ZooKeeper', { session: zk.sessionIdHex(), sessionTimeoutMs: zk.sessionTimeoutMs() });
-    this.onClientState(zk, zk.currentState());
   }
 
   close(): Promise<void> {
@@ -142,20 +121,14 @@ export class ZooKeeperCoordinator implements Coordinator {
   }
 
   private async doClose(): Promise<void> {
-    this.lifecycle = 'closed';
-    if (this.restoreTimer) clearTimeout(this.restoreTimer);
     for (const election of [...this.elections]) election.abandon();
     this.elections.clear();
     this.nodesWatch?.close();
     this.partitionsWatch?.close();
     this.nodesWatch = undefined;
     this.partitionsWatch = undefined;
-    this.stateListeners.clear();
-    const zk = this.zk;
-    this.zk = undefined;
     // Closing the session removes this node's registration and candidacy at once.
-    await zk?.close();
-    this.state = 'disconnected';
+    await this.sessions.close();
   }
 
   // ---- cluster ---------------------------------------------------------------------------
@@ -187,6 +160,14 @@ export class ZooKeeperCoordinator implements Coordinator {
     }
     await writeRegistration(zk, this.layout, info, this.log);
     this.registration = { ...info };
+  }
+
+  async withdrawNode(): Promise<void> {
+    const registration = this.registration;
+    if (!registration) return;
+    this.registration = undefined; // a session restored from now on leaves it out
+    const zk = this.client();
+    await removeRegistration(zk, this.layout, registration.id);
   }
 
   async listNodes(): Promise<NodeInfo[]> {
@@ -295,88 +276,23 @@ export class ZooKeeperCoordinator implements Coordinator {
   // ---- session ---------------------------------------------------------------------------
 
   sessionState(): SessionState {
-    return this.state;
+    return this.sessions.state();
   }
 
   onSessionState(listener: (state: SessionState) => void): Unsubscribe {
-    this.stateListeners.add(listener);
-    return () => {
-      this.stateListeners.delete(listener);
-    };
+    return this.sessions.onState(listener);
   }
 
   sessionTimeoutMs(): number {
-    return this.zk?.sessionTimeoutMs() ?? this.requestedTimeoutMs;
+    return this.sessions.sessionTimeoutMs();
   }
 
   /** The current ZooKeeper session id (`0x…`), for logs and tests; undefined before start. */
   sessionId(): string | undefined {
-    return this.zk?.sessionIdHex();
+    return this.sessions.sessionIdHex();
   }
 
-  // ---- sessions: internals ---------------------------------------------------------------
-
-  private newSession(): ZkClient {
-    const zk = new ZkClient({
-      connectString: this.connectString,
-      sessionTimeoutMs: this.requestedTimeoutMs,
-      operationTimeoutMs: this.operationTimeoutMs,
-      logger: this.log,
-    });
-    this.zk = zk;
-    zk.onState((state) => this.onClientState(zk, state));
-    zk.connect();
-    return zk;
-  }
-
-  private onClientState(zk: ZkClient, state: ZkClientState): void {
-    if (zk !== this.zk || this.lifecycle !== 'running') return;
-    if (state === 'connected') {
-      if (this.restored.has(zk)) {
-        this.setState('connected');
-        this.resyncAll();
-      } else {
-        void this.restore(zk);
-      }
-    } else if (state === 'disconnected') {
-      this.setState('disconnected');
-    } else if (state === 'expired') {
-      this.log.warn('ZooKeeper session expired; starting a new one', { session: zk.sessionIdHex() });
-      this.setState('expired');
-      for (const election of [...this.elections]) election.sessionExpired();
-      void zk.close();
-      this.newSession();
-    }
-  }
-
-  /** A new session after an expiry: put back what the old one held, then report `connected`. */
-  private async restore(zk: ZkClient): Promise<void> {
-    if (this.restoring === zk) return;
-    this.restoring = zk;
-    try {
-      await this.ensureLayout(zk);
-      if (this.registration) await writeRegistration(zk, this.layout, this.registration, this.log);
-      if (zk !== this.zk || this.lifecycle !== 'running') return;
-      this.restored.add(zk);
-      this.log.info('ZooKeeper session re-established', { session: zk.sessionIdHex(), node: this.registration?.id });
-      if (zk.isConnected()) {
-        this.setState('connected');
-        this.resyncAll();
-      }
-    } catch (error) {
-      if (zk !== this.zk || this.lifecycle !== 'running') return;
-      this.log.warn('could not restore the ZooKeeper registration; retrying', { error: error as Error });
-      // Disconnected: the next `connected` restores. Connected: retry shortly.
-      if (zk.isConnected() && !this.restoreTimer) {
-        this.restoreTimer = setTimeout(() => {
-          this.restoreTimer = undefined;
-          if (zk === this.zk && zk.isConnected() && !this.restored.has(zk)) void this.restore(zk);
-        }, RESTORE_RETRY_MS);
-      }
-    } finally {
-      if (this.restoring === zk) this.restoring = undefined;
-    }
-  }
+  // ---- internals -------------------------------------------------------------------------
 
   private resyncAll(): void {
     this.nodesWatch?.resync();
@@ -384,31 +300,16 @@ export class ZooKeeperCoordinator implements Coordinator {
     for (const election of [...this.elections]) election.kick();
   }
 
-  private setState(state: SessionState): void {
-    if (this.state === state) return;
-    this.state = state;
-    this.log.info('ZooKeeper session state', { state });
-    for (const listener of [...this.stateListeners]) {
-      try {
-        listener(state);
-      } catch (error) {
-        this.log.error('session state listener failed', { error: error as Error });
-      }
-    }
-  }
-
   private connectedClient(): ZkClient | undefined {
-    const zk = this.zk;
-    return this.lifecycle === 'running' && zk?.isConnected() ? zk : undefined;
+    return this.sessions.connectedClient();
   }
 
   /** The current session for an operation (it waits, bounded, if not connected). */
   private client(): ZkClient {
     this.assertNotClosed();
-    if (this.lifecycle !== 'running' || !this.zk) {
-      throw new MomError('unavailable', 'ZooKeeper coordinator is not started: call start() first');
-    }
-    return this.zk;
+    const zk = this.sessions.client();
+    if (!zk) throw new MomError('unavailable', 'ZooKeeper coordinator is not started: call start() first');
+    return zk;
   }
 
   /** Runs `fn` on the current session; a synchronous throw (not started, closed) becomes a rejection. */
@@ -417,7 +318,7 @@ export class ZooKeeperCoordinator implements Coordinator {
   }
 
   private assertNotClosed(): void {
-    if (this.lifecycle === 'closed') throw this.closedError();
+    if (this.sessions.closed || this.closing) throw this.closedError();
   }
 
   private async ensureLayout(zk: ZkClient): Promise<void> {

@@ -68,9 +68,12 @@ export interface StoredEntry {
 
 export type InboxKind = 'queue' | 'subscription';
 
+/** What a queue's inbox key starts with (the store's SQL builds keys from it too). */
+export const QUEUE_INBOX_PREFIX = 'q:';
+
 /** Queues and subscriptions are both inboxes: consumers pull, lease, ack and nack from them. */
 export function queueInboxKey(exchange: string, queue: string): string {
-  return `q:${exchange}/${queue}`;
+  return `${QUEUE_INBOX_PREFIX}${exchange}/${queue}`;
 }
 
 export function subscriptionInboxKey(exchange: string, topic: string, subscription: string): string {

@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'queue_full', // max_length reached: consume, or retry later
   'unavailable', // shutting down, failover in progress, dependency down
   'timeout',
+  'insufficient_storage', // the node cannot write: disk full or an I/O error (507); nothing was stored
   'config_invalid',
   'internal',
 ] as const;
@@ -36,15 +37,12 @@ export interface MomErrorOptions {
   retryable?: boolean;
   /** Extra fields a client can act on, sent inside `error` (e.g. the leader's location). */
   details?: Record<string, unknown>;
-  /** When a retry can succeed, in seconds from now (HTTP `Retry-After`); 1 when not given. */
-  retryAfterSeconds?: number;
 }
 
 export class MomError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
-  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: MomErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -52,7 +50,6 @@ export class MomError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
     this.details = options.details;
-    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -63,6 +60,7 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'queue_full',
   'unavailable',
   'timeout',
+  'insufficient_storage',
 ]);
 
 export function isMomError(value: unknown): value is MomError {

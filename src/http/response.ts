@@ -20,6 +20,12 @@ export function sendText(res: ServerResponse, status: number, text: string, cont
   res.end(text);
 }
 
+/** Seconds a client should wait: the error's own hint when it has one (`retry_after_ms`), else 1. */
+function retryAfterSeconds(error: { details: Record<string, unknown> | undefined }): number {
+  const hintMs = error.details?.['retry_after_ms'];
+  return typeof hintMs === 'number' && Number.isFinite(hintMs) && hintMs > 0 ? Math.ceil(hintMs / 1000) : 1;
+}
+
 /** `{"error":{"code","message",...details}}` with the status from the one table. */
 export function sendError(res: ServerResponse, error: unknown): void {
   const momError = toMomError(error);
@@ -28,9 +34,8 @@ export function sendError(res: ServerResponse, error: unknown): void {
     res.destroy();
     return;
   }
-  if (momError.code === 'unavailable' || momError.code === 'not_enough_replicas' || momError.code === 'too_many_requests') {
-    res.setHeader('retry-after', String(Math.max(1, Math.ceil(momError.retryAfterSeconds ?? 1))));
-  }
+  // Whether a retry can help is the code's own flag (src/core/errors.ts), not a list kept here.
+  if (momError.retryable) res.setHeader('retry-after', String(retryAfterSeconds(momError)));
   if (momError.code === 'unauthorized') res.setHeader('www-authenticate', 'Bearer');
   sendJson(res, status, { error: { code: momError.code, message: momError.message, ...momError.details } });
 }

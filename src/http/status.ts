@@ -22,6 +22,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   queue_full: 429,
   unavailable: 503,
   timeout: 504,
+  insufficient_storage: 507,
   config_invalid: 500,
   internal: 500,
 };

@@ -1,7 +1,7 @@
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { StoredEntry } from '../core/entries';
 import { Entry, FetchResponse, ReplicationService } from '../gen/mom/replication/v1/replication';
-import { toWireEntry } from './entry-wire';
+import { toWireEntry } from './entry-protobuf';
 
 /**
  * A fetch answer as the leader sends it: the small fields, and the entries already encoded.

@@ -59,7 +59,7 @@ export class FetchStream {
   }
 
   /** Ends the call; a fetch in flight rejects at once. Idempotent. */
-  close(): void {
+  async close(): Promise<void> {
     this.fail(new MomError('unavailable', 'replication stream closed'));
   }
 

@@ -47,7 +47,7 @@ export class ReplicationPeers {
     return client;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
   }

@@ -1,11 +1,11 @@
-import { Server, ServerCredentials, status, type Metadata, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type Metadata, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { MomError } from '../core/errors';
 import type { FetchRequest } from '../gen/mom/replication/v1/replication';
 import type { Logger } from '../runtime/logger';
 import { EncodedEntriesCache, ReplicationServiceWithEncodedAnswers, type FetchAnswer } from './fetch-answer';
 import { toServiceError } from './grpc-errors';
-import type { ReplicatedCommitLog } from './leader-log';
+import type { FetchSource } from './fetch-source';
 
 export const CLUSTER_SECRET_HEADER = 'x-mom-cluster-secret';
 
@@ -15,7 +15,8 @@ export interface ReplicationServerOptions {
   /** Inter-node calls must carry it (DESIGN §5); without one configured, calls are not checked. */
   clusterSecret: string | undefined;
   logger: Logger;
-  leaderLog: (partition: number) => ReplicatedCommitLog | undefined;
+  /** The log of a partition this node leads, to serve its followers' fetches from. */
+  leaderLog: (partition: number) => FetchSource | undefined;
 }
 
 const MAX_WAIT_CAP_MS = 5_000;
@@ -51,7 +52,7 @@ export class ReplicationServer {
 
   private fetch(call: ServerUnaryCall<FetchRequest, FetchAnswer>, callback: sendUnaryData<FetchAnswer>): void {
     if (!this.authorized(call.metadata)) {
-      callback({ code: status.UNAUTHENTICATED, details: 'missing or wrong cluster secret' });
+      callback(toServiceError(wrongSecret()));
       return;
     }
     this.answer(call.request).then(
@@ -70,7 +71,7 @@ export class ReplicationServer {
       return;
     }
     if (!this.authorized(call.metadata)) {
-      call.emit('error', { code: status.UNAUTHENTICATED, details: 'missing or wrong cluster secret' });
+      call.emit('error', toServiceError(wrongSecret()));
       return;
     }
     this.streams.add(call);
@@ -145,6 +146,10 @@ export class ReplicationServer {
       });
     });
   }
+}
+
+function wrongSecret(): MomError {
+  return new MomError('unauthorized', 'missing or wrong cluster secret: every node of a cluster needs the same --cluster-secret');
 }
 
 function digest(text: string): Buffer {

@@ -24,7 +24,7 @@ import { MomPyHandler } from './node/mompy-handler';
 import { NodeRole } from './node/node-role';
 import { PerUserSlots } from './node/per-user-slots';
 import { RequestGuard } from './node/request-guard';
-import { startPartitionerRole, type PartitionerRole } from './partitioner/partitioner-role';
+import { PartitionerRole } from './partitioner/partitioner-role';
 import { buildSystemRoutes } from './system-routes';
 
 export const VERSION = '0.1.0';
@@ -83,7 +83,16 @@ interface Parts {
  * coordinator, one logger, one metrics registry. Roles reach each other over the network,
  * except through the coordinator and store objects wired here once.
  */
-export async function startBrokerProcess(config: BrokerConfig, logger: Logger): Promise<BrokerProcess> {
+export interface BrokerProcessHooks {
+  /**
+   * Something happened after which this process must not go on (an fdatasync failed: see
+   * GroupCommitOptions.onSyncFailure). The caller ends the process at once, without the
+   * orderly close, which would write to the same disk.
+   */
+  onFatal: (error: Error) => void;
+}
+
+export async function startBrokerProcess(config: BrokerConfig, logger: Logger, hooks: BrokerProcessHooks): Promise<BrokerProcess> {
   const roles = expandRoles(config.roles);
   checkRoleCombination(config, roles);
   const metrics = new Metrics();
@@ -171,7 +180,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
     const url = config.advertiseUrl ?? http.url();
 
     if (roles.has('partitioner')) {
-      parts.partitioner = await startPartitionerRole({
+      const partitioner = new PartitionerRole({
         coordinator: coordinator!,
         candidateId: config.nodeId,
         partitions: config.partitions,
@@ -179,6 +188,8 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
         uncleanElection: config.uncleanElection,
         logger: logger.child({ role: 'partitioner' }),
       });
+      parts.partitioner = partitioner;
+      await partitioner.start();
       http.mount(parts.partitioner.router);
     }
 
@@ -194,6 +205,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger): 
         httpUrl: url,
         grpcAddress,
         version: VERSION,
+        onFatal: hooks.onFatal,
         ...(parts.peers ? { replication: { peers: parts.peers } } : {}),
       });
       parts.node = node;

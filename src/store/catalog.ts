@@ -25,9 +25,13 @@ export interface InboxRecord {
   createdAt: number;
 }
 
+/** Registers how to undo a change should the transaction that made it roll back (GroupCommit.onRollback). */
+export type UndoRecorder = (undo: () => void) => void;
+
 /**
  * The in-memory index of what exists on this node: topics and inboxes by key. It mirrors the
- * derived tables and changes only when the state applier changes them.
+ * derived tables and changes only when the state applier changes them, inside their
+ * transaction: each change records its undo, so a rollback leaves the index as the tables are.
  */
 export class Catalog {
   readonly topicsByKey = new Map<string, TopicRecord>();
@@ -35,14 +39,18 @@ export class Catalog {
   readonly inboxesByKey = new Map<string, InboxRecord>();
   readonly inboxesById = new Map<number, InboxRecord>();
 
+  constructor(private readonly recordUndo: UndoRecorder = () => {}) {}
+
   addTopic(topic: TopicRecord): void {
     this.topicsByKey.set(`${topic.exchange}/${topic.name}`, topic);
     this.topicsById.set(topic.id, topic);
+    this.recordUndo(() => this.removeTopic(topic));
   }
 
   removeTopic(topic: TopicRecord): void {
     this.topicsByKey.delete(`${topic.exchange}/${topic.name}`);
     this.topicsById.delete(topic.id);
+    this.recordUndo(() => this.addTopic(topic));
   }
 
   topic(exchange: string, name: string): TopicRecord | undefined {
@@ -53,12 +61,14 @@ export class Catalog {
     this.inboxesByKey.set(inbox.key, inbox);
     this.inboxesById.set(inbox.id, inbox);
     if (inbox.topicId !== null) this.topicsById.get(inbox.topicId)?.subscriptions.add(inbox.id);
+    this.recordUndo(() => this.removeInbox(inbox));
   }
 
   removeInbox(inbox: InboxRecord): void {
     this.inboxesByKey.delete(inbox.key);
     this.inboxesById.delete(inbox.id);
     if (inbox.topicId !== null) this.topicsById.get(inbox.topicId)?.subscriptions.delete(inbox.id);
+    this.recordUndo(() => this.addInbox(inbox));
   }
 
   inbox(key: string): InboxRecord | undefined {

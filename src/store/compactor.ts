@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { LogEntry } from '../core/entries';
+import { QUEUE_INBOX_PREFIX, type LogEntry } from '../core/entries';
 import type { Catalog } from './catalog';
 import { OFFSET_BITS } from './schema';
 import type { ApplyEffect } from './state-applier';
@@ -41,7 +41,7 @@ export class Compactor {
       // A publish replicated in the same batch as its queue's declaration was stored before the
       // queue existed here, without a target: resolved by name once applied, before compaction.
       resolveQueueTargets: db.prepare(
-        `UPDATE log SET target = (SELECT id FROM inboxes WHERE inbox_key = 'q:' || json_extract(log.data, '$.exchange') || '/' || json_extract(log.data, '$.name'))
+        `UPDATE log SET target = (SELECT id FROM inboxes WHERE inbox_key = ? || json_extract(log.data, '$.exchange') || '/' || json_extract(log.data, '$.name'))
          WHERE k >= ? AND k < ? AND type = 'publish.queue' AND target IS NULL`,
       ),
       resolveTopicTargets: db.prepare(
@@ -75,7 +75,7 @@ export class Compactor {
       const effect = effects[effects.length - entries.length + i];
       if (entry.type !== 'settle' || entry.outcome !== 'ack' || effect?.kind !== 'settled') continue;
       if (this.catalog.inboxesById.get(effect.inbox)?.kind !== 'queue') continue;
-      for (const result of effect.results) if (result.state === 'gone') this.stmt.deleteLogRow.run(base + result.msg);
+      for (const result of effect.results) if (result.state === 'gone') this.stmt.deleteLogRow.run(base + result.offset);
       this.stmt.deleteLogRow.run(base + firstOffset + i);
     }
   }
@@ -96,7 +96,7 @@ export class Compactor {
     for (const topic of this.catalog.topicsById.values()) {
       if (topic.partition === partition) this.stmt.expireTopicMessages.run(topic.id, from, to, now - topic.options.retention_ms);
     }
-    this.stmt.resolveQueueTargets.run(lo, hi);
+    this.stmt.resolveQueueTargets.run(QUEUE_INBOX_PREFIX, lo, hi);
     this.stmt.resolveTopicTargets.run(lo, hi);
     return (
       this.stmt.compactSettled.run(lo, hi).changes +

@@ -2,6 +2,8 @@ import type Database from 'better-sqlite3';
 import { fdatasync } from 'node:fs';
 import type { FsyncPolicy } from '../config/settings';
 import { MomError } from '../core/errors';
+import { isStorageError, storageFailure } from './storage-failure';
+import type { StorageHealth } from './storage-health';
 import type { WalFile } from './wal-file';
 
 interface PendingWork {
@@ -10,6 +12,30 @@ interface PendingWork {
   durable: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+export interface SubmitOptions {
+  /** False for writes that can be rebuilt from durable ones (derived state): answered at commit. */
+  durable?: boolean;
+  /** Commit the group now instead of at the turn's end (see submit). */
+  immediate?: boolean;
+  /** The storage probe: tried even while the disk is failed (see StorageHealth). */
+  probe?: boolean;
+}
+
+export interface GroupCommitOptions {
+  db: Database.Database;
+  policy: FsyncPolicy;
+  wal: WalFile;
+  /** The data directory, named in storage errors. */
+  dataDir: string;
+  health: StorageHealth;
+  /**
+   * A failed fdatasync: the kernel may have dropped the pages it could not write, so what
+   * this process reads back may differ from the disk (PostgreSQL's "fsyncgate"). Only a
+   * restart, recovering from what reached the disk, is safe.
+   */
+  onSyncFailure: (error: Error) => void;
 }
 
 interface AwaitingSync {
@@ -28,7 +54,12 @@ interface AwaitingSync {
  * fsync=always: each write is its own transaction (still answered only after a sync).
  * fsync=never: answered at commit; the OS writes the WAL back when it likes.
  * A work function must not throw for expected conditions (validate before submitting): a
- * throw rolls back its whole group and rejects every caller in it.
+ * throw rolls back its whole group and rejects every caller in it. State kept in memory
+ * beside the tables (log ends, the catalog) registers its undo with `onRollback`, so that a
+ * failed transaction leaves memory exactly as the database is.
+ *
+ * A write the disk refuses (full, I/O error) marks the storage failed (StorageHealth); from
+ * then on writes are refused at once with `insufficient_storage` until a probe succeeds.
  */
 export class GroupCommit {
   private queue: PendingWork[] = [];
@@ -40,6 +71,12 @@ export class GroupCommit {
   private syncing = false;
   private idleWaiters: Array<() => void> = [];
   private syncTimer: NodeJS.Timeout | undefined;
+  /** Undo steps of the transaction running now, newest last. */
+  private undo: Array<() => void> = [];
+  private inTransaction = false;
+  private readonly db: Database.Database;
+  private readonly policy: FsyncPolicy;
+  private readonly wal: WalFile;
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
@@ -48,11 +85,11 @@ export class GroupCommit {
   writes = 0;
   syncs = 0;
 
-  constructor(
-    private readonly db: Database.Database,
-    private readonly policy: FsyncPolicy,
-    private readonly wal: WalFile,
-  ) {
+  constructor(private readonly options: GroupCommitOptions) {
+    const { db } = options;
+    this.db = db;
+    this.policy = options.policy;
+    this.wal = options.wal;
     this.begin = db.prepare('BEGIN');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
@@ -64,8 +101,10 @@ export class GroupCommit {
    * apply of entries just committed, a follower's copy the leader waits for): on a busy loop
    * the turn's end can be a millisecond or more away.
    */
-  submit<T>(run: () => T, options: { durable?: boolean; immediate?: boolean } = {}): Promise<T> {
+  submit<T>(run: () => T, options: SubmitOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new MomError('unavailable', 'the store is closed; the broker is shutting down'));
+    const refusal = options.probe ? undefined : this.options.health.refusal();
+    if (refusal) return Promise.reject(refusal);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, durable: options.durable ?? true, resolve: resolve as (value: unknown) => void, reject });
       if (options.immediate && !this.flushing) {
@@ -100,19 +139,34 @@ export class GroupCommit {
     else this.startSync();
   }
 
+  /**
+   * Registers how to put back in-memory state that the running transaction changed, should it
+   * roll back. Outside a transaction there is nothing to undo.
+   */
+  onRollback(undo: () => void): void {
+    if (this.inTransaction) this.undo.push(undo);
+  }
+
   private runGroup(batch: PendingWork[]): void {
     const results: unknown[] = new Array(batch.length);
     try {
       this.begin.run();
+      this.inTransaction = true;
       try {
         for (let i = 0; i < batch.length; i++) results[i] = batch[i]!.run();
         this.commit.run();
       } catch (error) {
+        this.inTransaction = false;
+        // SQLite rolls some failures back by itself (a full disk at COMMIT may): then there is no transaction left.
         if (this.db.inTransaction) this.rollback.run();
+        this.undoMemory();
         throw error;
+      } finally {
+        this.inTransaction = false;
+        this.undo = [];
       }
     } catch (error) {
-      const failure = new MomError('internal', `store write failed: ${(error as Error).message}`, { cause: error });
+      const failure = this.failureOf(error);
       for (const work of batch) work.reject(failure);
       return;
     }
@@ -123,6 +177,20 @@ export class GroupCommit {
       if (work.durable) this.awaitingSync.push({ resolve: work.resolve, reject: work.reject, value: results[i] });
       else work.resolve(results[i]);
     }
+  }
+
+  private undoMemory(): void {
+    for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]!();
+  }
+
+  private failureOf(error: unknown): MomError {
+    if (isStorageError(error)) {
+      const failure = storageFailure(this.options.dataDir, error);
+      this.options.health.failed(failure);
+      return failure;
+    }
+    if (error instanceof MomError) return error;
+    return new MomError('internal', `store write failed: ${(error as Error).message}`, { cause: error });
   }
 
   /** One sync at a time; it covers every group committed before it started. */
@@ -137,6 +205,7 @@ export class GroupCommit {
       if (error) {
         const failure = new MomError('internal', `fsync of the write-ahead log failed: ${error.message}; the write may be lost`, { cause: error });
         for (const waiting of covered) waiting.reject(failure);
+        this.options.onSyncFailure(error);
       } else {
         this.settleSynced(covered);
       }

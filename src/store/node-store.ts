@@ -1,16 +1,31 @@
 import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../config/settings';
-import { DEFAULT_QUEUE_OPTIONS, type LogEntry, type QueueOptions, type StoredEntry, type TopicOptions } from '../core/entries';
+import { DEFAULT_QUEUE_OPTIONS, queueInboxKey, type LogEntry, type QueueOptions, type StoredEntry, type TopicOptions } from '../core/entries';
 import { MomError } from '../core/errors';
 import { Catalog } from './catalog';
 import { Checkpointer } from './checkpointer';
 import { Compactor } from './compactor';
-import { entryToRow, rowToEntry, type LogRow } from './entry-codec';
+import { entryToRow, rowToEntry, type LogRow } from './log-row-codec';
 import { GroupCommit } from './group-commit';
 import { OFFSET_BITS, openNodeDatabase } from './schema';
 import { StateApplier, type ApplyEffect } from './state-applier';
+import { StorageHealth } from './storage-health';
 import { WalFile } from './wal-file';
+import { silentLogger, type Logger } from '../runtime/logger';
+
+export interface NodeStoreOptions {
+  logger?: Logger;
+  /** A checkpoint failed (reported once per distinct message). */
+  onCheckpointError?: (message: string) => void;
+  /** An fdatasync failed: see GroupCommitOptions.onSyncFailure. Default: log it. */
+  onSyncFailure?: (error: Error) => void;
+  /** Pause between storage probes while the disk is failed (tests shorten it). */
+  probeIntervalMs?: number;
+}
+
+/** The storage probe writes this much and deletes it again: a write that needs room. */
+const PROBE_BYTES = 64 * 1024;
 
 export interface PartitionPosition {
   /** First offset still in the log (earlier ones were compacted away). */
@@ -23,7 +38,8 @@ export interface PartitionPosition {
 
 /** A message row as the pull path reads it: the stored JSON text is sent on as it is. */
 export interface MessageRow {
-  msg: number;
+  /** The offset of the message's publish entry in its partition's log. */
+  offset: number;
   failures: number;
   msg_id: string;
   headers: string | null;
@@ -41,8 +57,10 @@ export interface DeadLetterRow extends MessageRow {
  * writes go through.
  */
 export class NodeStore {
-  readonly catalog = new Catalog();
+  readonly catalog: Catalog;
   readonly writes: GroupCommit;
+  /** Whether the disk takes writes (a full disk fails it; a probe brings it back). */
+  readonly health: StorageHealth;
   private readonly applier: StateApplier;
   private readonly positions = new Map<number, PartitionPosition>();
   private readonly lastEpochs = new Map<number, number>();
@@ -64,21 +82,41 @@ export class NodeStore {
     countByState: Database.Statement;
     deadLetters: Database.Statement;
     findDedup: Database.Statement;
+    probeInsert: Database.Statement;
+    probeDelete: Database.Statement;
   };
 
-  static open(dataDir: string, fsync: FsyncPolicy, onCheckpointError: (message: string) => void = () => {}): NodeStore {
+  static open(dataDir: string, fsync: FsyncPolicy, options: NodeStoreOptions = {}): NodeStore {
     const path = join(dataDir, 'node', 'broker.db');
     const db = openNodeDatabase(path);
-    return new NodeStore(db, fsync, new WalFile(`${path}-wal`), new Checkpointer(path, fsync !== 'never', onCheckpointError));
+    const checkpointer = new Checkpointer(path, fsync !== 'never', options.onCheckpointError ?? (() => {}));
+    return new NodeStore(db, fsync, dataDir, new WalFile(`${path}-wal`), checkpointer, options);
   }
 
   private constructor(
     readonly db: Database.Database,
     private readonly fsync: FsyncPolicy,
+    dataDir: string,
     private readonly wal: WalFile,
     readonly checkpointer: Checkpointer,
+    options: NodeStoreOptions,
   ) {
-    this.writes = new GroupCommit(db, fsync, wal);
+    const logger = options.logger ?? silentLogger;
+    this.health = new StorageHealth({
+      dataDir,
+      logger,
+      probe: () => this.probe(),
+      ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
+    });
+    this.writes = new GroupCommit({
+      db,
+      policy: fsync,
+      wal,
+      dataDir,
+      health: this.health,
+      onSyncFailure: options.onSyncFailure ?? ((error) => logger.error('fdatasync of the write-ahead log failed', { error })),
+    });
+    this.catalog = new Catalog((undo) => this.writes.onRollback(undo));
     this.applier = new StateApplier(db, this.catalog);
     this.compactor = new Compactor(db, this.catalog);
     this.stmt = {
@@ -93,24 +131,26 @@ export class NodeStore {
       selectEpochs: db.prepare('SELECT epoch, start_offset FROM epochs WHERE p = ? ORDER BY epoch'),
       lastEpoch: db.prepare('SELECT MAX(epoch) AS epoch FROM epochs WHERE p = ?'),
       readyAfter: db.prepare(
-        `SELECT pending.msg, pending.failures, log.msg_id, log.headers, log.ts, log.payload
+        `SELECT pending.msg AS "offset", pending.failures, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
          WHERE pending.inbox = ? AND pending.state = 0 AND pending.msg > ?
          ORDER BY pending.msg LIMIT ?`,
       ),
       pendingMessage: db.prepare(
-        `SELECT pending.msg, pending.failures, log.msg_id, log.headers, log.ts, log.payload
+        `SELECT pending.msg AS "offset", pending.failures, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
          WHERE pending.inbox = ? AND pending.msg = ? AND pending.state = 0`,
       ),
       countByState: db.prepare('SELECT state, COUNT(*) AS n FROM pending WHERE inbox = ? GROUP BY state'),
       deadLetters: db.prepare(
-        `SELECT pending.msg, pending.failures, pending.dead_reason, log.msg_id, log.headers, log.ts, log.payload
+        `SELECT pending.msg AS "offset", pending.failures, pending.dead_reason, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
          WHERE pending.inbox = ? AND pending.state = 1 AND pending.msg > ?
          ORDER BY pending.msg LIMIT ?`,
       ),
       findDedup: db.prepare('SELECT msg_id, ts FROM dedup WHERE target = ? AND producer_id = ?'),
+      probeInsert: db.prepare('INSERT INTO storage_probe (filler) VALUES (zeroblob(?))'),
+      probeDelete: db.prepare('DELETE FROM storage_probe'),
     };
     this.loadState();
   }
@@ -164,12 +204,43 @@ export class NodeStore {
     return position;
   }
 
+  /**
+   * The partition's position, about to change inside the running transaction: if that rolls
+   * back, the position goes back to what it is now, as the `partitions` row does. A log end
+   * that ran ahead of a failed write would make a follower report entries it never stored.
+   */
+  private changingPosition(partition: number): PartitionPosition {
+    const position = this.position(partition);
+    const before = { ...position };
+    this.writes.onRollback(() => Object.assign(position, before));
+    return position;
+  }
+
+  /** Caches of the epochs table, dropped when a transaction that may have changed it rolls back. */
+  private changingEpochs(partition: number): void {
+    this.writes.onRollback(() => {
+      this.lastEpochs.delete(partition);
+      this.epochCache.delete(partition);
+    });
+  }
+
+  /** A write that needs room on the disk, and its sync: StorageHealth's probe. */
+  private async probe(): Promise<void> {
+    await this.writes.submit(
+      () => {
+        this.stmt.probeInsert.run(PROBE_BYTES);
+        this.stmt.probeDelete.run();
+      },
+      { probe: true },
+    );
+  }
+
   // ---- Writes: call inside a GroupCommit work function (one transaction). ----
 
   /** Appends entries at the end of the partition's log; returns the first offset used. */
   append(partition: number, epoch: number, entries: readonly LogEntry[]): number {
     this.checkEpoch(partition, epoch);
-    const position = this.position(partition);
+    const position = this.changingPosition(partition);
     const first = position.logEnd;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
@@ -186,7 +257,8 @@ export class NodeStore {
    * Entries of an epoch older than the log's last are refused (DESIGN §5 fencing).
    */
   appendReplicated(partition: number, entries: readonly StoredEntry[]): void {
-    const position = this.position(partition);
+    const position = this.changingPosition(partition);
+    this.changingEpochs(partition);
     for (const stored of entries) {
       if (stored.offset < position.logEnd) {
         throw new Error(`partition ${partition}: replicated entry at offset ${stored.offset} is below the log end ${position.logEnd}`);
@@ -242,7 +314,7 @@ export class NodeStore {
 
   /** Applies entries just appended (the caller still holds them), advancing `applied`. */
   applyAppended(partition: number, firstOffset: number, entries: readonly LogEntry[]): ApplyEffect[] {
-    const position = this.position(partition);
+    const position = this.changingPosition(partition);
     // Entries appended earlier but not applied yet (e.g. replicated before this node led) go first.
     const effects = position.applied < firstOffset ? this.applyUpTo(partition, firstOffset) : [];
     for (let i = 0; i < entries.length; i++) effects.push(this.applier.apply(partition, firstOffset + i, entries[i]!));
@@ -256,7 +328,7 @@ export class NodeStore {
    * caller's memory of what it just wrote) when it has them, else read from the log.
    */
   applyUpTo(partition: number, upTo: number, recent?: (fromOffset: number, maxEntries: number) => StoredEntry[] | undefined): ApplyEffect[] {
-    const position = this.position(partition);
+    const position = this.changingPosition(partition);
     const effects: ApplyEffect[] = [];
     while (position.applied < Math.min(upTo, position.logEnd)) {
       const wanted = Math.min(upTo, position.logEnd) - position.applied;
@@ -279,6 +351,8 @@ export class NodeStore {
       throw new Error(`partition ${partition}: refusing to truncate to ${offset}, below the applied offset ${position.applied}`);
     }
     if (offset >= position.logEnd) return;
+    this.changingPosition(partition);
+    this.changingEpochs(partition);
     this.stmt.truncateLog.run(partition * OFFSET_BITS + offset, (partition + 1) * OFFSET_BITS);
     this.stmt.deleteEpochsFrom.run(partition, offset);
     this.lastEpochs.delete(partition);
@@ -289,6 +363,7 @@ export class NodeStore {
 
   recordEpochStart(partition: number, epoch: number, startOffset: number): void {
     this.checkEpoch(partition, epoch);
+    this.changingEpochs(partition);
     this.stmt.insertEpoch.run(partition, epoch, startOffset);
     this.lastEpochs.set(partition, epoch);
     this.epochCache.delete(partition);
@@ -300,7 +375,7 @@ export class NodeStore {
 
   private targetOf(entry: LogEntry): number | null {
     if (entry.type !== 'publish') return null;
-    if (entry.target === 'queue') return this.catalog.inbox(`q:${entry.exchange}/${entry.name}`)?.id ?? null;
+    if (entry.target === 'queue') return this.catalog.inbox(queueInboxKey(entry.exchange, entry.name))?.id ?? null;
     return this.catalog.topic(entry.exchange, entry.name)?.id ?? null;
   }
 
@@ -325,12 +400,12 @@ export class NodeStore {
     return epochs;
   }
 
-  readyAfter(partition: number, inboxId: number, afterMsg: number, limit: number): MessageRow[] {
-    return this.stmt.readyAfter.all(partition * OFFSET_BITS, inboxId, afterMsg, limit) as MessageRow[];
+  readyAfter(partition: number, inboxId: number, afterOffset: number, limit: number): MessageRow[] {
+    return this.stmt.readyAfter.all(partition * OFFSET_BITS, inboxId, afterOffset, limit) as MessageRow[];
   }
 
-  pendingMessage(partition: number, inboxId: number, msg: number): MessageRow | undefined {
-    return this.stmt.pendingMessage.get(partition * OFFSET_BITS, inboxId, msg) as MessageRow | undefined;
+  pendingMessage(partition: number, inboxId: number, offset: number): MessageRow | undefined {
+    return this.stmt.pendingMessage.get(partition * OFFSET_BITS, inboxId, offset) as MessageRow | undefined;
   }
 
   counts(inboxId: number): { ready: number; dead: number } {
@@ -342,8 +417,8 @@ export class NodeStore {
     return counts;
   }
 
-  deadLetters(partition: number, inboxId: number, afterMsg: number, limit: number): DeadLetterRow[] {
-    return this.stmt.deadLetters.all(partition * OFFSET_BITS, inboxId, afterMsg, limit) as DeadLetterRow[];
+  deadLetters(partition: number, inboxId: number, afterOffset: number, limit: number): DeadLetterRow[] {
+    return this.stmt.deadLetters.all(partition * OFFSET_BITS, inboxId, afterOffset, limit) as DeadLetterRow[];
   }
 
   findDedup(target: string, producerId: string): { msg_id: string; ts: number } | undefined {
@@ -385,10 +460,11 @@ export class NodeStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.health.close();
     await this.writes.close();
     await this.checkpointer.close();
     this.checkpointNow();
-    this.wal.close();
+    await this.wal.close();
     this.db.close();
   }
 }

@@ -104,6 +104,12 @@ CREATE TABLE IF NOT EXISTS dedup (
   PRIMARY KEY (target, producer_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedup_by_ts ON dedup (ts);
+
+-- Always empty: the storage probe writes a row and deletes it, to learn whether the disk takes writes.
+CREATE TABLE IF NOT EXISTS storage_probe (
+  id INTEGER PRIMARY KEY,
+  filler BLOB
+);
 `;
 
 export function openNodeDatabase(path: string): Database.Database {

@@ -8,6 +8,7 @@ import {
   type PublishedMessage,
   type QueueOptions,
 } from '../core/entries';
+import { retainedSince, settleStep } from '../core/state-machine';
 import type { Catalog, InboxRecord, TopicRecord } from './catalog';
 
 /** What applying one entry changed, for the leader's in-memory delivery state. */
@@ -16,12 +17,13 @@ export type ApplyEffect =
   | { kind: 'inbox_created'; inbox: InboxRecord }
   | { kind: 'inbox_deleted'; inbox: InboxRecord }
   /** `inboxes`: those the message became pending in. */
-  | { kind: 'published'; msg: number; inboxes: number[]; message: PublishedMessage }
+  | { kind: 'published'; offset: number; inboxes: number[]; message: PublishedMessage }
   | { kind: 'settled'; inbox: number; results: SettleResult[] }
   | { kind: 'purged'; inboxes: InboxRecord[] };
 
 export interface SettleResult {
-  msg: number;
+  /** The settled message's offset. */
+  offset: number;
   /** gone: acked or unknown; ready: deliverable again; dead: moved to dead letters. */
   state: 'gone' | 'ready' | 'dead';
   failures: number;
@@ -112,7 +114,7 @@ export class StateApplier {
         if (!topic || this.catalog.inbox(key)) return NONE;
         const effect = this.createInbox(partition, offset, key, 'subscription', entry.exchange, entry.subscription, topic.id, DEFAULT_QUEUE_OPTIONS, entry.at);
         if (entry.from === 'earliest') {
-          this.copyRetainedToInbox.run(effect.inbox.id, offset, topic.id, entry.at - topic.options.retention_ms);
+          this.copyRetainedToInbox.run(effect.inbox.id, offset, topic.id, retainedSince(entry.at, topic.options.retention_ms));
         }
         return effect;
       }
@@ -147,37 +149,25 @@ export class StateApplier {
       const inbox = this.catalog.inbox(queueInboxKey(entry.exchange, entry.name));
       if (!inbox) return NONE;
       const inserted = this.insertPending.run(inbox.id, offset, offset).changes > 0;
-      return { kind: 'published', msg: offset, inboxes: inserted ? [inbox.id] : [], message };
+      return { kind: 'published', offset, inboxes: inserted ? [inbox.id] : [], message };
     }
     const topic = this.catalog.topic(entry.exchange, entry.name);
     if (!topic) return NONE;
     this.insertTopicMessage.run(topic.id, offset, message.publishedAt);
     const inboxes = [...topic.subscriptions].filter((inboxId) => this.insertPending.run(inboxId, offset, offset).changes > 0);
-    return { kind: 'published', msg: offset, inboxes, message };
+    return { kind: 'published', offset, inboxes, message };
   }
 
   private applySettle(offset: number, entry: Extract<LogEntry, { type: 'settle' }>): ApplyEffect {
     const inbox = this.catalog.inbox(entry.inbox);
     if (!inbox) return NONE;
     const results: SettleResult[] = [];
-    for (const msg of entry.messages) {
-      const row = this.selectPending.get(inbox.id, msg) as { failures: number; state: number } | undefined;
-      if (!row || row.state !== 0) {
-        results.push({ msg, state: row ? 'dead' : 'gone', failures: row?.failures ?? 0 });
-        continue;
-      }
-      if (entry.outcome === 'ack') {
-        this.deletePending.run(inbox.id, msg);
-        results.push({ msg, state: 'gone', failures: row.failures });
-        continue;
-      }
-      const failures = row.failures + 1;
-      const limit = inbox.options.max_deliveries;
-      // max_deliveries=N: at most N deliveries; the Nth failure dead-letters (DESIGN §8).
-      const dead = entry.outcome === 'dead' || (limit > 0 && failures >= limit);
-      const reason = entry.outcome === 'dead' ? deadReason(entry.reason) : dead ? 'max_deliveries' : null;
-      this.updatePending.run(failures, dead ? 1 : 0, reason, offset, inbox.id, msg);
-      results.push({ msg, state: dead ? 'dead' : 'ready', failures });
+    for (const message of entry.messages) {
+      const row = this.selectPending.get(inbox.id, message) as { failures: number; state: number } | undefined;
+      const step = settleStep(row && { failures: row.failures, dead: row.state !== 0 }, entry, inbox.options.max_deliveries);
+      if (step.action === 'delete') this.deletePending.run(inbox.id, message);
+      else if (step.action === 'update') this.updatePending.run(step.failures, step.state === 'dead' ? 1 : 0, step.reason, offset, inbox.id, message);
+      results.push({ offset: message, state: step.state, failures: step.failures });
     }
     return { kind: 'settled', inbox: inbox.id, results };
   }
@@ -218,8 +208,4 @@ export class StateApplier {
     this.catalog.removeTopic(topic);
     return dropped;
   }
-}
-
-function deadReason(reason: string): string {
-  return reason === 'expired' ? 'expired' : reason === 'max_deliveries' ? 'max_deliveries' : 'rejected';
 }

@@ -16,7 +16,7 @@ export class WalFile {
     return this.descriptor;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.descriptor !== undefined) closeSync(this.descriptor);
     this.descriptor = undefined;
   }

@@ -22,7 +22,7 @@ test('backoff doubles from the base, never past the maximum', () => {
 });
 
 test('only "not now" statuses are retryable', () => {
-  for (const status of [421, 429, 502, 503, 504]) assert.equal(isRetryableStatus(status), true, String(status));
+  for (const status of [421, 429, 502, 503, 504, 507]) assert.equal(isRetryableStatus(status), true, String(status));
   for (const status of [400, 401, 403, 404, 409, 413, 500]) assert.equal(isRetryableStatus(status), false, String(status));
 });
 

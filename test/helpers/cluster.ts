@@ -50,6 +50,8 @@ export interface ClusterOptions {
   zkProxyFor?: string[];
   /** MOM_LOG_LEVEL of every process; default info. */
   logLevel?: 'debug' | 'info' | 'warn';
+  /** A node's data dir (e.g. a small tmpfs the test fills); default a new temp dir, removed at the end. */
+  nodeDataDir?: (nodeId: string) => string | undefined;
 }
 
 /** One entry of `GET /partitions` (DESIGN §6). */
@@ -360,9 +362,9 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
     '--replication-factor', String(replicationFactor),
     '--min-insync-replicas', String(minIsr),
   ];
-  const make = (id: string, args: string[], extraEnv: Record<string, string> = {}): ManagedProcess => {
-    const dir = tempDir(`mom-${id}-`);
-    dirs.push(dir);
+  const make = (id: string, args: string[], extraEnv: Record<string, string> = {}, ownDir?: string): ManagedProcess => {
+    const dir = ownDir ?? tempDir(`mom-${id}-`);
+    if (ownDir === undefined) dirs.push(dir);
     const managed = new ManagedProcess(id, dir, [...args, '--node-id', id, '--data', dir, '--listen', '127.0.0.1:0'], { ...env, ...extraEnv });
     processes.push(managed);
     return managed;
@@ -388,7 +390,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
       // A later --zookeeper wins (commander keeps the last value).
       ...(connect ? ['--zookeeper', connect] : []),
       ...(options.extraNodeArgs ?? []),
-    ]);
+    ], {}, options.nodeDataDir?.(id));
   });
   for (const node of nodeProcesses) nodes.set(node.id, node);
   await Promise.all(nodeProcesses.map((node) => node.start()));

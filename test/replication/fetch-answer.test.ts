@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StoredEntry } from '../../src/core/entries';
 import { FetchResponse } from '../../src/gen/mom/replication/v1/replication';
-import { toWireEntry } from '../../src/replication/entry-wire';
+import { toWireEntry } from '../../src/replication/entry-protobuf';
 import { EncodedEntriesCache, encodeEntries, serializeFetchAnswer } from '../../src/replication/fetch-answer';
 
 function stored(offset: number): StoredEntry {

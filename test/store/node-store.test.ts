@@ -44,9 +44,9 @@ test('settle: ack removes, retry counts failures, max_deliveries and dead move t
     commit(store, 0, 1, [{ type: 'settle', inbox: 'q:ex/q', messages, outcome, reason: outcome === 'dead' ? 'rejected' : 'nack', at: 2 }]);
   await settle([1], 'ack');
   const [retried] = await settle([2], 'retry');
-  assert.deepEqual(retried, { kind: 'settled', inbox: inbox.id, results: [{ msg: 2, state: 'ready', failures: 1 }] });
+  assert.deepEqual(retried, { kind: 'settled', inbox: inbox.id, results: [{ offset: 2, state: 'ready', failures: 1 }] });
   const [second] = await settle([2], 'retry');
-  assert.deepEqual(second, { kind: 'settled', inbox: inbox.id, results: [{ msg: 2, state: 'dead', failures: 2 }] });
+  assert.deepEqual(second, { kind: 'settled', inbox: inbox.id, results: [{ offset: 2, state: 'dead', failures: 2 }] });
   await settle([3], 'dead');
   assert.deepEqual(store.counts(inbox.id), { ready: 0, dead: 2 });
   assert.deepEqual(store.deadLetters(0, inbox.id, -1, 10).map((row) => [row.msg_id, row.dead_reason]), [['b', 'max_deliveries'], ['c', 'rejected']]);
@@ -172,4 +172,60 @@ test('on a single replica an ack removes the acked publish and itself at once', 
   });
   const left = store.readLog(0, 0, 10).map((e) => (e.entry.type === 'publish' ? e.entry.message.id : e.entry.type));
   assert.deepEqual(left, ['queue.declare', 'b']);
+});
+
+/**
+ * A disk that refuses writes, for real: SQLite's max_page_count makes the next write that needs
+ * a new page fail with SQLITE_FULL, as a full file system does.
+ */
+function fillDisk(store: NodeStore): () => void {
+  const pages = store.db.pragma('page_count', { simple: true }) as number;
+  store.db.pragma(`max_page_count = ${pages}`);
+  return () => store.db.pragma('max_page_count = 1073741823');
+}
+
+function replicated(offset: number, epoch: number, entry: LogEntry) {
+  return { offset, epoch, entry };
+}
+
+test('a write the disk refuses leaves memory as the database is: log end, applied, catalog, epochs', async (t) => {
+  const { store } = openStore(t);
+  await commit(store, 0, 1, [{ type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 }]);
+  const before = { ...store.position(0) };
+  const epochBefore = store.lastEpoch(0);
+  const big = (id: string): LogEntry => {
+    const entry = publish('q', id) as Extract<LogEntry, { type: 'publish' }>;
+    return { ...entry, message: { ...entry.message, payload: JSON.stringify('x'.repeat(200_000)) } };
+  };
+  // As a follower copies entries: appended, a new epoch, a new queue, applied; the last,
+  // large entry is the one the disk has no room for, after memory already moved.
+  const copy = [
+    replicated(before.logEnd, 2, { type: 'queue.declare', exchange: 'ex', queue: 'q2', options: DEFAULT_QUEUE_OPTIONS, at: 2 }),
+    replicated(before.logEnd + 1, 2, publish('q2', 'small')),
+  ];
+  const last = replicated(before.logEnd + 2, 2, big('m2'));
+  const copyAll = () => {
+    store.appendReplicated(0, copy);
+    store.applyUpTo(0, before.logEnd + 2);
+    assert.equal(store.position(0).logEnd, before.logEnd + 2, 'memory moved inside the transaction');
+    assert.ok(store.catalog.inbox('q:ex/q2'));
+    store.appendReplicated(0, [last]);
+    store.applyUpTo(0, before.logEnd + 3);
+  };
+  const freeDisk = fillDisk(store);
+  await assert.rejects(store.writes.submit(copyAll), (error: { code?: string }) => error.code === 'insufficient_storage');
+  assert.deepEqual(store.position(0), before, 'the log end and applied offset did not move');
+  assert.equal(store.lastEpoch(0), epochBefore, 'the epoch of the refused entries is not remembered');
+  assert.equal(store.catalog.inbox('q:ex/q2'), undefined, 'the queue the refused entries declared does not exist');
+  assert.equal(store.health.state, 'failed');
+  // While failed, writes are refused at once, without touching the disk.
+  await assert.rejects(commit(store, 0, 1, [publish('q', 'later')]), (error: { code?: string }) => error.code === 'insufficient_storage');
+
+  freeDisk();
+  await waitUntil('the probe to find the disk writable again', () => store.health.writable, 10_000);
+  // The same entries are fetched again from the same offset, and stored this time without a hole.
+  await store.writes.submit(copyAll);
+  assert.deepEqual(store.readLog(0, before.logEnd, 10).map((e) => e.offset), [before.logEnd, before.logEnd + 1, before.logEnd + 2]);
+  assert.equal(store.lastEpoch(0), 2);
+  assert.ok(store.catalog.inbox('q:ex/q2'));
 });

@@ -118,9 +118,9 @@ export class LoginThrottle {
     const waitMs = Math.max(this.byAddress.wait(address, now), username === undefined ? 0 : this.byAddressUser.wait(pairKey(address, username), now));
     if (waitMs <= 0) return;
     const seconds = Math.ceil(waitMs / 1000);
+    // retry_after_ms becomes Retry-After (src/http/response.ts): whole seconds, as the message says.
     throw new MomError('too_many_requests', `too many failed logins from this address${username === undefined ? '' : ` for ${username}`}: try again in ${seconds} s`, {
-      retryAfterSeconds: seconds,
-      details: { retry_after_seconds: seconds },
+      details: { retry_after_ms: seconds * 1000 },
     });
   }
 

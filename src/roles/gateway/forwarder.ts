@@ -15,16 +15,17 @@
  * stream, no `pipeline`, and no AbortSignal: a long poll's client that goes away aborts the
  * upstream request through the handler's controller.
  */
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
-import { errors as undiciErrors, Pool, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { MomError, type ErrorCode } from '../../core/errors';
 import { assertValidName, type NameKind } from '../../core/names';
 import { DEFAULT_BODY_LIMIT, readBody } from '../../http/body';
 import type { RequestContext } from '../../http/router';
 import type { TokenVerifier } from '../../http/token-verifier';
 import type { Logger } from '../../runtime/logger';
-import { Pause } from '../../runtime/pause';
 import type { Route } from '../../coordination/partition-map';
+import { errorCode, forwardedHeaders, hasBody, isResendable, parseError, sendAnswer } from './forwarded-http';
+import { LongPollClient } from './long-poll-client';
+import { UpstreamAnswer } from './upstream-answer';
 
 /** Where requests go: the gateway's PartitionMap, or anything that can answer the same questions. */
 export interface RouteSource {
@@ -64,13 +65,11 @@ export interface ForwarderOptions {
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 /** 503 codes a node answers before storing anything (DESIGN §5: refused, not half-done). */
 const RETRYABLE_503: ReadonlySet<string> = new Set<ErrorCode>(['unavailable', 'not_enough_replicas']);
-/** Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business, never copied. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-/** Request headers a node needs; everything else stays at the gateway. */
-const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept', 'user-agent', 'x-request-id'] as const;
-/** The most of a 421/503 answer read to decide whether to retry (they are small JSON errors). */
-const ERROR_BODY_LIMIT = 64 * 1024;
-const EMPTY = Buffer.alloc(0);
+/**
+ * A node whose disk refuses writes stored nothing and is handing its partitions to other
+ * replicas (DESIGN §5): the request goes to the new leader once the map names it.
+ */
+const RETRYABLE_507: ReadonlySet<string> = new Set<ErrorCode>(['insufficient_storage']);
 
 /** Why the last attempt did not answer, for the final 503 and the logs. */
 interface Failure {
@@ -228,17 +227,17 @@ export class Forwarder {
   }
 
   private async attempt(ctx: RequestContext, origin: string, outgoing: Outgoing, client: LongPollClient | null): Promise<Attempt> {
-    const exchange = new Exchange();
-    if (client) client.exchange = exchange;
+    const answer = new UpstreamAnswer();
+    if (client) client.answer = answer;
     // Timeouts come from the pool (responseTimeoutMs for headers and for each body chunk).
-    this.pool(origin).dispatch(outgoing, exchange);
-    await exchange.settled;
+    this.pool(origin).dispatch(outgoing, answer);
+    await answer.settled;
     if (client) {
-      client.exchange = null;
+      client.answer = null;
       if (client.gone) return DONE;
     }
 
-    const { error, headers, statusCode } = exchange;
+    const { error, headers, statusCode } = answer;
     if (headers === null) {
       // No answer: refused, cut, timed out, or the pool is closed.
       const failed = error ?? new Error('the node closed the exchange without an answer');
@@ -260,18 +259,18 @@ export class Forwarder {
     // The answer was cut after its headers: nothing has gone to the client yet, so it gets an error.
     if (error !== null) throw error;
 
-    if (statusCode === 421 || statusCode === 503) {
-      const text = exchange.body().toString('utf8');
+    if (statusCode === 421 || statusCode === 503 || statusCode === 507) {
+      const text = answer.body().toString('utf8');
       const parsed = parseError(text);
       if (statusCode === 421 && parsed?.code === 'not_leader') {
         const hint = typeof parsed.node_location === 'string' ? parsed.node_location : undefined;
         return { done: false, failure: { reason: `${origin} does not lead the partition`, code: 'not_leader' }, hint };
       }
-      if (statusCode === 503 && parsed && RETRYABLE_503.has(parsed.code)) {
+      if (parsed && ((statusCode === 503 && RETRYABLE_503.has(parsed.code)) || (statusCode === 507 && RETRYABLE_507.has(parsed.code)))) {
         return { done: false, failure: { reason: `${origin} answered ${parsed.code}`, code: parsed.code } };
       }
     }
-    sendAnswer(ctx.res, statusCode, headers, exchange.body());
+    sendAnswer(ctx.res, statusCode, headers, answer.body());
     return DONE;
   }
 
@@ -313,175 +312,6 @@ export class Forwarder {
     })();
     return this.closing;
   }
-}
-
-/**
- * One attempt's exchange with a node, as undici's dispatch handler: collects the answer and
- * settles once, when it is complete or has failed. `headers` stays null unless an answer
- * (status 200 or above) started, which tells a failure to answer from an answer cut short.
- */
-class Exchange implements Dispatcher.DispatchHandler {
-  statusCode = 0;
-  headers: IncomingHttpHeaders | null = null;
-  error: Error | null = null;
-  readonly settled: Promise<void>;
-  private chunks: Buffer[] = [];
-  private size = 0;
-  private finished = false;
-  private cancelled = false;
-  private controller: Dispatcher.DispatchController | null = null;
-  private resolve: (() => void) | null = null;
-
-  constructor() {
-    this.settled = new Promise<void>((resolve) => {
-      this.resolve = resolve;
-    });
-  }
-
-  /** Ends the upstream request, now or, if it is still queued in the pool, as soon as it starts. */
-  cancel(): void {
-    this.cancelled = true;
-    if (this.controller && !this.finished) this.controller.abort(new undiciErrors.RequestAbortedError());
-  }
-
-  /** The answer's body as one buffer (usually the one chunk it came in). */
-  body(): Buffer {
-    if (this.chunks.length === 1) return this.chunks[0]!;
-    return this.chunks.length === 0 ? EMPTY : Buffer.concat(this.chunks, this.size);
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.cancelled) controller.abort(new undiciErrors.RequestAbortedError());
-  }
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    // 1xx answers are informational; the real one follows.
-    if (statusCode < 200) return;
-    this.statusCode = statusCode;
-    this.headers = headers;
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.finished) return;
-    if ((this.statusCode === 421 || this.statusCode === 503) && this.size + chunk.length > ERROR_BODY_LIMIT) {
-      // Not one of a node's small errors: decide on what came so far and drop the connection.
-      this.finish();
-      controller.abort(new Error(`a ${this.statusCode} answer larger than ${ERROR_BODY_LIMIT} bytes`));
-      return;
-    }
-    this.size += chunk.length;
-    this.chunks.push(chunk);
-  }
-
-  onResponseEnd(): void {
-    this.finish();
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    if (this.finished) return;
-    this.error = error;
-    this.finish();
-  }
-
-  private finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.resolve?.();
-    this.resolve = null;
-  }
-}
-
-/** A long poll's client, watched so that its going away ends the forward and the upstream request. */
-class LongPollClient {
-  gone = false;
-  exchange: Exchange | null = null;
-  private readonly pause = new Pause();
-  private readonly onClose = (): void => {
-    if (this.res.writableFinished) return;
-    this.gone = true;
-    this.exchange?.cancel();
-    this.pause.wake();
-  };
-
-  constructor(private readonly res: ServerResponse) {
-    res.once('close', this.onClose);
-  }
-
-  release(): void {
-    this.res.off('close', this.onClose);
-  }
-
-  /** A pause between attempts that ends early when the client goes away. */
-  sleep(ms: number): Promise<void> {
-    return this.gone ? Promise.resolve() : this.pause.sleep(ms);
-  }
-}
-
-/**
- * Whether a request may be sent again after a connection broke mid-way (it may have been
- * processed). Reads, declares and deletes are idempotent; a second ack or nack of the same ids
- * lists them as unknown. A publish is not: it could be stored twice.
- */
-export function isResendable(method: string, path: string): boolean {
-  if (method !== 'POST') return true;
-  // MOM-py's POST / pushes, or pulls with ack on delivery: neither is harmless twice.
-  if (path === '/') return false;
-  return !/\/messages\/?$/.test(path);
-}
-
-/** A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 §6.3): nothing to read. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-function forwardedHeaders(req: IncomingMessage, body: string): string[] {
-  const headers: string[] = [];
-  let contentType = false;
-  for (const name of FORWARDED_REQUEST_HEADERS) {
-    const value = req.headers[name];
-    if (typeof value !== 'string') continue;
-    headers.push(name, value);
-    if (name === 'content-type') contentType = true;
-  }
-  const peer = req.socket.remoteAddress;
-  const prior = req.headers['x-forwarded-for'];
-  if (peer) headers.push('x-forwarded-for', typeof prior === 'string' && prior !== '' ? `${prior}, ${peer}` : peer);
-  if (body !== '' && !contentType) headers.push('content-type', 'application/json');
-  return headers;
-}
-
-/** Copies a node's answer back with its own Content-Length, headers and body in one write. */
-function sendAnswer(res: ServerResponse, statusCode: number, headers: IncomingHttpHeaders, body: Buffer): void {
-  const copied: OutgoingHttpHeader[] = [];
-  // undici's header names are lower case; `for in` spares the arrays Object.entries would make.
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || name === 'content-length' || HOP_BY_HOP.has(name)) continue;
-    copied.push(name, value);
-  }
-  copied.push('content-length', String(body.length));
-  res.writeHead(statusCode, copied);
-  res.end(body);
-}
-
-function parseError(text: string): (Record<string, unknown> & { code: string }) | undefined {
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    const error = parsed?.error;
-    if (typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string') {
-      return error as Record<string, unknown> & { code: string };
-    }
-  } catch {
-    // not JSON: not one of ours, pass it on as it is
-  }
-  return undefined;
-}
-
-function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,6 +1,6 @@
 import { assertJsonContentType, parseJsonText, readBody } from '../../http/body';
 import type { RequestContext } from '../../http/router';
-import { parseMomPyRequest } from '../node/mompy-handler';
+import { parseMomPyRequest } from '../../core/mompy-request';
 import type { Forwarder } from './forwarder';
 
 /**

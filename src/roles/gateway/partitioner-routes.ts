@@ -81,7 +81,7 @@ export class PartitionerRoutes implements RouteSource {
     throw lastError;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
   }

@@ -10,7 +10,7 @@ import type { Metrics } from '../../runtime/metrics';
 import type { NodeRole } from './node-role';
 import type { PerUserSlots } from './per-user-slots';
 import type { RequestGuard } from './request-guard';
-import { deadLettersJson, messagesJson } from './wire-format';
+import { deadLettersJson, messagesJson } from './message-json';
 
 /** Pull bounds and defaults (DESIGN §8 "Details"). */
 const PULL_LIMITS = {

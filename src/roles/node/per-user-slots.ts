@@ -22,7 +22,6 @@ export class PerUserSlots {
       throw new MomError(
         'too_many_requests',
         `user ${principal.username} already has ${count} ${this.what} open on this node, the most allowed (${this.setting}); wait for one to end, or pull with wait_ms=0`,
-        { retryAfterSeconds: 1 },
       );
     }
     this.held.set(principal.userId, count + 1);

@@ -7,6 +7,7 @@
  * - creates missing partitions 0..P-1 once RF nodes are registered, or fewer once a grace
  *   period has passed since the first one (placement.ts);
  * - replaces a dead leader with a live ISR member, or takes the partition offline;
+ * - drops unregistered nodes (dead, or withdrawn for a failed disk) from every ISR;
  * - gives an offline partition a leader again when an ISR member comes back.
  *
  * Every write carries the controller-epoch fence, so a deposed controller cannot overwrite
@@ -286,6 +287,7 @@ export class Controller {
         };
         if (decision.change === 'unclean') this.log.warn('unclean leader election: acknowledged messages may be lost', fields);
         else if (decision.change === 'offline') this.log.warn('partition offline: no live ISR member', fields);
+        else if (decision.change === 'isr_shrink') this.log.info('unregistered nodes left the ISR', { ...fields, from: state.isr });
         else this.log.info('partition leader changed', fields);
         return;
       }

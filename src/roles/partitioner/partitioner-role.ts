@@ -15,6 +15,7 @@ import { assertValidName, isValidName } from '../../core/names';
 import { readJsonBody } from '../../http/body';
 import { sendJson } from '../../http/response';
 import { Router, type RequestContext } from '../../http/router';
+import type { Lifecycle } from '../../runtime/lifecycle';
 import type { Logger } from '../../runtime/logger';
 import { Controller, type ControllerStatus } from './controller';
 
@@ -33,51 +34,54 @@ export interface PartitionerRoleOptions {
   placementGraceMs?: number;
 }
 
-export interface PartitionerRole {
-  router: Router;
-  controller: Controller;
-  /** Stops the controller (withdrawing its candidacy) and the watches. Idempotent. */
-  close(): Promise<void>;
-}
-
 /** What `POST /routing` answers (DESIGN §6). */
 export type RoutingAnswer = Route;
 
 const ROUTING_BODY_LIMIT = 16 * 1024;
 
-export async function startPartitionerRole(options: PartitionerRoleOptions): Promise<PartitionerRole> {
-  const map = new PartitionMap(options.coordinator);
-  await map.start(options.partitions);
-  const controller = new Controller({
-    coordinator: options.coordinator,
-    candidateId: options.candidateId,
-    partitions: options.partitions,
-    replicationFactor: options.replicationFactor,
-    uncleanElection: options.uncleanElection,
-    minNodesToPlace: options.minNodesToPlace,
-    placementGraceMs: options.placementGraceMs,
-    logger: options.logger,
-  });
-  try {
-    await controller.start();
-  } catch (error) {
-    map.close();
-    await controller.close();
-    throw error;
+/** The routing map over HTTP and the controller, with one lifecycle (see runtime/lifecycle.ts). */
+export class PartitionerRole implements Lifecycle {
+  readonly router: Router;
+  readonly controller: Controller;
+  private readonly map: PartitionMap;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: PartitionerRoleOptions) {
+    this.map = new PartitionMap(options.coordinator);
+    this.controller = new Controller({
+      coordinator: options.coordinator,
+      candidateId: options.candidateId,
+      partitions: options.partitions,
+      replicationFactor: options.replicationFactor,
+      uncleanElection: options.uncleanElection,
+      minNodesToPlace: options.minNodesToPlace,
+      placementGraceMs: options.placementGraceMs,
+      logger: options.logger,
+    });
+    this.router = new Router()
+      .post('/routing', (ctx) => routing(ctx, this.map))
+      .get('/partitions', (ctx) => sendJson(ctx.res, 200, describe(this.map, this.controller.status())));
   }
-  const router = new Router()
-    .post('/routing', (ctx) => routing(ctx, map))
-    .get('/partitions', (ctx) => sendJson(ctx.res, 200, describe(map, controller.status())));
-  let closing: Promise<void> | undefined;
-  return {
-    router,
-    controller,
-    close: () =>
-      (closing ??= (async () => {
-        map.close();
-        await controller.close();
-      })()),
-  };
+
+  /** Watches the map and enters the controller election (without waiting to win it). */
+  async start(): Promise<void> {
+    try {
+      await this.map.start(this.options.partitions);
+      await this.controller.start();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Stops the controller (withdrawing its candidacy) and the watches. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.map.close();
+      await this.controller.close();
+    })();
+    return this.closing;
+  }
 }
 
 async function routing(ctx: RequestContext, map: PartitionMap): Promise<void> {

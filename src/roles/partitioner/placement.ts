@@ -36,7 +36,9 @@ export type LeadershipChange =
   /** An offline partition gets a leader again: an ISR member came back. */
   | 'restored'
   /** No live ISR member, so a live replica outside the ISR leads: acknowledged entries may be lost. */
-  | 'unclean';
+  | 'unclean'
+  /** The leader lives on; ISR members that are not registered (dead, or withdrawn) leave the ISR. */
+  | 'isr_shrink';
 
 export interface LeadershipDecision {
   change: LeadershipChange;
@@ -50,13 +52,21 @@ export interface ElectionRules {
 
 /**
  * What the controller must write for a partition, or undefined when its leadership is fine
- * as it is. The controller never grows or shrinks the ISR of a living leader: that is the
- * leader's job (DESIGN §5). It only drops a dead leader from the ISR when another ISR member
- * replaces it.
+ * as it is. Growing an ISR, and shrinking it for a follower that is alive but slow, is the
+ * leader's job (DESIGN §5). The controller drops from the ISR every member that is not
+ * registered (its session ended, or it withdrew because its disk refuses writes), as Kafka's
+ * controller does when a broker dies: a dead follower then stalls its partitions no longer
+ * than a dead leader does, instead of until the leader's lag bound.
  */
 export function decideLeadership(state: PartitionState, live: ReadonlySet<string>, rules: ElectionRules): LeadershipDecision | undefined {
   const leaderAlive = state.leader !== null && live.has(state.leader);
-  if (leaderAlive) return undefined;
+  if (leaderAlive) {
+    if (state.isr.every((id) => live.has(id))) return undefined;
+    // Same leader, same epoch: only who must hold an entry before it commits changes. The
+    // leader takes a member back once it is registered again and has caught up.
+    const isr = state.isr.filter((id) => live.has(id));
+    return { change: 'isr_shrink', next: { partition: state.partition, replicas: [...state.replicas], leader: state.leader, leaderEpoch: state.leaderEpoch, isr } };
+  }
   // Only ISR members may lead: they hold every committed entry (DESIGN §4). Replica order
   // breaks ties, so the preferred (first) replica leads when it can.
   const isr = new Set(state.isr);
@@ -68,8 +78,9 @@ export function decideLeadership(state: PartitionState, live: ReadonlySet<string
       // The ISR is kept as it was: members still away are dropped by the new leader (§5).
       return { change: 'restored', next: { ...base, leader: clean, isr: [...state.isr] } };
     }
-    // The dead leader leaves the ISR; the new leader's epoch fences it if it comes back.
-    return { change: 'failover', next: { ...base, leader: clean, isr: state.isr.filter((id) => id !== state.leader) } };
+    // The dead leader leaves the ISR, with any other member that is gone; the new leader's
+    // epoch fences it if it comes back.
+    return { change: 'failover', next: { ...base, leader: clean, isr: state.isr.filter((id) => id !== state.leader && live.has(id)) } };
   }
 
   if (rules.uncleanElection) {

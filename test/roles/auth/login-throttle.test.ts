@@ -8,7 +8,7 @@ function waitOf(throttle: LoginThrottle, address: string, user: string | undefin
     return 0;
   } catch (error) {
     assert.equal((error as { code: string }).code, 'too_many_requests');
-    return (error as { retryAfterSeconds: number }).retryAfterSeconds;
+    return ((error as { details: { retry_after_ms: number } }).details.retry_after_ms) / 1000;
   }
 }
 

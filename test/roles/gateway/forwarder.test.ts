@@ -16,7 +16,7 @@ import { createTokenVerifier } from '../../../src/http/token-verifier';
 import { Logger, parseLogLevel } from '../../../src/runtime/logger';
 import { loadOrCreateSigningKey } from '../../../src/roles/auth/signing-key';
 import { TokenIssuer } from '../../../src/roles/auth/token-issuer';
-import { Forwarder, isResendable, type ForwarderOptions, type RouteSource } from '../../../src/roles/gateway/forwarder';
+import { Forwarder, type ForwarderOptions, type RouteSource } from '../../../src/roles/gateway/forwarder';
 import { buildGatewayApi } from '../../../src/roles/gateway/gateway-api';
 import type { Route } from '../../../src/coordination/partition-map';
 import { waitUntil } from '../../helpers/wait';
@@ -380,12 +380,4 @@ test('invalid names are 400 and oversized bodies 413, without reaching a node', 
   const big = await gw.call('POST', PUBLISH, { body: JSON.stringify({ payload: 'x'.repeat(100) }) });
   assert.equal(big.status, 413);
   assert.equal(node.seen.length, 0);
-});
-
-test('only publishes are unsafe to resend', () => {
-  assert.equal(isResendable('POST', '/v1/exchanges/a/queues/q/messages'), false);
-  assert.equal(isResendable('POST', '/v1/exchanges/a/topics/t/messages'), false);
-  assert.equal(isResendable('GET', '/v1/exchanges/a/queues/q/messages'), true);
-  assert.equal(isResendable('POST', '/v1/exchanges/a/queues/q/ack'), true);
-  assert.equal(isResendable('PUT', '/v1/exchanges/a/queues/q'), true);
 });

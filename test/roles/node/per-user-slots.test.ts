@@ -10,10 +10,10 @@ test('each user gets `limit` slots; one more is too_many_requests; releases give
   const first = slots.acquire(alice);
   const second = slots.acquire(alice);
   assert.throws(() => slots.acquire(alice), (error: unknown) => {
-    const e = error as { code: string; message: string; retryAfterSeconds: number };
+    const e = error as { code: string; message: string; retryable: boolean };
     assert.equal(e.code, 'too_many_requests');
     assert.match(e.message, /alice already has 2 long polls open on this node.*--max-long-polls-per-user/);
-    assert.equal(e.retryAfterSeconds, 1);
+    assert.equal(e.retryable, true);
     return true;
   });
   slots.acquire(bob); // other users are not affected

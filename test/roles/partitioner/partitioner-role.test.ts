@@ -9,7 +9,7 @@ import { ZooKeeperCoordinator } from '../../../src/coordination/zookeeper-coordi
 import { partitionOf } from '../../../src/core/hash';
 import { HttpServer } from '../../../src/http/server';
 import { Logger, parseLogLevel } from '../../../src/runtime/logger';
-import { startPartitionerRole } from '../../../src/roles/partitioner/partitioner-role';
+import { PartitionerRole } from '../../../src/roles/partitioner/partitioner-role';
 import { startZooKeeper } from '../../helpers/zookeeper';
 import { waitUntil } from '../../helpers/wait';
 
@@ -32,7 +32,7 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
   }
 
   async function partitioner(st: TestContext, root: string, id: string): Promise<string> {
-    const role = await startPartitionerRole({
+    const role = new PartitionerRole({
       coordinator: await coordinator(st, root),
       candidateId: id,
       partitions: 4,
@@ -41,6 +41,7 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
       placementGraceMs: 200,
       logger,
     });
+    await role.start();
     const http = new HttpServer({ host: '127.0.0.1', port: 0, logger });
     http.mount(role.router);
     await http.start();

@@ -45,9 +45,18 @@ test('a new partition: leader is the first replica, epoch 1, ISR = replicas', ()
   assert.equal(initialAssignment(0, [], 3), undefined);
 });
 
-test('a live leader is left alone, whatever the ISR looks like', () => {
-  assert.equal(decideLeadership(state({}), new Set(['a']), clean), undefined);
+test('a live leader whose ISR members are all registered is left alone, however small its ISR', () => {
+  assert.equal(decideLeadership(state({ isr: ['a', 'b', 'c'] }), new Set(['a', 'b', 'c']), clean), undefined);
   assert.equal(decideLeadership(state({ isr: ['a'] }), new Set(['a', 'b', 'c']), clean), undefined);
+});
+
+test('a live leader keeps leading in its epoch while unregistered members leave its ISR (DESIGN §5)', () => {
+  assert.deepEqual(decideLeadership(state({ isr: ['a', 'b', 'c'] }), new Set(['a', 'c']), clean), {
+    change: 'isr_shrink',
+    next: { partition: 0, replicas: ['a', 'b', 'c'], leader: 'a', leaderEpoch: 4, isr: ['a', 'c'] },
+  });
+  // Members outside the ISR are the leader's business: nothing to write for them.
+  assert.equal(decideLeadership(state({ isr: ['a', 'c'] }), new Set(['a', 'c']), clean), undefined);
 });
 
 test('a dead leader is replaced by a live ISR member, epoch bumped, dead leader out of the ISR', () => {
@@ -62,7 +71,9 @@ test('a dead leader is replaced by a live ISR member, epoch bumped, dead leader 
 test('replica order picks among live ISR members', () => {
   const decision = decideLeadership(state({ replicas: ['a', 'c', 'b'], isr: ['b', 'a', 'c'] }), new Set(['b', 'c']), clean);
   assert.equal(decision?.next.leader, 'c');
-  assert.deepEqual(decision?.next.isr, ['b', 'c'], 'only the dead leader leaves the ISR; the new leader prunes the rest');
+  assert.deepEqual(decision?.next.isr, ['b', 'c'], 'only the dead leader leaves the ISR');
+  const withAnotherGone = decideLeadership(state({ replicas: ['a', 'c', 'b'], isr: ['b', 'a', 'c'] }), new Set(['c']), clean);
+  assert.deepEqual(withAnotherGone?.next.isr, ['c'], 'every member that is gone leaves the ISR with the dead leader');
 });
 
 test('no live ISR member: the partition goes offline, ISR kept, epoch bumped', () => {

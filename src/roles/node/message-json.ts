@@ -1,5 +1,5 @@
 import type { DeadLetterRow } from '../../store/node-store';
-import type { DeliveredMessage } from './partition-engine';
+import type { DeliveredMessage } from './engine/partition-engine';
 
 /**
  * Pull responses are written by hand: stored payload and header text goes out as it is,
@@ -25,7 +25,7 @@ export function deadLettersJson(rows: DeadLetterRow[]): string {
   const items = rows.map(
     (row) =>
       `{"id":${JSON.stringify(row.msg_id)},"payload":${row.payload},"headers":${row.headers ?? '{}'},` +
-      `"published_at":"${new Date(row.ts).toISOString()}","deliveries":${row.failures},"reason":${JSON.stringify(row.dead_reason ?? 'rejected')},"cursor":${row.msg}}`,
+      `"published_at":"${new Date(row.ts).toISOString()}","deliveries":${row.failures},"reason":${JSON.stringify(row.dead_reason ?? 'rejected')},"cursor":${row.offset}}`,
   );
   return `{"dead_letters":[${items.join(',')}]}`;
 }

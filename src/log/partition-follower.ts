@@ -2,10 +2,10 @@ import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
 import { Pause } from '../runtime/pause';
 import type { NodeStore } from '../store/node-store';
-import { fromWireEntry } from './entry-wire';
-import type { FetchStream } from './fetch-stream';
+import { fromWireEntry } from '../replication/entry-protobuf';
+import type { FetchStream } from '../replication/fetch-stream';
+import type { ReplicationPeers } from '../replication/replication-client';
 import { RecentEntries } from './recent-entries';
-import type { ReplicationPeers } from './replication-client';
 
 export interface FollowerOptions {
   store: NodeStore;
@@ -19,6 +19,9 @@ export interface FollowerOptions {
 }
 
 const FETCH_WAIT_MS = 500;
+const QUIET_FETCH_ERRORS: ReadonlySet<string> = new Set(['unavailable', 'not_leader', 'stale_epoch', 'insufficient_storage']);
+const OPERATOR_FETCH_ERRORS: ReadonlySet<string> = new Set(['unauthorized', 'forbidden']);
+const OPERATOR_ERROR_LOG_INTERVAL_MS = 60_000;
 const FETCH_ENTRIES = 2_000;
 /** Entries written lately, applied from memory once committed; small for the GC (see TAIL_ENTRIES). */
 const RECENT_ENTRIES = 1_024;
@@ -48,6 +51,7 @@ export class PartitionFollower {
   private readonly backoffPause = new Pause();
   /** The open FetchStream to the leader; replaced after any failure. */
   private stream: FetchStream | undefined;
+  private operatorErrorLoggedAt = 0;
 
   constructor(private readonly options: FollowerOptions) {}
 
@@ -68,7 +72,8 @@ export class PartitionFollower {
     return this.options.leaderAddress;
   }
 
-  start(): void {
+  /** Starts fetching in the background; resolves at once (the first fetch may take a while). */
+  async start(): Promise<void> {
     this.loop ??= this.run();
   }
 
@@ -84,16 +89,32 @@ export class PartitionFollower {
         await this.fetchOnce();
         backoff = BACKOFF_MIN_MS;
       } catch (error) {
-        this.stream?.close();
+        void this.stream?.close();
         this.stream = undefined;
         if (this.closed) return;
         // Leaders come and go during elections: those refusals are expected and retried quietly.
-        const level = error instanceof MomError && (error.code === 'unavailable' || error.code === 'not_leader' || error.code === 'stale_epoch') ? 'debug' : 'warn';
-        this.options.logger[level]('fetch from leader failed; retrying', { partition: this.partition, leader: this.options.leaderId, error });
+        this.options.logger[this.levelFor(error)]('fetch from leader failed; retrying', { partition: this.partition, leader: this.options.leaderId, error });
         await this.backoffPause.sleep(backoff);
         backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
       }
     }
+  }
+
+  /**
+   * Leaders come and go during elections: those refusals are expected and retried quietly, and
+   * a full disk is reported once by StorageHealth. A refusal only an operator can fix (a wrong
+   * cluster secret) is an error, said once a minute rather than on every retry.
+   */
+  private levelFor(error: unknown): 'debug' | 'warn' | 'error' {
+    const code = error instanceof MomError ? error.code : undefined;
+    if (code !== undefined && QUIET_FETCH_ERRORS.has(code)) return 'debug';
+    if (code !== undefined && OPERATOR_FETCH_ERRORS.has(code)) {
+      const now = Date.now();
+      if (now - this.operatorErrorLoggedAt < OPERATOR_ERROR_LOG_INTERVAL_MS) return 'debug';
+      this.operatorErrorLoggedAt = now;
+      return 'error';
+    }
+    return 'warn';
   }
 
   private async fetchOnce(): Promise<void> {
@@ -128,17 +149,25 @@ export class PartitionFollower {
     // follows within FOLLOWER_SYNC_WITHIN_MS, off the replication path. An acknowledged
     // entry is then synced on the leader and written on every in-sync replica, which survives
     // the loss of any node's process; see "Guarantees and limits" in the README.
-    await store.writes.submit(
-      () => {
-        if (entries.length > 0) {
-          store.appendReplicated(partition, entries);
-          this.recent.addStored(entries);
-        }
-        // Only committed entries are applied: a later truncation never touches applied state.
-        store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd), (from, max) => this.recent.read(from, max));
-      },
-      { durable: false, immediate: true },
-    );
+    // A write the disk refuses rolls back, and the store's log end with it: the next fetch
+    // asks again from the last entry really stored, so this follower never claims (and the
+    // leader never counts) an entry it does not hold.
+    try {
+      await store.writes.submit(
+        () => {
+          if (entries.length > 0) {
+            store.appendReplicated(partition, entries);
+            this.recent.addStored(entries);
+          }
+          // Only committed entries are applied: a later truncation never touches applied state.
+          store.applyUpTo(partition, Math.min(highWatermark, store.position(partition).logEnd), (from, max) => this.recent.read(from, max));
+        },
+        { durable: false, immediate: true },
+      );
+    } catch (error) {
+      this.recent = new RecentEntries(RECENT_ENTRIES); // it may remember entries the failed write did not store
+      throw error;
+    }
     if (entries.length > 0) store.writes.syncWithin(FOLLOWER_SYNC_WITHIN_MS, (error) => this.options.logger.error('follower sync failed', { partition, error }));
   }
 
@@ -146,7 +175,7 @@ export class PartitionFollower {
   async close(): Promise<void> {
     this.closed = true;
     this.backoffPause.wake();
-    this.stream?.close();
+    await this.stream?.close();
     await this.loop;
   }
 }

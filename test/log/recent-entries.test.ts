@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LogEntry } from '../../src/core/entries';
-import { RecentEntries } from '../../src/replication/recent-entries';
+import { RecentEntries } from '../../src/log/recent-entries';
 
 const marker = (n: number): LogEntry => ({ type: 'epoch.start', nodeId: `n${n}` });
 

@@ -1,5 +1,5 @@
 import type { StoredEntry } from '../core/entries';
-import { entryToRow, rowToEntry } from '../store/entry-codec';
+import { entryToRow, rowToEntry } from '../store/log-row-codec';
 import type { Entry } from '../gen/mom/replication/v1/replication';
 
 /** Generated proto types stop here: the rest of the code sees StoredEntry (STYLE §1). */

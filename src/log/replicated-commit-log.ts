@@ -1,12 +1,13 @@
 import type { Coordinator, PartitionState } from '../coordination/coordinator';
 import type { LogEntry, StoredEntry } from '../core/entries';
 import { MomError } from '../core/errors';
-import type { AckMode, AppliedListener, CommitLog } from '../roles/node/commit-log';
+import type { AckMode, AppliedListener, CommitLog } from './commit-log';
+import type { FetchResult, FetchSource, FollowerFetch } from '../replication/fetch-source';
 import type { Logger } from '../runtime/logger';
 import type { NodeStore } from '../store/node-store';
 import { RecentEntries } from './recent-entries';
 
-export interface LeaderLogOptions {
+export interface ReplicatedCommitLogOptions {
   store: NodeStore;
   coordinator: Coordinator;
   state: PartitionState;
@@ -16,22 +17,12 @@ export interface LeaderLogOptions {
   logger: Logger;
   /** Called when this log finds it no longer leads (a CAS showed another leader or epoch). */
   onDeposed: () => void;
-}
-
-export interface FetchRequest {
-  followerId: string;
-  leaderEpoch: number;
-  fetchOffset: number;
-  lastFetchedEpoch: number;
-  maxWaitMs: number;
-  maxEntries: number;
-}
-
-export interface FetchResult {
-  entries: StoredEntry[];
-  highWatermark: number;
-  compactBelow: number;
-  diverging?: { epoch: number; endOffset: number };
+  /**
+   * Whether a node is registered with the coordinator. One that is not (its session ended, or
+   * it withdrew because its disk refuses writes) is not taken back into the ISR, however far
+   * it fetched: the controller drops such nodes from every ISR (DESIGN §5).
+   */
+  isLive: (nodeId: string) => boolean;
 }
 
 interface FollowerProgress {
@@ -57,6 +48,8 @@ const ISR_CHECK_MS = 200;
 const TAIL_ENTRIES = 1_024;
 // Below the gateway's default retry deadline (10 s), so a stuck commit answers before the gateway gives up.
 const COMMIT_TIMEOUT_MS = 8_000;
+/** Pause before applying again after an apply the store refused. */
+const APPLY_RETRY_MS = 200;
 
 /**
  * A partition's log on its leader, replicated by followers that fetch (DESIGN §5). An entry
@@ -64,7 +57,7 @@ const COMMIT_TIMEOUT_MS = 8_000;
  * members; the high watermark (HW) is the committed offset, and only entries below it are
  * applied, so consumers never see anything above it.
  */
-export class ReplicatedCommitLog implements CommitLog {
+export class ReplicatedCommitLog implements CommitLog, FetchSource {
   readonly partition: number;
   readonly epoch: number;
   private listener: AppliedListener = () => {};
@@ -72,7 +65,7 @@ export class ReplicatedCommitLog implements CommitLog {
   private durableEnd: number;
   private epochStart = 0;
   private readonly tail = new RecentEntries(TAIL_ENTRIES);
-  private begun = false;
+  private started = false;
   private isr: string[];
   private replicas: string[];
   private stateVersion: number;
@@ -84,9 +77,10 @@ export class ReplicatedCommitLog implements CommitLog {
   private isrChangeInFlight = false;
   private readonly leaderSince = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  private applyRetryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly options: LeaderLogOptions) {
+  constructor(private readonly options: ReplicatedCommitLogOptions) {
     const { state, store } = options;
     this.partition = state.partition;
     this.epoch = state.leaderEpoch;
@@ -102,18 +96,19 @@ export class ReplicatedCommitLog implements CommitLog {
     return Math.min(this.options.minInsyncReplicas, this.replicas.length);
   }
 
-  async begin(): Promise<void> {
+  async start(): Promise<void> {
     const { store, nodeId } = this.options;
-    const end = await store.writes.submit(() => {
+    const entries: LogEntry[] = [{ type: 'epoch.start', nodeId }];
+    const first = await store.writes.submit(() => {
       this.epochStart = store.position(this.partition).logEnd;
       store.recordEpochStart(this.partition, this.epoch, this.epochStart);
-      const entries: LogEntry[] = [{ type: 'epoch.start', nodeId }];
-      const first = store.append(this.partition, this.epoch, entries);
-      this.tail.add(first, this.epoch, entries);
-      return first + entries.length;
+      return store.append(this.partition, this.epoch, entries);
     });
-    this.durableEnd = Math.max(this.durableEnd, end);
-    this.begun = true;
+    // Only once stored: followers are served from this tail, and must never get an entry the
+    // leader does not hold.
+    this.tail.add(first, this.epoch, entries);
+    this.durableEnd = Math.max(this.durableEnd, first + entries.length);
+    this.started = true;
     this.timer = setInterval(() => this.checkIsr(), ISR_CHECK_MS);
     this.timer.unref();
     this.advanceHighWatermark();
@@ -154,7 +149,7 @@ export class ReplicatedCommitLog implements CommitLog {
   }
 
   /** A follower's fetch: validates its epoch and log, records its progress, returns what it lacks. */
-  async handleFetch(request: FetchRequest): Promise<FetchResult> {
+  async handleFetch(request: FollowerFetch): Promise<FetchResult> {
     this.ensureLeading();
     const { store } = this.options;
     if (request.leaderEpoch !== this.epoch) {
@@ -194,7 +189,7 @@ export class ReplicatedCommitLog implements CommitLog {
 
   /** Entries committed in earlier epochs precede this epoch's first entry: once that is applied, all of them are. */
   notReady(): MomError | undefined {
-    if (this.begun && this.options.store.position(this.partition).applied > this.epochStart) return undefined;
+    if (this.started && this.options.store.position(this.partition).applied > this.epochStart) return undefined;
     if (this.isr.length < this.minIsr) return this.notEnoughReplicas();
     return new MomError('unavailable', `partition ${this.partition}: this node just became its leader and is catching up on committed entries; retry shortly`);
   }
@@ -260,7 +255,12 @@ export class ReplicatedCommitLog implements CommitLog {
           }
         }
       })
-      .catch((error: unknown) => this.options.logger.error('applying committed entries failed', { partition: this.partition, error }))
+      .catch((error: unknown) => {
+        // Rolled back, `applied` with it: the same entries are applied again, never skipped.
+        // Their producers wait (and get 504 past the commit timeout), never a 201 meanwhile.
+        this.options.logger.error('applying committed entries failed; retrying', { partition: this.partition, error });
+        this.retryApplyLater();
+      })
       .finally(() => {
         this.applying = false;
         if (this.applyAgain) {
@@ -268,6 +268,14 @@ export class ReplicatedCommitLog implements CommitLog {
           this.applyCommitted();
         }
       });
+  }
+
+  private retryApplyLater(): void {
+    if (this.closed || this.applyRetryTimer) return;
+    this.applyRetryTimer = setTimeout(() => {
+      this.applyRetryTimer = undefined;
+      if (!this.closed) this.applyCommitted();
+    }, APPLY_RETRY_MS);
   }
 
   /** Shrinks the ISR by followers that fell behind, grows it by those that caught up (DESIGN §5). */
@@ -288,6 +296,7 @@ export class ReplicatedCommitLog implements CommitLog {
       // offset also holds the HW back), so without the recency check it never left the ISR.
       if (
         progress &&
+        this.options.isLive(replica) &&
         progress.fetchOffset >= this.hw &&
         progress.fetchOffset > this.epochStart &&
         now - progress.lastCaughtUpAt <= replicaLagMaxMs
@@ -365,10 +374,11 @@ export class ReplicatedCommitLog implements CommitLog {
     if (this.closed) throw new MomError('unavailable', `partition ${this.partition} is no longer led here; retry`);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.applyRetryTimer) clearTimeout(this.applyRetryTimer);
     this.failWaiters(maybeStored(this.partition, 'leadership moved'));
     this.wakeFetchers();
   }

@@ -1,4 +1,4 @@
-import type { NodeStore } from '../../store/node-store';
+import type { NodeStore } from '../../../store/node-store';
 
 /**
  * Producer-id deduplication (DESIGN §2): a publish whose `id` was seen on the same queue or

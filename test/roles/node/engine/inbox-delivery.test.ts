@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InboxDelivery, type UnreadBudget } from '../../../src/roles/node/inbox-delivery';
-import type { InboxRecord } from '../../../src/store/catalog';
-import type { PublishedMessage } from '../../../src/core/entries';
+import { InboxDelivery, type UnreadBudget } from '../../../../src/roles/node/engine/inbox-delivery';
+import type { InboxRecord } from '../../../../src/store/catalog';
+import type { PublishedMessage } from '../../../../src/core/entries';
 
 const INBOX = { id: 1, key: 'q:ex/q', kind: 'queue' } as InboxRecord;
 
@@ -30,7 +30,7 @@ test('unknown until a short read; then published messages come back in order, on
   delivery.addUnread(7, message('also-read'));
   delivery.addUnread(8, message('m8'));
   delivery.addUnread(9, message('m9'));
-  assert.deepEqual(delivery.takeUnread(), { msg: 8, failures: 0, msg_id: 'm8', headers: null, ts: 1, payload: '"x"' });
+  assert.deepEqual(delivery.takeUnread(), { offset: 8, failures: 0, msg_id: 'm8', headers: null, ts: 1, payload: '"x"' });
   assert.equal(delivery.takeUnread()?.msg_id, 'm9');
   assert.equal(delivery.takeUnread(), undefined);
   assert.equal(delivery.knowsUnread, true, 'an empty list still answers: nothing is pending past the cursor');
@@ -40,7 +40,7 @@ test('a list past its bound is dropped, and the budget is given back', () => {
   const shared = budget(3);
   const delivery = new InboxDelivery(INBOX, shared);
   delivery.knowNothingUnread();
-  for (let msg = 1; msg <= 3; msg++) delivery.addUnread(msg, message(`m${msg}`));
+  for (let offset = 1; offset <= 3; offset++) delivery.addUnread(offset, message(`m${offset}`));
   assert.ok(shared.used > 0);
   delivery.addUnread(4, message('m4'));
   assert.equal(delivery.knowsUnread, false, 'a consumer this far behind reads the store');

@@ -1,10 +1,11 @@
-import type { InboxRecord } from '../../store/catalog';
-import type { MessageRow } from '../../store/node-store';
-import type { PublishedMessage } from '../../core/entries';
+import type { InboxRecord } from '../../../store/catalog';
+import type { MessageRow } from '../../../store/node-store';
+import type { PublishedMessage } from '../../../core/entries';
 
 /** A message handed to a consumer and not yet settled: leader-local soft state (DESIGN §3). */
 export interface Lease {
-  msg: number;
+  /** The message's offset in its partition's log. */
+  offset: number;
   id: string;
   failures: number;
   deadline: number;
@@ -42,7 +43,7 @@ export class InboxDelivery {
   readonly redeliver: number[] = [];
   readonly leases = new Map<string, Lease>();
   /** Offsets leased, to keep one message from being leased twice. */
-  readonly leasedMsgs = new Set<number>();
+  readonly leasedOffsets = new Set<number>();
   readonly waiters: PullWaiter[] = [];
   /** Unsettled, not dead-lettered messages (leased ones included), for max_length. */
   readyCount = 0;
@@ -78,10 +79,10 @@ export class InboxDelivery {
    * message at or before the cursor was already read from the store: its effect can arrive
    * after a read that saw its row.
    */
-  addUnread(msg: number, message: PublishedMessage): void {
-    if (this.unread === null || msg <= this.cursor) return;
+  addUnread(offset: number, message: PublishedMessage): void {
+    if (this.unread === null || offset <= this.cursor) return;
     // The columns a read of the store would give (see NodeStore.readyAfter).
-    const row: MessageRow = { msg, failures: 0, msg_id: message.id, headers: message.headers ?? null, ts: message.publishedAt, payload: message.payload };
+    const row: MessageRow = { offset, failures: 0, msg_id: message.id, headers: message.headers ?? null, ts: message.publishedAt, payload: message.payload };
     const bytes = rowBytes(row);
     if (this.unread.length - this.unreadHead >= this.budget.perInbox || this.budget.used + bytes > this.budget.limit) {
       this.forgetUnread();
@@ -109,7 +110,7 @@ export class InboxDelivery {
 
   lease(lease: Lease): void {
     this.leases.set(lease.id, lease);
-    this.leasedMsgs.add(lease.msg);
+    this.leasedOffsets.add(lease.offset);
   }
 
   /** Releases the lease of `id` if `owner` holds it; another's lease stays as it is. */
@@ -121,26 +122,26 @@ export class InboxDelivery {
     const lease = this.leases.get(id);
     if (!lease) return undefined;
     this.leases.delete(id);
-    this.leasedMsgs.delete(lease.msg);
+    this.leasedOffsets.delete(lease.offset);
     return lease;
   }
 
   /** Queues a message for redelivery, in offset order so older messages go first. */
-  requeue(msg: number): void {
-    if (msg > this.cursor || this.leasedMsgs.has(msg)) return; // first delivery will read it, or it is out
+  requeue(offset: number): void {
+    if (offset > this.cursor || this.leasedOffsets.has(offset)) return; // first delivery will read it, or it is out
     const list = this.redeliver;
-    if (list.length === 0 || list[list.length - 1]! < msg) {
-      list.push(msg);
+    if (list.length === 0 || list[list.length - 1]! < offset) {
+      list.push(offset);
       return;
     }
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (list[mid]! < msg) lo = mid + 1;
+      if (list[mid]! < offset) lo = mid + 1;
       else hi = mid;
     }
-    if (list[lo] !== msg) list.splice(lo, 0, msg);
+    if (list[lo] !== offset) list.splice(lo, 0, offset);
   }
 
   /** Leases whose deadline passed, removed from the lease table. */
@@ -157,6 +158,12 @@ export class InboxDelivery {
   close(): void {
     this.cancelWaiters();
     this.forgetUnread();
+  }
+
+  /** Messages became deliverable: every long poll waiting here tries again. */
+  wakeWaiters(): void {
+    if (this.waiters.length === 0) return;
+    for (const waiter of this.waiters.splice(0)) waiter.resolve();
   }
 
   cancelWaiters(): void {

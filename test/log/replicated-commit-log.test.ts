@@ -6,8 +6,8 @@ import { test, type TestContext } from 'node:test';
 import { EmbeddedCoordinator } from '../../src/coordination/embedded-coordinator';
 import type { PartitionState } from '../../src/coordination/coordinator';
 import { DEFAULT_QUEUE_OPTIONS, type LogEntry } from '../../src/core/entries';
-import { ReplicatedCommitLog } from '../../src/replication/leader-log';
-import { PartitionFollower } from '../../src/replication/partition-follower';
+import { ReplicatedCommitLog } from '../../src/log/replicated-commit-log';
+import { PartitionFollower } from '../../src/log/partition-follower';
 import { ReplicationPeers } from '../../src/replication/replication-client';
 import { ReplicationServer } from '../../src/replication/replication-server';
 import { silentLogger } from '../../src/runtime/logger';
@@ -50,8 +50,9 @@ async function startLeader(t: TestContext, store: NodeStore, options: { minIsr?:
     onDeposed: () => {
       deposed = true;
     },
+    isLive: () => true,
   });
-  await log.begin();
+  await log.start();
   const server = new ReplicationServer({ host: '127.0.0.1', port: 0, clusterSecret: options.secret ?? SECRET, logger: silentLogger, leaderLog: (p) => (p === 0 ? log : undefined) });
   await server.start();
   t.after(async () => {

@@ -1,0 +1,146 @@
+import { queueInboxKey, type LogEntry } from '../../../core/entries';
+import { MomError } from '../../../core/errors';
+import type { AckMode, CommitLog } from '../../../log/commit-log';
+import { closedError } from '../../../runtime/lifecycle';
+import type { Logger } from '../../../runtime/logger';
+import type { InboxRecord } from '../../../store/catalog';
+import type { NodeStore } from '../../../store/node-store';
+import type { ApplyEffect } from '../../../store/state-applier';
+import { InboxDelivery, type UnreadBudget } from './inbox-delivery';
+
+export interface EngineOptions {
+  dedupWindowMs: number;
+  logger: Logger;
+  /** Memory for unread lists (see InboxDelivery), shared by every partition this node leads. */
+  unreadBudget: UnreadBudget;
+}
+
+/**
+ * What the operations on a partition share on its leader: the store, the commit log, and the
+ * leader-local delivery state of each inbox (leases, redelivery order, waiters), kept in step
+ * with what applying committed entries changed.
+ */
+export class LeaderPartition {
+  private readonly deliveries = new Map<number, InboxDelivery>();
+  closed = false;
+  /** Shutting down: long polls answer at once instead of waiting again. */
+  draining = false;
+
+  constructor(
+    readonly store: NodeStore,
+    readonly log: CommitLog,
+    readonly options: EngineOptions,
+  ) {
+    log.onApplied((effects) => {
+      for (const effect of effects) this.onEffect(effect);
+    });
+  }
+
+  get partition(): number {
+    return this.log.partition;
+  }
+
+  async commit(entries: LogEntry[], acks: AckMode = 'all'): Promise<void> {
+    if (this.closed) throw closedError(`the leadership of partition ${this.partition} here`);
+    await this.log.commit(entries, acks);
+  }
+
+  /** The delivery state of an inbox, made on first use (counting what is ready in the store). */
+  delivery(inbox: InboxRecord): InboxDelivery {
+    let delivery = this.deliveries.get(inbox.id);
+    if (!delivery) {
+      delivery = new InboxDelivery(inbox, this.options.unreadBudget);
+      delivery.readyCount = this.store.counts(inbox.id).ready;
+      this.deliveries.set(inbox.id, delivery);
+    }
+    return delivery;
+  }
+
+  /** The delivery state of an inbox if it has one (undefined once the inbox was deleted). */
+  existingDelivery(inboxId: number): InboxDelivery | undefined {
+    return this.deliveries.get(inboxId);
+  }
+
+  allDeliveries(): IterableIterator<InboxDelivery> {
+    return this.deliveries.values();
+  }
+
+  requireQueue(exchange: string, queue: string): InboxRecord {
+    const inbox = this.store.catalog.inbox(queueInboxKey(exchange, queue));
+    if (!inbox) throw new MomError('queue_not_found', `queue ${exchange}/${queue} does not exist; declare it with PUT /v1/exchanges/${exchange}/queues/${queue}`);
+    return inbox;
+  }
+
+  requireTopic(exchange: string, topic: string): void {
+    if (!this.store.catalog.topic(exchange, topic)) {
+      throw new MomError('topic_not_found', `topic ${exchange}/${topic} does not exist; declare it with PUT /v1/exchanges/${exchange}/topics/${topic}`);
+    }
+  }
+
+  requireInbox(inboxKey: string): InboxRecord {
+    const inbox = this.store.catalog.inbox(inboxKey);
+    if (!inbox) {
+      const [kind, path] = [inboxKey.slice(0, 1), inboxKey.slice(2)];
+      throw kind === 'q'
+        ? new MomError('queue_not_found', `queue ${path} does not exist`)
+        : new MomError('subscription_not_found', `subscription ${path} does not exist; create it with PUT .../subscriptions/{name}`);
+    }
+    return inbox;
+  }
+
+  private onEffect(effect: ApplyEffect): void {
+    switch (effect.kind) {
+      case 'published':
+        for (const inboxId of effect.inboxes) {
+          const delivery = this.deliveries.get(inboxId);
+          if (!delivery) continue;
+          delivery.readyCount++;
+          delivery.addUnread(effect.offset, effect.message);
+          delivery.wakeWaiters();
+        }
+        return;
+      case 'settled': {
+        const delivery = this.deliveries.get(effect.inbox);
+        if (!delivery) return;
+        let woke = false;
+        for (const result of effect.results) {
+          if (result.state === 'ready') {
+            // Past the cursor, the first-delivery read of the store finds it again.
+            if (result.offset > delivery.cursor) delivery.forgetUnread();
+            delivery.requeue(result.offset);
+            woke = true;
+          } else if (result.state === 'gone' || result.state === 'dead') {
+            delivery.readyCount = Math.max(0, delivery.readyCount - 1);
+          }
+        }
+        if (woke) delivery.wakeWaiters();
+        return;
+      }
+      case 'inbox_deleted':
+        this.dropDelivery(effect.inbox.id);
+        return;
+      case 'purged':
+        for (const inbox of effect.inboxes) this.dropDelivery(inbox.id);
+        return;
+      case 'inbox_created':
+      case 'none':
+        return;
+    }
+  }
+
+  private dropDelivery(inboxId: number): void {
+    const delivery = this.deliveries.get(inboxId);
+    if (!delivery) return;
+    this.deliveries.delete(inboxId);
+    delivery.close();
+  }
+
+  /** Stops leading: long polls answer (empty), the log fails what waits on it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const delivery of this.deliveries.values()) delivery.close();
+    this.deliveries.clear();
+    await this.log.close();
+  }
+}
