@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { runLatency } from '../../bench/latency';
 import { runThroughput } from '../../bench/throughput';
 import { makePayload } from '../../bench/workload';
-import { clientCommand, integerOption, resolveClientSettings, runClient, usageError, writeOut, type ClientFlags } from './client-options';
+import { clientCommand, integerOption, runClient, usageError, writeOut, type ClientFlags } from './client-options';
 
 interface BenchFlags extends ClientFlags {
   exchange: string;
@@ -49,8 +49,7 @@ export function registerBenchCommand(program: Command): void {
             payload: makePayload(integerOption(flags.payloadBytes, '--payload-bytes', 2, 512 * 1024) ?? 1024),
           };
         },
-        async (admin, input) => {
-          const settings = resolveClientSettings({ flags, env: process.env, cwd: process.cwd() });
+        async (admin, input, settings) => {
           const target = { url: settings.url, user: settings.user!, password: settings.password! };
           await admin.declareExchange(flags.exchange);
           const common = { target, admin, exchange: flags.exchange, payload: input.payload, pullMax: PULL_MAX, pullWaitMs: PULL_WAIT_MS, warmupMs: 2_000, measureMs: input.measureMs, brokerPids: [] };

@@ -3,10 +3,11 @@
  * and who to log in as, and how a failure becomes an exit code (DESIGN §9).
  *
  * Each of url, user and password comes from the first of: the flag (`--url`, `--user`,
- * `--password`), the environment (`MOM_URL`, `MOM_USER`, `MOM_PASSWORD`), a MOM-py client
- * config (`--client-config FILE`, else `./config.json` when present: `API_SERVER_LOCATION`
- * or `MOM_SERVER_LOCATION`, `USERNAME`, `PASSWORD`), and for the URL the default
- * `http://127.0.0.1:8080`.
+ * `--password` or `--password-stdin`), the environment (`MOM_URL`, `MOM_USER`,
+ * `MOM_PASSWORD`), a MOM-py client config (`--client-config FILE`, else `./config.json` when
+ * present: `API_SERVER_LOCATION` or `MOM_SERVER_LOCATION`, `USERNAME`, `PASSWORD`), a prompt
+ * on the terminal for the password, and for the URL the default `http://127.0.0.1:8080`.
+ * `--password` works but warns: `ps` shows a command line to every user of the machine.
  *
  * Exit codes: 0 ok, 1 the server or the network failed, 2 usage or configuration.
  */
@@ -15,6 +16,7 @@ import { resolve } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { connect, isMomClientError, type Connection } from '../client';
 import { isMomError, MomError } from '../core/errors';
+import { passwordFromStdin, promptHidden } from './password-input';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
@@ -22,6 +24,7 @@ export interface ClientFlags {
   url?: string;
   user?: string;
   password?: string;
+  passwordStdin?: boolean;
   clientConfig?: string;
 }
 
@@ -114,7 +117,8 @@ export function clientCommand(parent: Command, name: string): Command {
     .command(name)
     .option('--url <url>', `broker or gateway URL [env MOM_URL, default ${DEFAULT_URL}]`)
     .option('--user <name>', 'user to log in as [env MOM_USER]')
-    .option('--password <password>', 'password [env MOM_PASSWORD]')
+    .option('--password <password>', 'password; visible to other users in ps, prefer MOM_PASSWORD, --password-stdin or the prompt [env MOM_PASSWORD]')
+    .option('--password-stdin', 'read the password from the first line of stdin (for publish, messages may follow on the next lines)')
     .option('--client-config <file>', 'MOM-py client config JSON (API_SERVER_LOCATION, USERNAME, PASSWORD) [default ./config.json if present]')
     .exitOverride(usageExit);
 }
@@ -135,19 +139,43 @@ export interface RunOptions {
  * runs `body`, closes the connection, and turns a failure into `mombroker: <message> (<code>)`
  * on stderr with exit code 1 (server, network) or 2 (usage, configuration).
  */
-export async function runClient<T>(command: Command, prepare: () => T, body: (connection: Connection, input: T) => Promise<void>, options: RunOptions = {}): Promise<void> {
+export async function runClient<T>(
+  command: Command,
+  prepare: () => T,
+  body: (connection: Connection, input: T, settings: ClientSettings) => Promise<void>,
+  options: RunOptions = {},
+): Promise<void> {
   let connection: Connection | undefined;
   try {
     const input = prepare();
-    const settings = resolveClientSettings({ flags: command.opts<ClientFlags>(), env: process.env, cwd: process.cwd() }, options.credentials ?? true);
     const credentials = options.credentials ?? true;
+    const settings = await resolveCredentials(command.opts<ClientFlags>(), credentials);
     connection = await connect(credentials ? { url: settings.url, user: settings.user, password: settings.password } : { url: settings.url });
-    await body(connection, input);
+    await body(connection, input, settings);
   } catch (error) {
     report(error);
   } finally {
     await connection?.close().catch(report);
   }
+}
+
+/**
+ * The settings with the password from wherever it comes (see the top of this file): the flag
+ * (with a warning), stdin, the environment, the client config, or a prompt on a terminal.
+ */
+async function resolveCredentials(flags: ClientFlags, credentials: boolean): Promise<ClientSettings> {
+  if (flags.password !== undefined && flags.passwordStdin) throw usageError('--password and --password-stdin: give the password one way only');
+  if (flags.password !== undefined) {
+    process.stderr.write('mombroker: warning: --password shows the password to every user of this machine (ps, /proc); use MOM_PASSWORD, --password-stdin or the prompt instead\n');
+  }
+  const fromStdin = credentials && flags.passwordStdin ? await passwordFromStdin() : undefined;
+  const given: ClientFlags = fromStdin === undefined ? flags : { ...flags, password: fromStdin };
+  const sources = { flags: given, env: process.env, cwd: process.cwd() };
+  const canPrompt = credentials && process.stdin.isTTY === true && process.stderr.isTTY === true;
+  const settings = resolveClientSettings(sources, credentials && !canPrompt);
+  if (!canPrompt || settings.password !== undefined) return settings;
+  if (settings.user === undefined) return resolveClientSettings(sources, true); // the usual "no user" error
+  return { ...settings, password: await promptHidden(`password for ${settings.user} at ${settings.url}: `) };
 }
 
 export function report(error: unknown): void {

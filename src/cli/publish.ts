@@ -76,13 +76,13 @@ async function publish(connection: Connection, exchange: string, input: PublishI
 
 function parseHeaders(pairs: string[]): Headers | undefined {
   if (pairs.length === 0) return undefined;
-  const headers: Headers = {};
-  for (const pair of pairs) {
+  const entries = pairs.map((pair): [string, string] => {
     const at = pair.indexOf('=');
     if (at <= 0) throw usageError(`--header: expected key=value, got ${JSON.stringify(pair)}`);
-    headers[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return headers;
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  });
+  // fromEntries defines own properties: a header named __proto__ is kept, not swallowed by the setter.
+  return Object.fromEntries(entries);
 }
 
 /** JSON when it parses, else the text itself as a JSON string. */

@@ -49,6 +49,9 @@ async function serve(config: BrokerConfig): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Everything the broker writes is private (DESIGN §7). The stores also set 0600/0700 themselves;
+  // the umask covers any file a library creates on its own.
+  process.umask(0o077);
   // Loaded here so client subcommands start without loading the server.
   const { startBrokerProcess } = await import('../roles/broker-process');
   broker = await startBrokerProcess(config, logger, {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { MomError } from '../core/errors';
 import { assertValidName } from '../core/names';
 import { UserDatabase, type UserRecord } from '../store/user-database';
+import { promptHidden, readFirstLine } from './password-input';
 
 /**
  * `mombroker users add|remove|list|passwd|grant|revoke` (DESIGN §7, §9): edits the auth role's
@@ -134,7 +135,7 @@ function formatTable(list: UserRecord[]): string {
 
 async function readNewPassword(fromStdin: boolean): Promise<string> {
   if (fromStdin) {
-    const password = await readLine(process.stdin);
+    const password = await readFirstLine(process.stdin);
     if (password === undefined || password === '') {
       throw new MomError('bad_request', '--password-stdin: stdin had no password line');
     }
@@ -147,53 +148,4 @@ async function readNewPassword(fromStdin: boolean): Promise<string> {
   const second = await promptHidden('password again: ');
   if (first !== second) throw new MomError('bad_request', 'the two passwords differ; nothing changed');
   return first;
-}
-
-/** The first line of a stream, without its line ending; `undefined` for an empty stream. */
-async function readLine(stream: NodeJS.ReadStream): Promise<string | undefined> {
-  let text = '';
-  let sawData = false;
-  for await (const chunk of stream) {
-    sawData = true;
-    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
-    const end = text.indexOf('\n');
-    if (end >= 0) return text.slice(0, end).replace(/\r$/, '');
-  }
-  return sawData ? text.replace(/\r$/, '') : undefined;
-}
-
-/** Reads a line from the TTY in raw mode, echoing nothing. Ctrl-C cancels. */
-function promptHidden(prompt: string): Promise<string> {
-  const stdin = process.stdin;
-  // Echo off before the prompt shows, so nothing typed after seeing it is echoed.
-  stdin.setRawMode(true);
-  stdin.setEncoding('utf8');
-  stdin.resume();
-  process.stderr.write(prompt);
-  return new Promise((resolve, reject) => {
-    let value = '';
-    const finish = () => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-    };
-    const onData = (chunk: string) => {
-      for (const char of chunk) {
-        if (char === '\r' || char === '\n' || char === '\u0004') {
-          finish();
-          resolve(value);
-          return;
-        }
-        if (char === '\u0003') {
-          finish();
-          reject(new MomError('bad_request', 'password entry cancelled; nothing changed'));
-          return;
-        }
-        if (char === '\u007f' || char === '\b') value = [...value].slice(0, -1).join('');
-        else value += char;
-      }
-    };
-    stdin.on('data', onData);
-  });
 }

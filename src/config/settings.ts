@@ -43,6 +43,10 @@ export interface BrokerConfig {
   gatewayRetryDeadlineMs: number;
   replicaLagMaxMs: number;
   streamKeepaliveMs: number;
+  /** Open client connections per HTTP listener; past it, requests answer 429 and the connection closes. */
+  maxConnections: number;
+  /** Long polls (pulls with wait_ms > 0) one user may have open at once on one node; 429 past it. */
+  maxLongPollsPerUser: number;
 }
 
 type Parser<T> = (raw: unknown, name: string) => T;
@@ -170,4 +174,6 @@ export const SETTINGS: readonly SettingSpec[] = [
   spec({ key: 'gatewayRetryDeadlineMs', flag: 'gateway-retry-deadline-ms', env: 'MOM_GATEWAY_RETRY_DEADLINE_MS', description: 'how long the gateway retries during a failover', parse: parseInteger(0, 120_000), default: 10_000 }),
   spec({ key: 'replicaLagMaxMs', flag: 'replica-lag-max-ms', env: 'MOM_REPLICA_LAG_MAX_MS', description: 'a follower behind for longer leaves the ISR', parse: parseInteger(100, 600_000), default: 10_000 }),
   spec({ key: 'streamKeepaliveMs', flag: 'stream-keepalive-ms', env: 'MOM_STREAM_KEEPALIVE_MS', description: 'an idle stream gets a keepalive comment this often (at most 15000, as DESIGN §8 promises)', parse: parseInteger(100, 15_000), default: 10_000 }),
+  spec({ key: 'maxConnections', flag: 'max-connections', env: 'MOM_MAX_CONNECTIONS', description: 'open connections per HTTP listener; past it requests get 429 and the connection closes', parse: parseInteger(1, 1_000_000), default: 10_000 }),
+  spec({ key: 'maxLongPollsPerUser', flag: 'max-long-polls-per-user', env: 'MOM_MAX_LONG_POLLS_PER_USER', description: 'long polls (pulls with wait_ms > 0) one user may have open at once on a node; 429 past it', parse: parseInteger(1, 1_000_000), default: 128 }),
 ];

@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MomError } from '../core/errors';
+import { ensurePrivateDir, makePrivateFile, PRIVATE_FILE_MODE } from '../store/private-files';
 import type {
   ClusterSettings,
   ControllerElection,
@@ -14,11 +15,23 @@ import type {
   Unsubscribe,
 } from './coordinator';
 
+/** `<data>/coordinator.json`: maps are JSON objects there, and Maps here (see load()). */
 interface PersistedState {
   cluster?: ClusterSettings;
   controllerEpoch: number;
   partitions: Record<string, PartitionState>;
   exchanges: Record<string, ExchangeInfo>;
+}
+
+/**
+ * The state in memory. Exchanges are keyed by a client's string, so they live in a Map: a
+ * plain object would take `constructor`, `__proto__` or `toString` for existing exchanges.
+ */
+interface State {
+  cluster?: ClusterSettings;
+  controllerEpoch: number;
+  partitions: Map<number, PartitionState>;
+  exchanges: Map<string, ExchangeInfo>;
 }
 
 /**
@@ -30,7 +43,7 @@ interface PersistedState {
 export class EmbeddedCoordinator implements Coordinator {
   readonly kind = 'embedded' as const;
   private readonly path: string;
-  private state: PersistedState = { controllerEpoch: 0, partitions: {}, exchanges: {} };
+  private state: State = { controllerEpoch: 0, partitions: new Map(), exchanges: new Map() };
   private readonly nodes = new Map<string, NodeInfo>();
   private readonly nodeWatchers = new Set<(nodes: NodeInfo[]) => void>();
   private readonly partitionWatchers = new Set<(states: PartitionState[]) => void>();
@@ -42,7 +55,8 @@ export class EmbeddedCoordinator implements Coordinator {
 
   async start(): Promise<void> {
     try {
-      this.state = JSON.parse(readFileSync(this.path, 'utf8')) as PersistedState;
+      this.state = fromPersisted(JSON.parse(readFileSync(this.path, 'utf8')) as PersistedState);
+      makePrivateFile(this.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new MomError('unavailable', `cannot read ${this.path}: ${(error as Error).message}`, { cause: error });
@@ -74,15 +88,15 @@ export class EmbeddedCoordinator implements Coordinator {
     this.nodes.set(info.id, { ...info });
     const partitions = this.state.cluster?.partitions ?? 0;
     for (let p = 0; p < partitions; p++) {
-      const previous = this.state.partitions[String(p)];
-      this.state.partitions[String(p)] = {
+      const previous = this.state.partitions.get(p);
+      this.state.partitions.set(p, {
         partition: p,
         replicas: [info.id],
         leader: info.id,
         leaderEpoch: (previous?.leaderEpoch ?? 0) + 1,
         isr: [info.id],
         version: previous ? previous.version + 1 : 0,
-      };
+      });
     }
     this.persist();
     this.notifyNodes();
@@ -107,7 +121,7 @@ export class EmbeddedCoordinator implements Coordinator {
   }
 
   async getPartition(partition: number): Promise<PartitionState | undefined> {
-    const state = this.state.partitions[String(partition)];
+    const state = this.state.partitions.get(partition);
     return state ? { ...state } : undefined;
   }
 
@@ -119,8 +133,8 @@ export class EmbeddedCoordinator implements Coordinator {
 
   async createPartition(assignment: PartitionAssignment, fence?: ControllerFence): Promise<boolean> {
     this.checkFence(fence);
-    if (this.state.partitions[String(assignment.partition)]) return false;
-    this.state.partitions[String(assignment.partition)] = { ...assignment, version: 0 };
+    if (this.state.partitions.has(assignment.partition)) return false;
+    this.state.partitions.set(assignment.partition, { ...assignment, version: 0 });
     this.persist();
     this.notifyPartitions();
     return true;
@@ -128,38 +142,37 @@ export class EmbeddedCoordinator implements Coordinator {
 
   async casPartition(next: PartitionAssignment, expectedVersion: number, fence?: ControllerFence): Promise<PartitionState | undefined> {
     this.checkFence(fence);
-    const current = this.state.partitions[String(next.partition)];
+    const current = this.state.partitions.get(next.partition);
     if (!current || current.version !== expectedVersion) return undefined;
     const written: PartitionState = { ...next, version: current.version + 1 };
-    this.state.partitions[String(next.partition)] = written;
+    this.state.partitions.set(next.partition, written);
     this.persist();
     this.notifyPartitions();
     return { ...written };
   }
 
   async createExchange(name: string): Promise<{ created: boolean; exchange: ExchangeInfo }> {
-    const existing = this.state.exchanges[name];
+    const existing = this.state.exchanges.get(name);
     if (existing) return { created: false, exchange: { ...existing } };
     const exchange = { name, createdAt: new Date().toISOString() };
-    this.state.exchanges[name] = exchange;
+    this.state.exchanges.set(name, exchange);
     this.persist();
     return { created: true, exchange: { ...exchange } };
   }
 
   async getExchange(name: string): Promise<ExchangeInfo | undefined> {
-    const exchange = this.state.exchanges[name];
+    const exchange = this.state.exchanges.get(name);
     return exchange ? { ...exchange } : undefined;
   }
 
   async listExchanges(): Promise<ExchangeInfo[]> {
-    return Object.values(this.state.exchanges)
+    return [...this.state.exchanges.values()]
       .map((exchange) => ({ ...exchange }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async deleteExchange(name: string): Promise<boolean> {
-    if (!this.state.exchanges[name]) return false;
-    delete this.state.exchanges[name];
+    if (!this.state.exchanges.delete(name)) return false;
     this.persist();
     return true;
   }
@@ -199,7 +212,7 @@ export class EmbeddedCoordinator implements Coordinator {
   }
 
   private partitionList(): PartitionState[] {
-    return Object.values(this.state.partitions)
+    return [...this.state.partitions.values()]
       .map((state) => ({ ...state }))
       .sort((a, b) => a.partition - b.partition);
   }
@@ -215,15 +228,39 @@ export class EmbeddedCoordinator implements Coordinator {
   }
 
   private persist(): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+    ensurePrivateDir(dirname(this.path));
     const temp = `${this.path}.tmp`;
-    const fd = openSync(temp, 'w', 0o600);
+    const fd = openSync(temp, 'w', PRIVATE_FILE_MODE);
     try {
-      writeSync(fd, JSON.stringify(this.state, null, 2));
+      // open's mode is masked by the umask and ignored for an existing file: set it exactly.
+      fchmodSync(fd, PRIVATE_FILE_MODE);
+      writeSync(fd, JSON.stringify(toPersisted(this.state), null, 2));
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(temp, this.path);
   }
+}
+
+/** Own properties only: a key named `__proto__` in the file is an exchange like any other. */
+function fromPersisted(persisted: PersistedState): State {
+  const exchanges = new Map<string, ExchangeInfo>();
+  for (const [name, info] of Object.entries(persisted.exchanges ?? {})) exchanges.set(name, info);
+  const partitions = new Map<number, PartitionState>();
+  for (const state of Object.values(persisted.partitions ?? {})) partitions.set(state.partition, state);
+  return { ...(persisted.cluster ? { cluster: persisted.cluster } : {}), controllerEpoch: persisted.controllerEpoch ?? 0, partitions, exchanges };
+}
+
+/**
+ * Object.fromEntries defines own properties (no `__proto__` setter), and JSON.stringify writes
+ * them, so an exchange named `__proto__` survives the round trip through the file.
+ */
+function toPersisted(state: State): PersistedState {
+  return {
+    ...(state.cluster ? { cluster: state.cluster } : {}),
+    controllerEpoch: state.controllerEpoch,
+    partitions: Object.fromEntries([...state.partitions].map(([p, s]) => [String(p), s])),
+    exchanges: Object.fromEntries(state.exchanges),
+  };
 }

@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'bad_request', // malformed input: JSON, query values, body shape
   'invalid_name', // a name outside [A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}
   'payload_too_large',
+  'unsupported_media_type', // a request body whose content type is present and not JSON
   'unauthorized', // no token, bad token, expired token
   'invalid_credentials', // POST /auth with a wrong user or password
   'forbidden', // valid token, no grant for this exchange/action

@@ -29,6 +29,6 @@ export function parseMomPyRequest(value: unknown): MomPyRequest {
   if (typeof routingKey !== 'string') throw bad('"data.headers.routing_key" must be a string');
   assertValidName('exchange', exchange);
   assertValidName(type === 'q' ? 'queue' : 'topic', routingKey);
-  if (operation === 'push' && !('body' in (data as object))) throw bad('push needs "data.body"');
+  if (operation === 'push' && !Object.hasOwn(data, 'body')) throw bad('push needs "data.body"');
   return { operation, type, exchange, routingKey, headers: headers as Record<string, unknown>, body: (data as Record<string, unknown>).body };
 }

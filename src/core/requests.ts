@@ -68,7 +68,7 @@ export interface PublishInput {
 function parseOneMessage(value: unknown, where: string): PublishInput {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest(`${where} must be an object with a "payload"`);
   const message = value as Record<string, unknown>;
-  if (!('payload' in message)) throw badRequest(`${where} has no "payload" (any JSON value, e.g. {"payload":"hello"})`);
+  if (!Object.hasOwn(message, 'payload')) throw badRequest(`${where} has no "payload" (any JSON value, e.g. {"payload":"hello"})`);
   for (const key of Object.keys(message)) {
     if (key !== 'payload' && key !== 'headers' && key !== 'id') throw badRequest(`${where}: unknown field ${JSON.stringify(key)}; allowed: payload, headers, id`);
   }
@@ -90,7 +90,7 @@ function parseOneMessage(value: unknown, where: string): PublishInput {
 /** `{"payload",headers?,id?}` or `{"messages":[…]}` (at most 1000). */
 export function parsePublishBody(body: unknown): PublishInput[] {
   if (body === undefined) throw badRequest('publish needs a body: {"payload": …} or {"messages": [{"payload": …}, …]}');
-  if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'messages' in body) {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.hasOwn(body, 'messages')) {
     const { messages, ...rest } = body as Record<string, unknown>;
     if (Object.keys(rest).length > 0) throw badRequest('a batch publish body has only "messages"');
     if (!Array.isArray(messages) || messages.length === 0) throw badRequest('"messages" must be a non-empty array');

@@ -16,6 +16,17 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * Bind at start() but answer 503 `unavailable` until ready() (a process binds its port
+   * first, so that a port in use ends the start before anything is written: DESIGN §8).
+   */
+  holdUntilReady?: boolean;
+  /**
+   * Open connections this listener serves (`maxConnections`). A request on a connection past
+   * it is answered 429 `too_many_requests` and the connection closed; past a margin above it,
+   * new connections are dropped unanswered so descriptors cannot run out.
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -30,8 +41,12 @@ export class HttpServer {
   private inFlight = 0;
   private closing: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
+  private holding: boolean;
+  /** Connections accepted past maxConnections: their requests get a 429 and they close. */
+  private readonly overLimit = new WeakSet<Socket>();
 
   constructor(private readonly options: HttpServerOptions) {
+    this.holding = options.holdUntilReady === true;
     // Node checks the header and request deadlines only every connectionsCheckingInterval
     // (30 s by default), so a slow client would hold its socket up to 40 s, not 10.
     this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
@@ -42,8 +57,11 @@ export class HttpServer {
     // A connection that never sends a byte is not covered by the header deadline; an idle
     // socket is closed after this, which stays above the longest long poll (30 s).
     this.server.timeout = IDLE_SOCKET_TIMEOUT_MS;
+    const maxConnections = options.maxConnections;
+    if (maxConnections !== undefined) this.server.maxConnections = maxConnections + Math.max(64, Math.ceil(maxConnections / 10));
     this.server.on('connection', (socket: Socket) => {
       socket.setNoDelay(true);
+      if (maxConnections !== undefined && this.sockets.size >= maxConnections) this.overLimit.add(socket);
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
@@ -68,6 +86,11 @@ export class HttpServer {
         resolve();
       });
     });
+  }
+
+  /** Starts answering requests (see `holdUntilReady`). */
+  ready(): void {
+    this.holding = false;
   }
 
   /** `http://host:port` as actually bound (port 0 becomes the real port). */
@@ -107,6 +130,11 @@ export class HttpServer {
       // DELETE .../queues/.. into DELETE of the exchange; here they stay (invalid) names.
       const path = target.startsWith('/') ? target.split('?', 1)[0]! : url.pathname;
       const method = req.method ?? 'GET';
+      if (this.holding) throw new MomError('unavailable', 'the broker is starting; retry shortly');
+      if (this.overLimit.has(req.socket)) {
+        res.setHeader('connection', 'close');
+        throw new MomError('too_many_requests', `this server has ${this.options.maxConnections} connections open, the most it serves (--max-connections); retry shortly or reuse a connection`);
+      }
       for (const router of this.routers) {
         const match = router.match(method, path);
         if (!match) continue;

@@ -5,6 +5,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   bad_request: 400,
   invalid_name: 400,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unauthorized: 401,
   invalid_credentials: 401,
   forbidden: 403,

@@ -11,6 +11,7 @@ import {
 } from 'jose';
 import { MomError } from '../core/errors';
 import { isAction, type Grant, type Principal } from '../core/permissions';
+import type { LiveUserState, UserStateFeed } from './user-state-feed';
 
 /**
  * Verifies the bearer tokens the auth role signs (DESIGN §7): EdDSA only, issuer and audience
@@ -28,18 +29,29 @@ export interface MomTokenClaims extends JWTPayload {
   uid: number;
   adm: boolean;
   grants: Grant[];
+  /** The user's token epoch when the token was issued (absent in older tokens: 0). */
+  tep?: number;
 }
 
 export interface TokenVerifier {
   /** The principal for an `Authorization: Bearer <token>` header; a MomError otherwise. */
   verify(authorization: string | undefined): Promise<Principal>;
+  /**
+   * Whether a user of that name exists, as far as this verifier knows (`undefined`: it does
+   * not know). Per-user subscriptions (DESIGN §7) are reserved for the user they are named after.
+   */
+  userExists(username: string): Promise<boolean | undefined>;
 }
 
 export type TokenKeySource = { jwks: JSONWebKeySet } | { jwksUrl: string };
 
 export interface TokenVerifierOptions {
-  /** The live user lookup, when the user database is in this process. */
+  /** The live user lookup, when the user database is in this process (no token epochs). */
   principalLookup?: (username: string) => Principal | undefined;
+  /** The live user lookup with token epochs, when the user database is in this process. */
+  userLookup?: (username: string) => LiveUserState | undefined;
+  /** The auth role's users, polled, for verifiers in other processes (see user-state-feed.ts). */
+  userState?: UserStateFeed;
   clockToleranceSec?: number;
   /** For remote JWKS: minimum time between refetches when an unknown `kid` shows up. */
   jwksCooldownMs?: number;
@@ -62,7 +74,21 @@ type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Pr
 export function createTokenVerifier(source: TokenKeySource, options: TokenVerifierOptions = {}): TokenVerifier {
   const getKey = keyResolver(source, options);
   const clockTolerance = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
-  const lookup = options.principalLookup;
+  const principalLookup = options.principalLookup;
+  options.userState?.start();
+  /** The user as the source of truth says now; 'claims' when there is none (trust the token). */
+  const findUser = async (username: string): Promise<LiveUserState | undefined | 'claims'> => {
+    if (options.userLookup) return options.userLookup(username);
+    if (principalLookup) {
+      const principal = principalLookup(username);
+      return principal ? { principal, tokenEpoch: 0 } : undefined;
+    }
+    if (options.userState) {
+      const found = await options.userState.find(username);
+      return found === 'unknown' ? 'claims' : found;
+    }
+    return 'claims';
+  };
   // Every request verifies; a small insertion-ordered Map spares repeated signature checks.
   const cache = new Map<string, CachedToken>();
 
@@ -86,6 +112,10 @@ export function createTokenVerifier(source: TokenKeySource, options: TokenVerifi
       throw toAuthError(error);
     }
     const claims = parseClaims(payload);
+    // jose checks iat only with maxTokenAge: a token from the future is a forged or broken clock.
+    if (typeof claims.iat === 'number' && claims.iat > Math.floor(now / 1000) + clockTolerance) {
+      throw unauthorized(`token is issued in the future (iat ${claims.iat}, beyond the ${clockTolerance} s clock tolerance): ${RELOGIN}`, 'token_invalid');
+    }
     const until = Math.min(claims.exp! * 1000, now + CACHE_TTL_MS);
     if (until > now) {
       if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
@@ -97,13 +127,21 @@ export function createTokenVerifier(source: TokenKeySource, options: TokenVerifi
   return {
     async verify(authorization) {
       const claims = await verifyToken(bearerToken(authorization));
-      if (!lookup) return { userId: claims.uid, username: claims.sub, admin: claims.adm, grants: claims.grants };
-      const principal = lookup(claims.sub);
+      const user = await findUser(claims.sub);
+      if (user === 'claims') return { userId: claims.uid, username: claims.sub, admin: claims.adm, grants: claims.grants };
       // A removed user, or a new user that took a removed one's name, holds no valid token.
-      if (!principal || principal.userId !== claims.uid) {
+      if (!user || user.principal.userId !== claims.uid) {
         throw unauthorized(`user ${claims.sub} no longer exists: ${RELOGIN} as an existing user`, 'user_removed');
       }
-      return principal;
+      // DESIGN §7: a password change ends the tokens issued before it.
+      if ((claims.tep ?? 0) < user.tokenEpoch) {
+        throw unauthorized(`token was issued before the password of ${claims.sub} changed: ${RELOGIN}`, 'token_revoked');
+      }
+      return user.principal;
+    },
+    async userExists(username) {
+      const user = await findUser(username);
+      return user === 'claims' ? undefined : user !== undefined;
     },
   };
 }
@@ -153,7 +191,7 @@ function bearerToken(authorization: string | undefined): string {
 }
 
 function parseClaims(payload: JWTPayload): MomTokenClaims {
-  const { sub, uid, adm, grants } = payload as Record<string, unknown>;
+  const { sub, uid, adm, grants, tep } = payload as Record<string, unknown>;
   const grantsValid =
     Array.isArray(grants) &&
     grants.every(
@@ -164,7 +202,7 @@ function parseClaims(payload: JWTPayload): MomTokenClaims {
         Array.isArray((grant as Grant).actions) &&
         (grant as Grant).actions.every((action: unknown) => typeof action === 'string' && isAction(action)),
     );
-  if (typeof sub !== 'string' || !Number.isSafeInteger(uid) || typeof adm !== 'boolean' || !grantsValid) {
+  if (typeof sub !== 'string' || !Number.isSafeInteger(uid) || typeof adm !== 'boolean' || !grantsValid || (tep !== undefined && !Number.isSafeInteger(tep))) {
     throw unauthorized(`token is not a mombroker token (claims sub, uid, adm, grants): ${RELOGIN}`, 'token_invalid');
   }
   return payload as MomTokenClaims;

@@ -10,6 +10,7 @@ export const GRPC_STATUS_BY_CODE: Record<ErrorCode, status> = {
   bad_request: status.INVALID_ARGUMENT,
   invalid_name: status.INVALID_ARGUMENT,
   payload_too_large: status.RESOURCE_EXHAUSTED,
+  unsupported_media_type: status.INVALID_ARGUMENT,
   unauthorized: status.UNAUTHENTICATED,
   invalid_credentials: status.UNAUTHENTICATED,
   forbidden: status.PERMISSION_DENIED,

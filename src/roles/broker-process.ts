@@ -6,10 +6,12 @@ import { MomError } from '../core/errors';
 import { Router } from '../http/router';
 import { HttpServer } from '../http/server';
 import { createTokenVerifier, type TokenVerifier } from '../http/token-verifier';
+import { UserStateFeed } from '../http/user-state-feed';
 import { ReplicationPeers } from '../replication/replication-client';
 import { ReplicationServer } from '../replication/replication-server';
 import type { Logger } from '../runtime/logger';
 import { Metrics } from '../runtime/metrics';
+import { prepareDataDir } from '../store/private-files';
 import { startAuthRole, type AuthRole } from './auth/auth-role';
 import { buildAuthRelay } from './gateway/auth-relay';
 import { Forwarder, type RouteSource } from './gateway/forwarder';
@@ -20,6 +22,7 @@ import { PartitionMap } from '../coordination/partition-map';
 import { buildClientApi } from './node/client-api';
 import { MomPyHandler } from './node/mompy-handler';
 import { NodeRole } from './node/node-role';
+import { PerUserSlots } from './node/per-user-slots';
 import { RequestGuard } from './node/request-guard';
 import { PartitionerRole } from './partitioner/partitioner-role';
 import { buildSystemRoutes } from './system-routes';
@@ -72,6 +75,7 @@ interface Parts {
   coordinator?: Coordinator;
   auth?: AuthRole;
   httpStarted?: boolean;
+  userState?: UserStateFeed;
 }
 
 /**
@@ -92,7 +96,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
   const roles = expandRoles(config.roles);
   checkRoleCombination(config, roles);
   const metrics = new Metrics();
-  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger });
+  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true, maxConnections: config.maxConnections });
   const parts: Parts = {};
   let closing: Promise<void> | undefined;
   // Closed in this order: drain and stop HTTP first, then what requests used, then the rest.
@@ -108,6 +112,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         ['peers', () => parts.peers?.close()],
         ['coordinator', () => parts.coordinator?.close()],
         ['auth', () => parts.auth?.close()],
+        ['user state', () => parts.userState?.close()],
       ];
       for (const [name, step] of steps) {
         try {
@@ -121,10 +126,38 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
   };
 
   try {
-    if (roles.has('auth')) {
-      parts.auth = await startAuthRole({ dataDir: config.data, tokenTtlSeconds: config.tokenTtlSeconds, logger, env: process.env });
+    // DESIGN §8: a start that cannot use its ports or data dir ends at once, naming them, before
+    // anything is written. Binding writes nothing, so the ports come first; the listener
+    // answers 503 until the roles are mounted.
+    await bindOrRefuse(() => http.start(), 'listen', config.listen);
+    parts.httpStarted = true;
+    if (roles.has('node') && roles.has('replicator')) {
+      parts.replication = new ReplicationServer({
+        host: config.grpc.host,
+        port: config.grpc.port,
+        clusterSecret: config.clusterSecret,
+        logger,
+        leaderLog: (partition) => parts.node?.leaderLog(partition),
+      });
+      await bindOrRefuse(() => parts.replication!.start(), 'grpc', config.grpc);
     }
-    const metricsVerifier = config.metricsRequireAuth ? tokenVerifierFor(config, parts.auth) : undefined;
+    if (usesDataDir(roles)) prepareDataDir(config.data);
+
+    if (roles.has('auth')) {
+      parts.auth = await startAuthRole({
+        dataDir: config.data,
+        tokenTtlSeconds: config.tokenTtlSeconds,
+        logger,
+        env: process.env,
+        clusterSecret: config.clusterSecret,
+        // Users and grants are not for the public port, unless the cluster secret guards them.
+        serveUserState: config.clusterSecret !== undefined || !(roles.has('node') || roles.has('gateway')),
+      });
+    }
+    // One verifier for every role of the process, with one poller of the auth role's user state.
+    let verifier: TokenVerifier | undefined;
+    const tokenVerifier = (): TokenVerifier => (verifier ??= tokenVerifierFor(config, parts, logger));
+    const metricsVerifier = config.metricsRequireAuth ? tokenVerifier() : undefined;
     http.mount(
       buildSystemRoutes({
         roles: [...roles],
@@ -143,8 +176,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
     }
     const coordinator = parts.coordinator;
 
-    await http.start();
-    parts.httpStarted = true;
+    http.ready();
     const url = config.advertiseUrl ?? http.url();
 
     if (roles.has('partitioner')) {
@@ -162,20 +194,9 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
     }
 
     if (roles.has('node')) {
-      let grpcAddress = '';
-      if (roles.has('replicator')) {
-        parts.replication = new ReplicationServer({
-          host: config.grpc.host,
-          port: config.grpc.port,
-          clusterSecret: config.clusterSecret,
-          logger,
-          leaderLog: (partition) => parts.node?.leaderLog(partition),
-        });
-        await parts.replication.start();
-        grpcAddress = config.advertiseGrpc ?? parts.replication.address();
-      }
+      const grpcAddress = parts.replication ? (config.advertiseGrpc ?? parts.replication.address()) : '';
       if (config.zookeeper) parts.peers = new ReplicationPeers(config.clusterSecret);
-      const guard = new RequestGuard(tokenVerifierFor(config, parts.auth));
+      const guard = new RequestGuard(tokenVerifier());
       const node = new NodeRole({
         config,
         coordinator: coordinator!,
@@ -188,7 +209,8 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         ...(parts.peers ? { replication: { peers: parts.peers } } : {}),
       });
       parts.node = node;
-      http.mount(buildClientApi(node, coordinator!, guard, config.bodyLimitBytes, metrics));
+      const consumerSlots = new PerUserSlots(config.maxLongPollsPerUser, 'long polls', '--max-long-polls-per-user');
+      http.mount(buildClientApi(node, coordinator!, guard, config.bodyLimitBytes, metrics, consumerSlots));
       http.mount(new Router().post('/', new MomPyHandler(node, coordinator!, guard, config.bodyLimitBytes).handle));
       await node.start();
     }
@@ -197,14 +219,14 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
       const routes = await startRouteSource(config, coordinator, logger);
       const forwarder = new Forwarder({
         routes: routes.source,
-        verifier: tokenVerifierFor(config, parts.auth),
+        verifier: tokenVerifier(),
         logger: logger.child({ role: 'gateway' }),
         bodyLimit: config.bodyLimitBytes,
         retryDeadlineMs: config.gatewayRetryDeadlineMs,
       });
       parts.gateway = [() => forwarder.close(), routes.close];
       http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));
-      if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl));
+      if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl, config.clusterSecret));
       // With a node in this process (--role all), the node serves /v1 itself.
       if (!roles.has('node')) http.mount(buildGatewayApi(forwarder));
     }
@@ -214,6 +236,27 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
   } catch (error) {
     await closeAll();
     throw error;
+  }
+}
+
+/** The auth role (users, signing key) and a node (its store; with `all`, the coordinator's file) keep files. */
+function usesDataDir(roles: Set<Role>): boolean {
+  return roles.has('auth') || roles.has('node');
+}
+
+/** A port that cannot be bound is a configuration problem (exit 2) that names the setting. */
+async function bindOrRefuse(bind: () => Promise<void>, setting: 'listen' | 'grpc', address: { host: string; port: number }): Promise<void> {
+  try {
+    await bind();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const shown = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+    const why =
+      code === 'EADDRINUSE' ? 'the port is already in use'
+      : code === 'EACCES' ? 'this user may not bind that port'
+      : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'that address is not one of this machine'
+      : (error as Error).message;
+    throw new MomError('config_invalid', `${setting}: cannot listen on ${shown}: ${why}${code ? ` (${code})` : ''}; choose another with --${setting}`, { cause: error });
   }
 }
 
@@ -229,8 +272,9 @@ async function startRouteSource(config: BrokerConfig, coordinator: Coordinator |
   return { source: routeSourceFromTable(table), close: () => table.close() };
 }
 
-function tokenVerifierFor(config: BrokerConfig, auth: AuthRole | undefined): TokenVerifier {
-  if (auth) return auth.verifier;
+function tokenVerifierFor(config: BrokerConfig, parts: Parts, logger: Logger): TokenVerifier {
+  if (parts.auth) return parts.auth.verifier;
   if (!config.authUrl) throw new MomError('config_invalid', 'auth-url: a node or gateway without the auth role needs --auth-url to fetch the JWKS');
-  return createTokenVerifier({ jwksUrl: `${config.authUrl}/.well-known/jwks.json` });
+  parts.userState = new UserStateFeed({ authUrl: config.authUrl, clusterSecret: config.clusterSecret, logger: logger.child({ part: 'user-state' }) });
+  return createTokenVerifier({ jwksUrl: `${config.authUrl}/.well-known/jwks.json` }, { userState: parts.userState });
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensurePrivateDir, makeDatabasePrivate } from './private-files';
 
 /**
  * The node database (DESIGN §3): every partition's log plus the state derived from it.
@@ -113,8 +113,10 @@ CREATE TABLE IF NOT EXISTS storage_probe (
 `;
 
 export function openNodeDatabase(path: string): Database.Database {
-  mkdirSync(dirname(path), { recursive: true });
+  ensurePrivateDir(dirname(path), { tighten: true });
   const db = new Database(path);
+  // Messages are private: 0600 before WAL mode makes the -wal and -shm files (they take this mode).
+  makeDatabasePrivate(path);
   db.pragma('journal_mode = WAL');
   // Commits do not sync: GroupCommit fdatasyncs the WAL off the event loop before answering,
   // and checkpoints run with synchronous=FULL (NodeStore.checkpoint), so a checkpoint syncs the

@@ -1,10 +1,11 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MomError } from '../core/errors';
 import { assertValidName } from '../core/names';
 import { ACTIONS, isAction, type Action, type Grant, type Principal } from '../core/permissions';
+import { ensurePrivateDir, makeDatabasePrivate } from './private-files';
 
 /**
  * The auth role's user table (DESIGN §3, §7): its own SQLite file at `<data>/auth/users.db`,
@@ -32,6 +33,16 @@ export interface UserRecord {
   grants: Grant[];
 }
 
+/**
+ * A user as token verifiers need it: the live principal, and the token epoch (DESIGN §7). The
+ * epoch goes up with every password change; tokens carry the epoch they were issued at, and
+ * one issued at an older epoch is refused, so a new password ends the old tokens.
+ */
+export interface LiveUser {
+  principal: Principal;
+  tokenEpoch: number;
+}
+
 export interface OpenUserDatabaseOptions {
   /** When false, a missing database file is a `not_found` error instead of being created. */
   create?: boolean;
@@ -45,6 +56,7 @@ interface UserRow {
   password_hash: string;
   admin: number;
   created_at: string;
+  token_epoch: number;
 }
 
 interface GrantRow {
@@ -53,7 +65,7 @@ interface GrantRow {
   actions: string;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /**
  * Checked against when the user does not exist, so that case costs one scrypt too. Random
@@ -75,12 +87,11 @@ export class UserDatabase {
         `no user database at ${this.path}: check --data (or MOM_DATA), or add a user first with "mombroker users add"`,
       );
     }
-    mkdirSync(join(dataDir, 'auth'), { recursive: true, mode: 0o700 });
-    const isNew = !existsSync(this.path);
+    ensurePrivateDir(join(dataDir, 'auth'), { tighten: true });
     const db = new Database(this.path);
     try {
       // Password hashes are secrets; SQLite gives the -wal and -shm files the same mode.
-      if (isNew) chmodSync(this.path, 0o600);
+      makeDatabasePrivate(this.path);
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
@@ -163,7 +174,8 @@ export class UserDatabase {
     assertPassword(password);
     if (!this.findUser(username)) throw noSuchUser(username);
     const hash = await hashPassword(password);
-    const info = this.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(hash, username);
+    // A new token epoch: every token issued before this change is refused from now on.
+    const info = this.prepare('UPDATE users SET password_hash = ?, token_epoch = token_epoch + 1 WHERE username = ?').run(hash, username);
     if (info.changes === 0) throw noSuchUser(username);
   }
 
@@ -202,6 +214,14 @@ export class UserDatabase {
    * the same scrypt as a known one, so response time does not tell which names exist.
    */
   async verifyPassword(username: string, password: string): Promise<Principal | undefined> {
+    return (await this.verifyLogin(username, password))?.principal;
+  }
+
+  /**
+   * verifyPassword with the token epoch to issue the token at: the epoch of the password that
+   * matched, so a token won with a password changed meanwhile is born stale.
+   */
+  async verifyLogin(username: string, password: string): Promise<LiveUser | undefined> {
     const user = typeof username === 'string' ? this.findUser(username) : undefined;
     if (!user || typeof password !== 'string') {
       await verifyHash(String(password), DUMMY_HASH);
@@ -209,16 +229,34 @@ export class UserDatabase {
     }
     if (!(await verifyHash(password, user.password_hash))) return undefined;
     // Read again: the user may have been removed or changed while scrypt ran.
-    return this.principal(username);
+    const principal = this.principal(username);
+    if (!principal || principal.userId !== user.id) return undefined;
+    return { principal, tokenEpoch: user.token_epoch };
   }
 
-  /** The live principal (admin flag and grants as stored now), or `undefined` if no such user. */
-  principal(username: string): Principal | undefined {
+  /** The principal and token epoch as stored now, or `undefined` if no such user. */
+  liveUser(username: string): LiveUser | undefined {
     const user = this.findUser(username);
     if (!user) return undefined;
     const rows = this.prepare('SELECT user_id, exchange_pattern, actions FROM grants WHERE user_id = ? ORDER BY exchange_pattern')
       .all(user.id) as GrantRow[];
-    return { userId: user.id, username: user.username, admin: user.admin === 1, grants: rows.map(toGrant) };
+    return { principal: { userId: user.id, username: user.username, admin: user.admin === 1, grants: rows.map(toGrant) }, tokenEpoch: user.token_epoch };
+  }
+
+  /** Every user with its token epoch: what the auth role serves to remote verifiers. */
+  liveUsers(): LiveUser[] {
+    const epochs = new Map(
+      (this.prepare('SELECT id, token_epoch FROM users').all() as Array<{ id: number; token_epoch: number }>).map((row) => [row.id, row.token_epoch]),
+    );
+    return this.listUsers().map((user) => ({
+      principal: { userId: user.id, username: user.username, admin: user.admin, grants: user.grants },
+      tokenEpoch: epochs.get(user.id) ?? 0,
+    }));
+  }
+
+  /** The live principal (admin flag and grants as stored now), or `undefined` if no such user. */
+  principal(username: string): Principal | undefined {
+    return this.liveUser(username)?.principal;
   }
 
   close(): void {
@@ -229,7 +267,7 @@ export class UserDatabase {
   }
 
   private findUser(username: string): UserRow | undefined {
-    return this.prepare('SELECT id, username, password_hash, admin, created_at FROM users WHERE username = ?')
+    return this.prepare('SELECT id, username, password_hash, admin, created_at, token_epoch FROM users WHERE username = ?')
       .get(username) as UserRow | undefined;
   }
 
@@ -256,13 +294,19 @@ function migrate(db: Database.Database): void {
   }
   if (version === SCHEMA_VERSION) return;
   db.transaction(() => {
+    // Read again under the write lock: another process (the CLI, a broker) may have migrated.
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current === SCHEMA_VERSION) return;
+    // Version 1 had no token epochs: its users start at 0, as do tokens without the claim.
+    if (current === 1) db.exec('ALTER TABLE users ADD COLUMN token_epoch INTEGER NOT NULL DEFAULT 0');
     db.exec(`
       CREATE TABLE IF NOT EXISTS users (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         username TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
         admin INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL
+        created_at TEXT NOT NULL,
+        token_epoch INTEGER NOT NULL DEFAULT 0
       );
       CREATE TABLE IF NOT EXISTS grants (
         user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,

@@ -13,7 +13,7 @@ import { openStream, type OpenedStream } from '../helpers/event-stream';
 import { addUser, adminApi, expectStatus, uniqueName } from '../helpers/http-api';
 
 test('streams on a single node', { timeout: 300_000 }, async (t) => {
-  const broker = await startBroker(t, { args: ['--stream-keepalive-ms', '300'] });
+  const broker = await startBroker(t, { args: ['--stream-keepalive-ms', '300', '--max-long-polls-per-user', '1000'] });
   const api = await adminApi(broker);
   const exchange = uniqueName('streams');
   await api.declareExchange(exchange);
@@ -189,14 +189,19 @@ test('streams on a single node', { timeout: 300_000 }, async (t) => {
     }
   });
 
-  await t.test('1,000 idle streams: other clients are still answered', { timeout: 120_000 }, async () => {
+  await t.test('1,000 idle streams: other clients are still answered; one more than the per-user bound is refused', { timeout: 120_000 }, async () => {
     const path = await freshQueue();
     const streams: OpenedStream[] = [];
+    // A user of their own, so that no stream of another test counts against the bound.
+    const many = await addUser(broker, uniqueName('many'), 'many-streams-password', [{ exchange, allow: ['consume'] }]);
     for (let i = 0; i < 1000; i += 100) {
-      streams.push(...(await Promise.all(Array.from({ length: 100 }, () => openStream(broker.url, path, api.token)))));
+      streams.push(...(await Promise.all(Array.from({ length: 100 }, () => openStream(broker.url, path, many.token)))));
     }
     try {
       assert.ok(streams.every((s) => s.status === 200));
+      const past = await openStream(broker.url, path, many.token);
+      assert.equal(past.status, 429, 'a stream past --max-long-polls-per-user is refused');
+      assert.equal(JSON.parse(past.errorBody).error.code, 'too_many_requests');
       const other = await freshQueue();
       const started = Date.now();
       const ids = await api.publish(other, Array.from({ length: 100 }, (_, i) => ({ payload: i })));

@@ -174,4 +174,34 @@ test('client commands against a running broker', async (t) => {
     const health = await runCli(['status'], { cwd: home, env: { MOM_URL: broker.url } });
     assert.equal(health.code, 0, 'the health needs no credentials');
   });
+
+  await t.test('passwords: --password works but warns; --password-stdin reads the first line and leaves the rest', async () => {
+    const noPassword = { MOM_URL: broker.url, MOM_USER: 'admin' };
+    await cli(['declare', 'queue', exchange, 'secrets']);
+    const flagged = await runCli(['publish', exchange, 'secrets', '"by flag"', '--password', broker.adminPassword], { cwd: home, env: noPassword });
+    assert.equal(flagged.code, 0, flagged.stderr);
+    assert.match(flagged.stderr, /^mombroker: warning: --password shows the password to every user of this machine/);
+    assert.equal((await cli(['publish', exchange, 'secrets', '"by env"'])).stderr, '', 'MOM_PASSWORD: no warning');
+
+    // The password on the first line, messages on the next ones.
+    const piped = await runCli(['publish', exchange, 'secrets', '--password-stdin'], { cwd: home, env: noPassword, input: `${broker.adminPassword}\n"line 1"\n"line 2"\n` });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stderr, '');
+    assert.equal(lines(piped.stdout).length, 2, 'two messages published from the lines after the password');
+    const alone = await runCli(['declare', 'queue', exchange, 'secrets', '--password-stdin'], { cwd: home, env: noPassword, input: `${broker.adminPassword}\n` });
+    assert.equal(alone.code, 0, alone.stderr);
+    const consumed = await runCli(['consume', exchange, 'secrets', '--max', '4', '--password-stdin'], { cwd: home, env: noPassword, input: `${broker.adminPassword}\r\n` });
+    assert.equal(consumed.code, 0, consumed.stderr);
+    assert.deepEqual(lines(consumed.stdout).map((line) => JSON.parse(line).payload), ['by flag', 'by env', 'line 1', 'line 2']);
+
+    const empty = await runCli(['status', exchange, 'secrets', '--password-stdin'], { cwd: home, env: noPassword, input: '' });
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /--password-stdin: stdin had no password line/);
+    const both = await runCli(['status', exchange, 'secrets', '--password-stdin', '--password', 'x'], { cwd: home, env: noPassword, input: 'y\n' });
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /one way only/);
+    const wrong = await runCli(['status', exchange, 'secrets', '--password-stdin'], { cwd: home, env: noPassword, input: 'not-the-password\n' });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /\(invalid_credentials\)\n$/);
+  });
 });

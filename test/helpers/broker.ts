@@ -21,6 +21,10 @@ export interface BrokerOptions {
   dataDir?: string;
   /** Listen address; defaults to 127.0.0.1:0. */
   listen?: string;
+  /** Start under this umask (octal, e.g. '000'), through /bin/sh; the process's own otherwise. */
+  umask?: string;
+  /** Working directory; defaults to the data dir (which must then exist). */
+  cwd?: string;
 }
 
 export interface RunningBroker {
@@ -71,8 +75,10 @@ function wrapRestart(t: TestContext, broker: RunningBroker, options: BrokerOptio
 
 async function spawnBroker(options: BrokerOptions & { dataDir: string }, adminPassword: string): Promise<RunningBroker> {
   const args = [MOMBROKER_BIN, '--role', 'all', '--data', options.dataDir, '--listen', options.listen ?? '127.0.0.1:0', ...(options.args ?? [])];
-  const child = spawn(process.execPath, args, {
-    cwd: options.dataDir,
+  // `exec` keeps the PID: the shell becomes the broker.
+  const [command, argv] = options.umask === undefined ? [process.execPath, args] : ['/bin/sh', ['-c', `umask ${options.umask} && exec "$0" "$@"`, process.execPath, ...args]];
+  const child = spawn(command, argv, {
+    cwd: options.cwd ?? options.dataDir,
     env: { ...process.env, MOM_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -2,12 +2,15 @@ import type { JSONWebKeySet } from 'jose';
 import { MomError } from '../../core/errors';
 import { isValidName } from '../../core/names';
 import { readJsonBody } from '../../http/body';
+import { clientAddress, hasClusterSecret } from '../../http/client-address';
 import { sendJson } from '../../http/response';
 import { Router, type RequestContext } from '../../http/router';
 import { createTokenVerifier, type TokenVerifier } from '../../http/token-verifier';
+import { toUserStateAnswer, USER_STATE_PATH } from '../../http/user-state-feed';
 import type { Logger } from '../../runtime/logger';
 import { UserDatabase } from '../../store/user-database';
 import { ensureInitialAdmin } from './initial-admin';
+import { LoginThrottle, type LoginThrottleOptions } from './login-throttle';
 import { loadOrCreateSigningKey } from './signing-key';
 import { TokenIssuer } from './token-issuer';
 
@@ -21,6 +24,15 @@ export interface AuthRoleOptions {
   tokenTtlSeconds: number;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
+  /** Gateways relaying logins prove themselves with it, so their X-Forwarded-For is believed. */
+  clusterSecret?: string;
+  /**
+   * Serve GET /internal/user-state to verifiers in other processes (user-state-feed.ts). Not
+   * where the public API shares the port and no cluster secret guards it (`--role all`).
+   */
+  serveUserState?: boolean;
+  /** Tests shorten the waits; the defaults are documented in login-throttle.ts. */
+  loginThrottle?: Partial<LoginThrottleOptions>;
 }
 
 export interface AuthRole {
@@ -46,23 +58,24 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
     throw error;
   }
   const issuer = new TokenIssuer(key, { ttlSeconds: opts.tokenTtlSeconds });
-  const verifier = createTokenVerifier({ jwks: key.jwks }, { principalLookup: (username) => users.principal(username) });
-  const throttle = new LoginThrottle();
+  const verifier = createTokenVerifier({ jwks: key.jwks }, { userLookup: (username) => users.liveUser(username) });
+  const throttle = new LoginThrottle(opts.loginThrottle);
 
   const router = new Router()
     .post('/auth', async ({ req, res }) => {
-      const { username, password } = parseLoginBody(await readJsonBody(req, AUTH_BODY_LIMIT));
-      // Only names that could exist are tracked, so junk names cannot bloat the throttle.
-      const tracked = isValidName(username);
-      if (tracked) throttle.check(username);
-      const principal = await users.verifyPassword(username, password);
-      if (!principal) {
-        if (tracked) throttle.fail(username);
-        logger.info('login failed', { user: username.slice(0, 140) });
+      const { username, password } = parseLoginBody(await readJsonBody(req, AUTH_BODY_LIMIT, { anyContentType: true }));
+      const address = clientAddress(req, hasClusterSecret(req, opts.clusterSecret));
+      // Only names that could exist are tracked per user, so junk names cannot bloat the table.
+      const tracked = isValidName(username) ? username : undefined;
+      throttle.check(address, tracked);
+      const login = await users.verifyLogin(username, password);
+      if (!login) {
+        throttle.fail(address, tracked);
+        logger.info('login failed', { user: username.slice(0, 140), address });
         throw new MomError('invalid_credentials', 'wrong user or password');
       }
-      throttle.succeed(username);
-      const { token, expiresAt } = await issuer.issue(principal);
+      throttle.succeed(address, username);
+      const { token, expiresAt } = await issuer.issue(login.principal, login.tokenEpoch);
       sendJson(res, 200, { token, expires_at: expiresAt.toISOString() });
     })
     .post('/validate', async ({ req, res }) => {
@@ -76,6 +89,17 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
       res.setHeader('cache-control', 'public, max-age=300');
       sendJson(res, 200, key.jwks);
     });
+  if (opts.serveUserState) {
+    // Names, grants and token epochs of every user: for the cluster's verifiers only.
+    router.get(USER_STATE_PATH, ({ req, res }: RequestContext) => {
+      req.resume();
+      if (opts.clusterSecret && !hasClusterSecret(req, opts.clusterSecret)) {
+        throw new MomError('forbidden', `${USER_STATE_PATH} is for gateways and nodes: send the cluster secret`);
+      }
+      res.setHeader('cache-control', 'no-store');
+      sendJson(res, 200, toUserStateAnswer(users.liveUsers()));
+    });
+  }
 
   logger.info('auth role started', { users: users.path, signingKey: key.path, kid: key.kid });
   let closed = false;
@@ -108,60 +132,4 @@ function parseLoginBody(body: unknown): { username: string; password: string } {
 
 function authorizationHeader(req: RequestContext['req']): string | undefined {
   return req.headers.authorization;
-}
-
-/**
- * Slows password guessing per user name: after `maxFailures` wrong passwords within
- * `windowMs`, logins for that name answer 429 until the window ends. In memory, per process,
- * bounded; names that do not exist are counted the same way, so it reveals nothing.
- */
-export class LoginThrottle {
-  private readonly failures = new Map<string, { count: number; since: number }>();
-
-  constructor(
-    private readonly maxFailures = 10,
-    private readonly windowMs = 60_000,
-    private readonly maxTracked = 10_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  check(username: string): void {
-    const entry = this.live(username);
-    if (entry && entry.count >= this.maxFailures) {
-      const seconds = Math.ceil((entry.since + this.windowMs - this.now()) / 1000);
-      throw new MomError('too_many_requests', `too many failed logins for ${username}: try again in ${seconds} s`);
-    }
-  }
-
-  fail(username: string): void {
-    const entry = this.live(username);
-    if (entry) {
-      entry.count++;
-      return;
-    }
-    if (this.failures.size >= this.maxTracked) this.prune();
-    this.failures.set(username, { count: 1, since: this.now() });
-  }
-
-  succeed(username: string): void {
-    this.failures.delete(username);
-  }
-
-  private live(username: string): { count: number; since: number } | undefined {
-    const entry = this.failures.get(username);
-    if (entry && this.now() - entry.since >= this.windowMs) {
-      this.failures.delete(username);
-      return undefined;
-    }
-    return entry;
-  }
-
-  private prune(): void {
-    const now = this.now();
-    for (const [name, entry] of this.failures) {
-      if (now - entry.since >= this.windowMs) this.failures.delete(name);
-    }
-    // Still full of fresh entries (a spray over many names): drop the oldest.
-    if (this.failures.size >= this.maxTracked) this.failures.delete(this.failures.keys().next().value!);
-  }
 }

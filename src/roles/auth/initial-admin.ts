@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MomError } from '../../core/errors';
+import { makePrivateFile } from '../../store/private-files';
 import type { Logger } from '../../runtime/logger';
 import { MIN_PASSWORD_LENGTH, type UserDatabase } from '../../store/user-database';
 import { writeNewSecretFile } from './signing-key';
@@ -28,11 +29,13 @@ export interface InitialAdminOptions {
  */
 export async function ensureInitialAdmin(options: InitialAdminOptions): Promise<InitialAdminOutcome> {
   const { users, dataDir, logger } = options;
+  const file = join(dataDir, INITIAL_ADMIN_PASSWORD_FILE);
+  // Left by an earlier start, maybe of a version that made it readable by others.
+  makePrivateFile(file);
   if (users.countUsers() > 0) return 'existing-users';
   const fromEnv = (options.env ?? process.env)[ADMIN_PASSWORD_ENV];
   let password: string;
   let outcome: InitialAdminOutcome;
-  const file = join(dataDir, INITIAL_ADMIN_PASSWORD_FILE);
   if (fromEnv !== undefined && fromEnv !== '') {
     if (fromEnv.length < MIN_PASSWORD_LENGTH) {
       throw new MomError('config_invalid', `${ADMIN_PASSWORD_ENV}: expected at least ${MIN_PASSWORD_LENGTH} characters`);

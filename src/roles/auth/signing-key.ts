@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, type KeyLike } from 'jose';
 import { MomError } from '../../core/errors';
+import { ensurePrivateDir, makePrivateFile, PRIVATE_FILE_MODE } from '../../store/private-files';
 
 /**
  * The auth role's Ed25519 signing key (DESIGN §7). The private JWK lives in
@@ -23,7 +24,7 @@ export interface SigningKey {
 
 export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKey> {
   const path = join(dataDir, SIGNING_KEY_RELATIVE_PATH);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dirname(path), { tighten: true });
   let text = readIfExists(path);
   if (text === undefined) {
     const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
@@ -32,6 +33,7 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
     writeNewSecretFile(path, `${JSON.stringify({ ...jwk, alg: 'EdDSA', use: 'sig' })}\n`);
     text = readFileSync(path, 'utf8');
   }
+  makePrivateFile(path);
   return fromPrivateJwk(text, path);
 }
 
@@ -78,8 +80,10 @@ function readIfExists(path: string): string | undefined {
  */
 export function writeNewSecretFile(path: string, content: string): boolean {
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o600);
+  const fd = openSync(tmp, 'wx', PRIVATE_FILE_MODE);
   try {
+    // The mode given to open is masked by the umask: set it exactly.
+    fchmodSync(fd, PRIVATE_FILE_MODE);
     writeSync(fd, content);
     fsyncSync(fd);
   } finally {

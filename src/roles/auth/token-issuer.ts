@@ -33,12 +33,14 @@ export class TokenIssuer {
     this.now = options.now ?? Date.now;
   }
 
-  async issue(principal: Principal): Promise<IssuedToken> {
+  /** `tokenEpoch`: the user's epoch now (DESIGN §7); a password change makes older tokens void. */
+  async issue(principal: Principal, tokenEpoch = 0): Promise<IssuedToken> {
     const iat = Math.floor(this.now() / 1000);
     const exp = iat + this.options.ttlSeconds;
     const token = await new SignJWT({
       uid: principal.userId,
       adm: principal.admin,
+      tep: tokenEpoch,
       grants: principal.grants.map((grant) => ({ exchange: grant.exchange, actions: [...grant.actions] })),
     })
       .setProtectedHeader({ alg: TOKEN_ALGORITHM, kid: this.key.kid, typ: 'JWT' })

@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { MomError } from '../../core/errors';
 import { readBody } from '../../http/body';
+import { CLUSTER_SECRET_HEADER } from '../../http/client-address';
 import { Router, type RequestContext } from '../../http/router';
 
 /** A login or validation body is small; anything bigger is not one. */
@@ -10,9 +11,11 @@ const AUTH_TIMEOUT_MS = 10_000;
 /**
  * The gateway is where clients go, so it relays the auth role's public routes (POST /auth,
  * POST /validate, the JWKS) when the auth role runs elsewhere: the SDK, the CLI and MOM-py
- * clients log in at the same URL they publish to.
+ * clients log in at the same URL they publish to. The client's address goes along in
+ * X-Forwarded-For, believed by the auth role when the cluster secret comes with it, so that
+ * login throttling is per client and not per gateway.
  */
-export function buildAuthRelay(authUrl: string): Router {
+export function buildAuthRelay(authUrl: string, clusterSecret?: string): Router {
   const relay = (path: string) => async (ctx: RequestContext) => {
     const body = ctx.req.method === 'GET' ? undefined : await readBody(ctx.req, AUTH_BODY_LIMIT);
     let response;
@@ -22,6 +25,7 @@ export function buildAuthRelay(authUrl: string): Router {
         headers: {
           ...(ctx.req.headers['content-type'] ? { 'content-type': ctx.req.headers['content-type'] } : {}),
           ...(ctx.req.headers.authorization ? { authorization: ctx.req.headers.authorization } : {}),
+          ...forwardedFor(ctx, clusterSecret),
         },
         body,
         headersTimeout: AUTH_TIMEOUT_MS,
@@ -40,4 +44,13 @@ export function buildAuthRelay(authUrl: string): Router {
     ctx.res.end(text);
   };
   return new Router().post('/auth', relay('/auth')).post('/validate', relay('/validate')).get('/.well-known/jwks.json', relay('/.well-known/jwks.json'));
+}
+
+/** `X-Forwarded-For` with the address this gateway saw appended, and the secret that vouches for it. */
+function forwardedFor(ctx: RequestContext, clusterSecret: string | undefined): Record<string, string> {
+  if (clusterSecret === undefined || clusterSecret === '') return {};
+  const seen = ctx.req.socket.remoteAddress ?? 'unknown';
+  const earlier = ctx.req.headers['x-forwarded-for'];
+  const chain = [...(Array.isArray(earlier) ? earlier : earlier ? [earlier] : []), seen].join(', ');
+  return { 'x-forwarded-for': chain, [CLUSTER_SECRET_HEADER]: clusterSecret };
 }

@@ -1,5 +1,4 @@
-import { MomError } from '../../core/errors';
-import { readBody } from '../../http/body';
+import { assertJsonContentType, parseJsonText, readBody } from '../../http/body';
 import type { RequestContext } from '../../http/router';
 import { parseMomPyRequest } from '../../core/mompy-request';
 import type { Forwarder } from './forwarder';
@@ -16,14 +15,10 @@ export class MomPySend {
   ) {}
 
   readonly handle = async (ctx: RequestContext): Promise<void> => {
+    // The node checks the same again; refusing here spares it the round trip.
+    assertJsonContentType(ctx.req);
     const text = await readBody(ctx.req, this.bodyLimit);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new MomError('bad_request', `request body is not valid JSON: ${(error as Error).message}`);
-    }
-    const request = parseMomPyRequest(parsed);
+    const request = parseMomPyRequest(parseJsonText(text));
     const target = { kind: 'partition' as const, exchange: request.exchange, name: request.routingKey, nameKind: request.type === 'q' ? ('queue' as const) : ('topic' as const) };
     await this.forwarder.forward(ctx, target, { body: text, path: '/' });
   };

@@ -4,12 +4,16 @@ import type { Metrics } from '../../runtime/metrics';
 import { DeclareHandlers } from './declare-handlers';
 import { InboxHandlers } from './inbox-handlers';
 import type { NodeRole } from './node-role';
+import type { PerUserSlots } from './per-user-slots';
 import type { RequestGuard } from './request-guard';
 
-/** The /v1 client API of a node (DESIGN §8), for the partitions it leads. */
-export function buildClientApi(node: NodeRole, coordinator: Coordinator, guard: RequestGuard, bodyLimit: number, metrics: Metrics): Router {
+/**
+ * The /v1 client API of a node (DESIGN §8), for the partitions it leads. `consumerSlots` bounds
+ * what one user holds open at once (long polls; push streams are to share it).
+ */
+export function buildClientApi(node: NodeRole, coordinator: Coordinator, guard: RequestGuard, bodyLimit: number, metrics: Metrics, consumerSlots: PerUserSlots): Router {
   const declare = new DeclareHandlers(node, coordinator, guard, bodyLimit);
-  const inbox = new InboxHandlers(node, guard, bodyLimit, metrics);
+  const inbox = new InboxHandlers(node, guard, bodyLimit, metrics, consumerSlots);
   const ex = '/v1/exchanges/:ex';
   const queue = `${ex}/queues/:q`;
   const topic = `${ex}/topics/:t`;

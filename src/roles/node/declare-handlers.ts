@@ -123,23 +123,29 @@ export class DeclareHandlers {
     sendJson(ctx.res, 200, { deleted: `${exchange}/${topic}` });
   };
 
-  /** Subscribing is part of consuming: it needs `consume`, as MOM-py let each user subscribe. */
+  /**
+   * Subscribing is part of consuming: it needs `consume`, as MOM-py let each user subscribe.
+   * A subscription named after another user is theirs (DESIGN §7).
+   */
   readonly putSubscription = async (ctx: RequestContext): Promise<void> => {
     const exchange = ctx.params.ex!;
-    await this.guard.authorize(ctx.req, ['consume', 'configure'], exchange);
+    const principal = await this.guard.authorize(ctx.req, ['consume', 'configure'], exchange);
     const topic = assertValidName('topic', ctx.params.t!);
     const subscription = assertValidName('subscription', ctx.params.s!);
+    await this.guard.authorizeSubscription(principal, subscription);
     const from = parseSubscriptionStart(await readJsonBody(ctx.req, this.bodyLimit));
     const engine = this.node.engineFor(exchange, topic);
     const created = await engine.subscribe(exchange, topic, subscription, from);
     sendJson(ctx.res, created ? 201 : 200, { exchange, topic, subscription, from, partition: engine.partition });
   };
 
+  /** Deleting needs `configure` (DESIGN §7), and a per-user subscription is its user's. */
   readonly deleteSubscription = async (ctx: RequestContext): Promise<void> => {
     const exchange = ctx.params.ex!;
-    await this.guard.authorize(ctx.req, ['consume', 'configure'], exchange);
+    const principal = await this.guard.authorize(ctx.req, 'configure', exchange);
     const topic = assertValidName('topic', ctx.params.t!);
     const subscription = assertValidName('subscription', ctx.params.s!);
+    await this.guard.authorizeSubscription(principal, subscription);
     await this.node.engineFor(exchange, topic).unsubscribe(exchange, topic, subscription);
     sendJson(ctx.res, 200, { deleted: `${exchange}/${topic}/${subscription}` });
   };

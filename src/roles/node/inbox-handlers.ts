@@ -7,8 +7,10 @@ import { enumParam, intParam } from '../../http/query';
 import { EventStreamResponse } from '../../http/event-stream';
 import { sendJson, sendRawJson } from '../../http/response';
 import type { RequestContext } from '../../http/router';
+import type { Principal } from '../../core/permissions';
 import type { Metrics } from '../../runtime/metrics';
 import type { NodeRole } from './node-role';
+import type { PerUserSlots } from './per-user-slots';
 import type { RequestGuard } from './request-guard';
 import { deadLettersJson, messageJson, messagesJson } from './message-json';
 
@@ -30,6 +32,8 @@ interface InboxAddress {
   /** The queue or topic name: it decides the partition. */
   routingName: string;
   key: string;
+  /** The subscription's name, for a subscription. */
+  subscription?: string;
 }
 
 function inboxAddress(ctx: RequestContext): InboxAddress {
@@ -40,7 +44,7 @@ function inboxAddress(ctx: RequestContext): InboxAddress {
   }
   const topic = assertValidName('topic', ctx.params.t!);
   const subscription = assertValidName('subscription', ctx.params.s!);
-  return { exchange, routingName: topic, key: subscriptionInboxKey(exchange, topic, subscription) };
+  return { exchange, routingName: topic, key: subscriptionInboxKey(exchange, topic, subscription), subscription };
 }
 
 /** Publish, pull, ack, nack and dead letters: the message path of queues and subscriptions. */
@@ -54,6 +58,8 @@ export class InboxHandlers {
     private readonly guard: RequestGuard,
     private readonly bodyLimit: number,
     metrics: Metrics,
+    /** Long polls a user may hold open at once (`--max-long-polls-per-user`). */
+    private readonly consumerSlots: PerUserSlots,
   ) {
     this.countPublished = metrics.counter('mom_messages_published_total', 'messages stored by publishes');
     this.countDelivered = metrics.counter('mom_messages_delivered_total', 'messages handed to consumers (redeliveries included)');
@@ -74,27 +80,39 @@ export class InboxHandlers {
     };
   }
 
-  readonly pull = async (ctx: RequestContext): Promise<void> => {
+  /** The token, the grant, and for a subscription named after a user, that it is theirs. */
+  private async authorizeInbox(ctx: RequestContext, action: Parameters<RequestGuard['authorize']>[1]): Promise<{ address: InboxAddress; principal: Principal }> {
     const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const principal = await this.guard.authorize(ctx.req, action, address.exchange);
+    if (address.subscription !== undefined) await this.guard.authorizeSubscription(principal, address.subscription);
+    return { address, principal };
+  }
+
+  readonly pull = async (ctx: RequestContext): Promise<void> => {
+    const { address, principal } = await this.authorizeInbox(ctx, 'consume');
     const max = intParam(ctx.query, 'max', PULL_LIMITS.max.fallback, PULL_LIMITS.max.min, PULL_LIMITS.max.max);
     const waitMs = intParam(ctx.query, 'wait_ms', PULL_LIMITS.waitMs.fallback, PULL_LIMITS.waitMs.min, PULL_LIMITS.waitMs.max);
     const leaseMs = intParam(ctx.query, 'lease_ms', PULL_LIMITS.leaseMs.fallback, PULL_LIMITS.leaseMs.min, PULL_LIMITS.leaseMs.max);
     const engine = this.node.engineFor(address.exchange, address.routingName);
+    const wait = this.node.isDraining ? 0 : waitMs;
+    // Only pulls that may wait hold anything open; a refused one has done nothing yet.
+    const release = wait > 0 ? this.consumerSlots.acquire(principal) : undefined;
     const abort = new AbortController();
     const onClose = () => abort.abort();
     ctx.res.once('close', onClose);
     try {
       const messages = await engine.pull(address.key, {
         max,
-        waitMs: this.node.isDraining ? 0 : waitMs,
+        waitMs: wait,
         leaseMs,
+        user: principal.userId,
         signal: abort.signal,
       });
       this.countDelivered(messages.length);
       sendRawJson(ctx.res, 200, messagesJson(messages));
     } finally {
       ctx.res.off('close', onClose);
+      release?.();
     }
   };
 
@@ -104,50 +122,53 @@ export class InboxHandlers {
    * 200; from then on the stream lives until the client goes or the server ends it.
    */
   readonly stream = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const { address, principal } = await this.authorizeInbox(ctx, 'consume');
     const prefetch = intParam(ctx.query, 'prefetch', STREAM_LIMITS.prefetch.fallback, STREAM_LIMITS.prefetch.min, STREAM_LIMITS.prefetch.max);
     const leaseMs = intParam(ctx.query, 'lease_ms', PULL_LIMITS.leaseMs.fallback, PULL_LIMITS.leaseMs.min, PULL_LIMITS.leaseMs.max);
     const engine = this.node.engineFor(address.exchange, address.routingName);
     engine.inbox(address.key);
     if (this.node.isDraining) throw new MomError('unavailable', 'this node is shutting down; reconnect');
-    ctx.req.resume();
-    const response = new EventStreamResponse(ctx.res);
-    const consumer = engine.openStream(address.key, response, {
-      prefetch,
-      leaseMs,
-      render: (message) => {
-        this.countDelivered(1);
-        return messageJson(message);
-      },
-    });
-    // The client went away: what it held is delivered again at once.
-    response.onClose(() => consumer.end());
-    await consumer.whenEnded();
+    // A stream counts against the same per-user bound as long polls: both hold a socket open.
+    const release = this.consumerSlots.acquire(principal);
+    try {
+      ctx.req.resume();
+      const response = new EventStreamResponse(ctx.res);
+      const consumer = engine.openStream(address.key, response, {
+        prefetch,
+        leaseMs,
+        user: principal.userId,
+        render: (message) => {
+          this.countDelivered(1);
+          return messageJson(message);
+        },
+      });
+      // The client went away: what it held is delivered again at once.
+      response.onClose(() => consumer.end());
+      await consumer.whenEnded();
+    } finally {
+      release();
+    }
   };
 
   readonly ack = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const { address, principal } = await this.authorizeInbox(ctx, 'consume');
     const engine = this.node.engineFor(address.exchange, address.routingName);
     const { ids } = parseSettleBody(await readJsonBody(ctx.req, this.bodyLimit), false);
-    const result = await engine.ack(address.key, ids);
+    const result = await engine.ack(address.key, ids, principal.userId);
     this.countAcked(result.settled);
     sendJson(ctx.res, 200, { acked: result.settled, unknown: result.unknown });
   };
 
   readonly nack = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const { address, principal } = await this.authorizeInbox(ctx, 'consume');
     const engine = this.node.engineFor(address.exchange, address.routingName);
     const { ids, requeue } = parseSettleBody(await readJsonBody(ctx.req, this.bodyLimit), true);
-    const result = await engine.nack(address.key, ids, requeue);
+    const result = await engine.nack(address.key, ids, requeue, principal.userId);
     sendJson(ctx.res, 200, { nacked: result.settled, unknown: result.unknown });
   };
 
   readonly deadLetters = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, 'consume', address.exchange);
+    const { address } = await this.authorizeInbox(ctx, 'consume');
     const limit = intParam(ctx.query, 'max', 100, 1, 1000);
     const after = intParam(ctx.query, 'after', -1, -1, Number.MAX_SAFE_INTEGER);
     const engine = this.node.engineFor(address.exchange, address.routingName);
@@ -155,8 +176,7 @@ export class InboxHandlers {
   };
 
   readonly stats = async (ctx: RequestContext): Promise<void> => {
-    const address = inboxAddress(ctx);
-    await this.guard.authorize(ctx.req, ['consume', 'publish', 'configure'], address.exchange);
+    const { address } = await this.authorizeInbox(ctx, ['consume', 'publish', 'configure']);
     const engine = this.node.engineFor(address.exchange, address.routingName);
     const inbox = engine.inbox(address.key);
     const stats = engine.stats(address.key);

@@ -46,12 +46,12 @@ export class MomPyHandler {
       return;
     }
     const inboxKey = request.type === 'q' ? queueInboxKey(exchange, routingKey) : subscriptionInboxKey(exchange, routingKey, subscriptionName(principal));
-    const [message] = await engine.pull(inboxKey, { max: 1, waitMs: 0, leaseMs: 30_000 });
+    const [message] = await engine.pull(inboxKey, { max: 1, waitMs: 0, leaseMs: 30_000, user: principal.userId });
     if (!message) {
       sendJson(ctx.res, 404, { status: 'No messages', exchange, routing_key: routingKey });
       return;
     }
-    await engine.ack(inboxKey, [message.msg_id]);
+    await engine.ack(inboxKey, [message.msg_id], principal.userId);
     sendRawJson(
       ctx.res,
       200,

@@ -29,4 +29,19 @@ export class RequestGuard {
     }
     return principal;
   }
+
+  /**
+   * DESIGN §7: MOM-py's per-user subscription stays its user's. A subscription named after an
+   * existing user is that user's alone (and an admin's): another user may not create, read,
+   * settle or delete it. Other names are shared by whoever has the grant.
+   */
+  async authorizeSubscription(principal: Principal, subscription: string): Promise<void> {
+    if (principal.admin || subscription === principal.username) return;
+    if ((await this.verifier.userExists(subscription)) === true) {
+      throw new MomError(
+        'forbidden',
+        `subscription ${subscription} is the per-user subscription of user ${subscription}: only that user (or an admin) may use it; pick another subscription name`,
+      );
+    }
+  }
 }

@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { HttpServer } from '../../../src/http/server';
 import { createTokenVerifier } from '../../../src/http/token-verifier';
-import { startAuthRole, LoginThrottle, type AuthRole } from '../../../src/roles/auth/auth-role';
+import { startAuthRole, type AuthRole } from '../../../src/roles/auth/auth-role';
 import { Logger, silentLogger, type LogSink } from '../../../src/runtime/logger';
 import { UserDatabase } from '../../../src/store/user-database';
 
@@ -23,7 +23,7 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
-async function startAuth(t: TestContext, options: { dataDir?: string; env?: NodeJS.ProcessEnv; ttl?: number } = {}): Promise<Fixture> {
+async function startAuth(t: TestContext, options: { dataDir?: string; env?: NodeJS.ProcessEnv; ttl?: number; clusterSecret?: string } = {}): Promise<Fixture> {
   const dataDir = options.dataDir ?? tempDir(t);
   const logLines: string[] = [];
   const sink: LogSink = { write: (line) => logLines.push(line) };
@@ -32,6 +32,7 @@ async function startAuth(t: TestContext, options: { dataDir?: string; env?: Node
     tokenTtlSeconds: options.ttl ?? 600,
     logger: new Logger('info', {}, sink),
     env: options.env ?? { MOM_ADMIN_PASSWORD: 'admin-password' },
+    ...(options.clusterSecret ? { clusterSecret: options.clusterSecret } : {}),
   });
   const server = new HttpServer({ host: '127.0.0.1', port: 0, logger: silentLogger }).mount(role.router);
   await server.start();
@@ -109,31 +110,37 @@ test('POST /auth with a malformed body is 400 bad_request', async (t) => {
   }
 });
 
-test('POST /auth answers 429 after 10 failed logins for a user, without checking the password', async (t) => {
+test('POST /auth: after 5 wrong passwords from one address the next attempt waits, and Retry-After says how long', async (t) => {
   const { url } = await startAuth(t);
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 5; i++) {
     assert.equal((await post(`${url}/auth`, { user: 'admin', pass: `wrong-${i}` })).status, 401);
   }
+  const started = Date.now();
   const blocked = await post(`${url}/auth`, { user: 'admin', pass: 'admin-password' });
-  assert.equal(blocked.status, 429);
+  assert.equal(blocked.status, 429, 'refused without checking the password');
   assert.equal(blocked.body.error.code, 'too_many_requests');
-  assert.equal(blocked.headers.get('retry-after'), '1');
+  assert.equal(blocked.headers.get('retry-after'), '1', 'the first wait is 1 s');
+  assert.equal(blocked.body.error.retry_after_ms, 1000);
+  assert.match(blocked.body.error.message, /try again in 1 s/);
+  // Once the wait is over the right password works.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 1_050 - Date.now())));
+  assert.equal((await post(`${url}/auth`, { user: 'admin', pass: 'admin-password' })).status, 200);
 });
 
-test('LoginThrottle forgets failures after the window and after a success', () => {
-  let now = 0;
-  const throttle = new LoginThrottle(3, 60_000, 100, () => now);
-  for (let i = 0; i < 3; i++) throttle.fail('alice');
-  assert.throws(() => throttle.check('alice'), { code: 'too_many_requests' });
-  throttle.check('bob');
-  now = 60_000;
-  throttle.check('alice');
-  throttle.fail('alice');
-  throttle.fail('alice');
-  throttle.succeed('alice');
-  throttle.fail('alice');
-  throttle.fail('alice');
-  throttle.check('alice');
+test('X-Forwarded-For is believed only with the cluster secret', async (t) => {
+  const { url } = await startAuth(t, { clusterSecret: 'the-cluster-secret' });
+  const from = (address: string, secret?: string) => ({ 'x-forwarded-for': `10.9.9.9, ${address}`, ...(secret ? { 'x-mom-cluster-secret': secret } : {}) });
+  // A relay with the secret: failures count for the address it names, not for its own.
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await post(`${url}/auth`, { user: 'admin', pass: `wrong-${i}` }, from('203.0.113.7', 'the-cluster-secret'))).status, 401);
+  }
+  assert.equal((await post(`${url}/auth`, { user: 'admin', pass: 'admin-password' }, from('203.0.113.7', 'the-cluster-secret'))).status, 429, 'that client waits');
+  assert.equal((await post(`${url}/auth`, { user: 'admin', pass: 'admin-password' }, from('203.0.113.8', 'the-cluster-secret'))).status, 200, 'another client does not');
+  // Without the secret (or with a wrong one) the header is ignored: the peer's address counts.
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await post(`${url}/auth`, { user: 'admin', pass: `wrong-${i}` }, from(`198.51.100.${i}`, i % 2 === 0 ? undefined : 'wrong-secret'))).status, 401);
+  }
+  assert.equal((await post(`${url}/auth`, { user: 'admin', pass: 'admin-password' }, from('198.51.100.99'))).status, 429, 'forged headers all counted for 127.0.0.1');
 });
 
 test('POST /validate names the user of a valid token, 401 otherwise', async (t) => {

@@ -19,6 +19,8 @@ export interface PullRequest {
   max: number;
   waitMs: number;
   leaseMs: number;
+  /** The user id of the consumer: the leases taken are its own (DESIGN §7). */
+  user: number;
   signal?: AbortSignal;
 }
 
@@ -38,7 +40,7 @@ export class Consumption {
     const delivery = this.partition.delivery(inbox);
     const deadline = Date.now() + request.waitMs;
     for (;;) {
-      const messages = this.lease(delivery, request.max, request.leaseMs);
+      const messages = this.lease(delivery, request.max, request.leaseMs, request.user);
       if (messages.length > 0 || request.waitMs === 0) return messages;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.partition.closed || this.partition.draining || request.signal?.aborted) return [];
@@ -65,9 +67,9 @@ export class Consumption {
 
   /**
    * Leases up to `max` deliverable messages: redeliveries first, then first deliveries in
-   * offset order. `owner`: the stream they go to (none for a pull).
+   * offset order, to user `user` (DESIGN §7); `owner`: the stream they go to (none for a pull).
    */
-  lease(delivery: InboxDelivery, max: number, leaseMs: number, owner?: LeaseOwner): DeliveredMessage[] {
+  lease(delivery: InboxDelivery, max: number, leaseMs: number, user: number, owner?: LeaseOwner): DeliveredMessage[] {
     const inbox = delivery.inbox;
     const now = Date.now();
     const ttl = inbox.options.message_ttl_ms;
@@ -83,7 +85,7 @@ export class Consumption {
         delivery.requeue(row.offset);
         return;
       }
-      const lease: Lease = { offset: row.offset, id: row.msg_id, failures: row.failures, deadline: now + leaseMs, owner };
+      const lease: Lease = { offset: row.offset, id: row.msg_id, failures: row.failures, deadline: now + leaseMs, user, owner };
       delivery.lease(lease);
       out.push({ ...row, deliveries: row.failures + 1 });
     };

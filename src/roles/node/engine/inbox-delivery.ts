@@ -10,6 +10,8 @@ export interface Lease {
   id: string;
   failures: number;
   deadline: number;
+  /** The user id of the consumer that took it: only it may ack or nack it (DESIGN §7). */
+  user: number;
   /** The stream it was delivered on, which counts it against its prefetch; none for a pull. */
   owner?: LeaseOwner;
 }
@@ -131,6 +133,11 @@ export class InboxDelivery {
     this.leases.set(lease.id, lease);
     this.leasedOffsets.add(lease.offset);
     lease.owner?.holds(lease);
+  }
+
+  /** Releases the lease of `id` if user `user` holds it; another's lease stays as it is. */
+  releaseOwned(id: string, user: number): Lease | undefined {
+    return this.leases.get(id)?.user === user ? this.release(id) : undefined;
   }
 
   release(id: string): Lease | undefined {

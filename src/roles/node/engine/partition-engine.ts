@@ -95,12 +95,13 @@ export class PartitionEngine {
     return this.streaming.open(inboxKey, sink, options);
   }
 
-  ack(inboxKey: string, ids: string[]): Promise<SettleSummary> {
-    return this.settlement.ack(inboxKey, ids);
+  /** `user`: the user id acking; ids leased to another consumer are `unknown` (DESIGN §7). */
+  ack(inboxKey: string, ids: string[], user: number): Promise<SettleSummary> {
+    return this.settlement.ack(inboxKey, ids, user);
   }
 
-  nack(inboxKey: string, ids: string[], requeue: boolean): Promise<SettleSummary> {
-    return this.settlement.nack(inboxKey, ids, requeue);
+  nack(inboxKey: string, ids: string[], requeue: boolean, user: number): Promise<SettleSummary> {
+    return this.settlement.nack(inboxKey, ids, requeue, user);
   }
 
   sweepLeases(now: number): void {

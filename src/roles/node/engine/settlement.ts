@@ -19,21 +19,23 @@ export interface SettleSummary {
 export class Settlement {
   constructor(private readonly partition: LeaderPartition) {}
 
-  ack(inboxKey: string, ids: string[]): Promise<SettleSummary> {
-    return this.settle(inboxKey, ids, 'ack', 'nack');
+  /** `user`: the user id acking; ids leased to another consumer are `unknown` (DESIGN §7). */
+  ack(inboxKey: string, ids: string[], user: number): Promise<SettleSummary> {
+    return this.settle(inboxKey, ids, 'ack', 'nack', user);
   }
 
-  nack(inboxKey: string, ids: string[], requeue: boolean): Promise<SettleSummary> {
-    return this.settle(inboxKey, ids, requeue ? 'retry' : 'dead', requeue ? 'nack' : 'rejected');
+  nack(inboxKey: string, ids: string[], requeue: boolean, user: number): Promise<SettleSummary> {
+    return this.settle(inboxKey, ids, requeue ? 'retry' : 'dead', requeue ? 'nack' : 'rejected', user);
   }
 
-  private async settle(inboxKey: string, ids: string[], outcome: SettleOutcome, reason: 'nack' | 'rejected'): Promise<SettleSummary> {
+  private async settle(inboxKey: string, ids: string[], outcome: SettleOutcome, reason: 'nack' | 'rejected', user: number): Promise<SettleSummary> {
     const inbox = this.partition.requireInbox(inboxKey);
     const delivery = this.partition.delivery(inbox);
     const released: Lease[] = [];
     const unknown: string[] = [];
     for (const id of ids) {
-      const lease = delivery.release(id);
+      // Another consumer's lease is not ours to settle: `unknown`, and left as it is.
+      const lease = delivery.releaseOwned(id, user);
       if (lease) released.push(lease);
       else unknown.push(id);
     }
@@ -69,7 +71,7 @@ export class Settlement {
           // next sweep after the pause tries again), so that every delivery counts.
           if (this.partition.existingDelivery(inbox.id) === delivery) {
             const retryAt = Date.now() + SETTLE_RETRY_MS;
-            for (const lease of expired) delivery.lease({ offset: lease.offset, id: lease.id, failures: lease.failures, deadline: retryAt });
+            for (const lease of expired) delivery.lease({ offset: lease.offset, id: lease.id, failures: lease.failures, deadline: retryAt, user: lease.user });
           }
           this.partition.options.logger.warn('could not record expired leases; retrying', { inbox: inbox.key, error });
         });

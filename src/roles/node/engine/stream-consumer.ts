@@ -17,6 +17,8 @@ export interface StreamOptions {
   /** Delivered-but-unsettled messages this stream may hold (1-1000). */
   prefetch: number;
   leaseMs: number;
+  /** The user id of the consumer: its leases are its own (DESIGN §7). */
+  user: number;
   /** An idle stream gets `: keepalive` at least this often (DESIGN §8: 15 s at most). */
   keepaliveMs: number;
   /** Renders one message as the event's data (the same JSON object a pull returns). */
@@ -62,6 +64,10 @@ export class StreamConsumer implements LeaseOwner, InboxStream {
 
   get leaseMs(): number {
     return this.options.leaseMs;
+  }
+
+  get user(): number {
+    return this.options.user;
   }
 
   get isEnded(): boolean {

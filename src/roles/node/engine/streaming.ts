@@ -74,7 +74,7 @@ export class Streaming {
         const stream = streams[(start + i) % streams.length]!;
         const wanted = Math.min(stream.credit, share);
         if (wanted <= 0) continue;
-        const messages = this.consumption.lease(delivery, wanted, stream.leaseMs, stream);
+        const messages = this.consumption.lease(delivery, wanted, stream.leaseMs, stream.user, stream);
         if (messages.length === 0) return; // nothing more is deliverable now
         stream.send(messages);
         moved = true;
@@ -102,7 +102,7 @@ export class Streaming {
         // sweep records the failed delivery.
         if (this.partition.existingDelivery(inbox.id) === delivery) {
           const retryAt = Date.now() + GIVE_BACK_RETRY_MS;
-          for (const lease of leases) delivery.lease({ offset: lease.offset, id: lease.id, failures: lease.failures, deadline: retryAt });
+          for (const lease of leases) delivery.lease({ offset: lease.offset, id: lease.id, failures: lease.failures, deadline: retryAt, user: lease.user });
         }
         this.partition.options.logger.warn('could not give back the messages of a closed stream; retrying', { inbox: inbox.key, error });
       });
