@@ -3,11 +3,14 @@
  * with at most `maxUnconfirmed` publishes unconfirmed, one consumer with `prefetch` that acks,
  * persistent messages. Message i is intended to leave at start + i/rate (schedule.ts); a 1 ms
  * timer sends whatever is due while the unconfirmed bound allows, and a confirmation frees a
- * slot for the next due one at once. Each message carries its intended send time in a header
- * and its latency is `received − intended`, so a producer held back by the bound or by a busy
- * event loop shows in the figures instead of hiding. Producer and consumer live in this
- * process: both times come from the same clock. Only messages intended inside the measured
- * window (after the warm-up) are counted. The same code drives every broker (drivers/).
+ * slot for the next due one at once. Each message carries its index in a header; its latency
+ * is `received − intended`, so a producer held back by the bound or by a busy event loop shows
+ * in the figures instead of hiding. Node's timers fire about every 1.1 ms, so even an idle
+ * producer sends up to ~1 ms after the intended time (`sendLagMs`): every broker's p50 carries
+ * that alike, and `fromSendMs` gives the latency from the actual send for comparison.
+ * Producer and consumer live in this process: all times come from the same clock. Only
+ * messages intended inside the measured window (after the warm-up) are counted. The same
+ * code drives every broker (drivers/).
  */
 import { CpuMeter, cpuMicrosPerMessage, type CpuShare } from './cpu-meter';
 import type { BenchConsumer, BenchDriver, BenchProducer } from './drivers/driver';
@@ -44,6 +47,8 @@ export interface LatencyResult {
   publishErrors: number;
   /** receive time − intended send time. */
   latencyMs: LatencySummary;
+  /** receive time − actual send time: without the producer's lateness (for comparison only). */
+  fromSendMs: { p50: number; p99: number; max: number };
   /** Publish → the broker's confirmation, for the window's messages: the producer's share. */
   publishRttMs: { p50: number; p99: number; max: number };
   /** How late the window's messages left after their intended time (the bound, or a busy generator). */
@@ -73,6 +78,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
   try {
     const capacity = Math.ceil((rate * options.measureMs) / 1000) + 1024;
     const samples = new SampleBuffer(capacity);
+    const fromSend = new SampleBuffer(capacity);
     const rtt = new SampleBuffer(capacity);
     const sendLag = new SampleBuffer(capacity);
     let windowStart = Number.POSITIVE_INFINITY;
@@ -82,12 +88,18 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     let publishErrors = 0;
     let failure: unknown;
     const inWindow = (intendedMs: number) => FixedRateSchedule.inWindow(intendedMs, windowStart, windowEnd);
+    let schedule: FixedRateSchedule | undefined;
+    /** When message i actually left (NaN until it did), by index. */
+    let sentAt = new Float64Array(0);
 
-    const onMessage = (sentAtMs: number, receivedAtMs: number) => {
+    const onMessage = (index: number, receivedAtMs: number) => {
       receivedTotal++;
-      if (inWindow(sentAtMs)) {
+      if (schedule === undefined || !(index >= 0 && index < schedule.total)) return;
+      const intendedMs = schedule.intendedAt(index);
+      if (inWindow(intendedMs)) {
         receivedInWindow++;
-        samples.push(receivedAtMs - sentAtMs);
+        samples.push(receivedAtMs - intendedMs);
+        fromSend.push(receivedAtMs - sentAt[index]!);
       }
     };
     for (let i = 0; i < options.consumers; i++) {
@@ -105,7 +117,9 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     const begin = nowMs() + TICK_MS;
     windowStart = begin + options.warmupMs;
     windowEnd = windowStart + options.measureMs;
-    const schedule = new FixedRateSchedule(begin, rate, windowEnd);
+    const plan = new FixedRateSchedule(begin, rate, windowEnd);
+    schedule = plan;
+    sentAt = new Float64Array(plan.total).fill(Number.NaN);
     const slots = new UnconfirmedWindow(options.maxUnconfirmed);
     const cpu = new CpuMeter(driver.pids);
     const requests = () => {
@@ -118,14 +132,15 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
 
     const pump = () => {
       if (stopped) return;
-      let sendable = slots.sendable(schedule.dueBy(nowMs()));
+      let sendable = slots.sendable(plan.dueBy(nowMs()));
       while (sendable-- > 0) {
         const index = slots.send();
-        const intendedMs = schedule.intendedAt(index);
+        const intendedMs = plan.intendedAt(index);
         const sentMs = nowMs();
+        sentAt[index] = sentMs;
         const measured = inWindow(intendedMs);
         if (measured) sendLag.push(sentMs - intendedMs);
-        publisher.publish(intendedMs).then(
+        publisher.publish(index).then(
           () => {
             if (measured) rtt.push(nowMs() - sentMs);
             slots.settle();
@@ -168,7 +183,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
 
     // Messages intended near the end of the window may still wait for a slot or be on their way.
     const drainUntil = nowMs() + (options.drainMs ?? DEFAULT_DRAIN_MS);
-    while (failure === undefined && nowMs() < drainUntil && (slots.sent < schedule.total || receivedTotal < settled - publishErrors || settled < slots.sent)) {
+    while (failure === undefined && nowMs() < drainUntil && (slots.sent < plan.total || receivedTotal < settled - publishErrors || settled < slots.sent)) {
       pump();
       await sleep(10);
     }
@@ -177,7 +192,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     if (samples.length === 0) throw new Error(`latency (${driver.name}): no message intended in the measured window came back`);
 
     const seconds = options.measureMs / 1000;
-    const sentInWindow = schedule.countBefore(windowEnd) - schedule.countBefore(windowStart);
+    const sentInWindow = plan.countBefore(windowEnd) - plan.countBefore(windowStart);
     return {
       queue,
       achievedRate: sentInWindow / seconds,
@@ -186,6 +201,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
       missing: sentInWindow - receivedInWindow,
       publishErrors,
       latencyMs: summarizeLatencies(samples.values()),
+      fromSendMs: brief(summarizeLatencies(fromSend.values())),
       publishRttMs: brief(summarizeLatencies(rtt.length > 0 ? rtt.values() : [0])),
       sendLagMs: brief(summarizeLatencies(sendLag.length > 0 ? sendLag.values() : [0])),
       requestsPerSecond: requestsInWindow === undefined ? undefined : requestsInWindow / seconds,

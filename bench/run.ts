@@ -82,7 +82,7 @@ function emptyThroughput(): ThroughputResult {
 
 function emptyLatency(): LatencyResult {
   const zero = { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
-  return { queue: '', achievedRate: 0, sentInWindow: 0, received: 0, missing: 0, publishErrors: 0, latencyMs: zero, publishRttMs: { p50: 0, p99: 0, max: 0 }, sendLagMs: { p50: 0, p99: 0, max: 0 } };
+  return { queue: '', achievedRate: 0, sentInWindow: 0, received: 0, missing: 0, publishErrors: 0, latencyMs: zero, fromSendMs: { p50: 0, p99: 0, max: 0 }, publishRttMs: { p50: 0, p99: 0, max: 0 }, sendLagMs: { p50: 0, p99: 0, max: 0 } };
 }
 
 function cpuText(cpu: { broker: number; generator: number; other: number } | undefined, perMessageUs: number | undefined): string {
@@ -129,7 +129,7 @@ async function measure(driver: BenchDriver, options: BenchOptions, run: number):
     const requests = latency.requestsPerSecond === undefined ? '' : `; ${formatRate(latency.requestsPerSecond)} requests/s`;
     progress(
       `  p50 ${formatMs(latency.latencyMs.p50)} ms, p99 ${formatMs(latency.latencyMs.p99)} ms, max ${formatMs(latency.latencyMs.max)} ms (${latency.latencyMs.count} samples, ${latency.missing} missing); ` +
-        `publish confirmed p99 ${formatMs(latency.publishRttMs.p99)} ms, sent late p99 ${formatMs(latency.sendLagMs.p99)} ms${requests}${cpuText(latency.cpu, latency.cpuPerMessageUs)}`,
+        `from the actual send p50 ${formatMs(latency.fromSendMs.p50)} p99 ${formatMs(latency.fromSendMs.p99)} ms; sent late p50 ${formatMs(latency.sendLagMs.p50)} p99 ${formatMs(latency.sendLagMs.p99)} ms; publish confirmed p99 ${formatMs(latency.publishRttMs.p99)} ms${requests}${cpuText(latency.cpu, latency.cpuPerMessageUs)}`,
     );
   }
   return { run, throughput, latency };

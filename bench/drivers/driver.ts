@@ -26,10 +26,11 @@ export interface BenchDriver {
 export interface BenchProducer {
   /**
    * Publishes one persistent message of the configured payload size; resolves once the broker
-   * confirmed it (stored durably, as far as the broker's confirmation promises). `sentAtMs`,
-   * when given, travels in a header and comes back in the consumer's `onMessage`.
+   * confirmed it (stored durably, as far as the broker's confirmation promises). `stamp` (a
+   * number: the latency workload sends the message's index), when given, travels in a header
+   * and comes back in the consumer's `onMessage`.
    */
-  publish(sentAtMs?: number): Promise<void>;
+  publish(stamp?: number): Promise<void>;
   /** Requests sent so far, where the protocol has requests (mombroker's HTTP). */
   requests?(): number;
   close(): Promise<void>;
@@ -40,9 +41,9 @@ export interface ConsumerOptions {
   prefetch: number;
   /**
    * Called for every delivered message as soon as the client library hands it over, with the
-   * `sentAtMs` it was published with (NaN when it had none) and the time it arrived.
+   * `stamp` it was published with (NaN when it had none) and the time it arrived (nowMs()).
    */
-  onMessage?: (sentAtMs: number, receivedAtMs: number) => void;
+  onMessage?: (stamp: number, receivedAtMs: number) => void;
   /** Messages acked: when the ack was answered (mombroker) or sent (protocols without answers). */
   onAcked: (count: number) => void;
 }
@@ -55,5 +56,5 @@ export interface BenchConsumer {
   requests?(): number;
 }
 
-/** The header that carries a message's intended send time (ms since the epoch, as text). */
-export const SENT_AT_HEADER = 't';
+/** The header that carries a message's stamp (as decimal text). */
+export const STAMP_HEADER = 't';

@@ -5,7 +5,7 @@
  */
 import type { Connection } from '../../src/client';
 import { closeAll, consumeLoop, declareFreshQueue, deleteQueueQuietly, makePayload, openConnection, type Target } from '../workload';
-import { SENT_AT_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
+import { STAMP_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
 
 /** A producer's batches rarely need more than the SDK's 4 publish requests in flight. */
 const PRODUCER_SOCKETS = 4;
@@ -46,8 +46,8 @@ export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
       const connection = await openConnection(target, PRODUCER_SOCKETS);
       const queue = connection.queue(exchange, queueName);
       return {
-        async publish(sentAtMs) {
-          await queue.publish(payload, sentAtMs === undefined ? undefined : { headers: { [SENT_AT_HEADER]: String(sentAtMs) } });
+        async publish(stamp) {
+          await queue.publish(payload, stamp === undefined ? undefined : { headers: { [STAMP_HEADER]: String(stamp) } });
         },
         requests: () => connection.stats().requests,
         close: () => closeAll([connection]),
@@ -71,7 +71,7 @@ async function startPullConsumer(target: Target, exchange: string, queueName: st
       onMessage === undefined
         ? undefined
         : (messages, receivedAtMs) => {
-            for (const message of messages) onMessage(Number(message.headers[SENT_AT_HEADER]), receivedAtMs);
+            for (const message of messages) onMessage(Number(message.headers[STAMP_HEADER]), receivedAtMs);
           },
     onAcked: options.onAcked,
   });

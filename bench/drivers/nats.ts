@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, connect, headers, RetentionPolicy, StorageType, type JetStreamManager, type NatsConnection } from 'nats';
 import { nowMs } from '../workload';
-import { SENT_AT_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
+import { STAMP_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
 
 export interface NatsDriverOptions {
   name: string;
@@ -74,11 +74,11 @@ export function natsDriver(options: NatsDriverOptions): BenchDriver {
       const js = nc.jetstream();
       const subject = subjectOf(stream);
       return {
-        async publish(sentAtMs) {
+        async publish(stamp) {
           let hdrs;
-          if (sentAtMs !== undefined) {
+          if (stamp !== undefined) {
             hdrs = headers();
-            hdrs.set(SENT_AT_HEADER, String(sentAtMs));
+            hdrs.set(STAMP_HEADER, String(stamp));
           }
           await js.publish(subject, payload, { headers: hdrs });
         },
@@ -112,7 +112,7 @@ async function startConsumer(url: string, stream: string, options: ConsumerOptio
   const messages = await consumer.consume({
     max_messages: options.prefetch,
     callback: (message) => {
-      if (onMessage !== undefined) onMessage(Number(message.headers?.get(SENT_AT_HEADER)), nowMs());
+      if (onMessage !== undefined) onMessage(Number(message.headers?.get(STAMP_HEADER)), nowMs());
       message.ack();
       onAcked(1);
     },

@@ -9,7 +9,7 @@
 import amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import { nowMs } from '../workload';
-import { SENT_AT_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
+import { STAMP_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
 
 export type RabbitQueueType = 'classic' | 'quorum';
 
@@ -76,9 +76,9 @@ export function rabbitDriver(options: RabbitDriverOptions): BenchDriver {
       channel.on('error', () => {});
       // amqplib calls back every unconfirmed publish with an error when the channel closes.
       return {
-        publish(sentAtMs) {
+        publish(stamp) {
           return new Promise<void>((resolve, reject) => {
-            const headers = sentAtMs === undefined ? undefined : { [SENT_AT_HEADER]: String(sentAtMs) };
+            const headers = stamp === undefined ? undefined : { [STAMP_HEADER]: String(stamp) };
             // The return value asks to wait for 'drain'; the workloads' own bounds on
             // unconfirmed publishes keep the write buffer bounded instead.
             channel.sendToQueue(queue, payload, { persistent: true, headers }, (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
@@ -109,7 +109,7 @@ async function startConsumer(url: string, queue: string, options: ConsumerOption
     queue,
     (message) => {
       if (message === null) return; // cancelled by the server
-      if (onMessage !== undefined) onMessage(Number(message.properties.headers?.[SENT_AT_HEADER]), nowMs());
+      if (onMessage !== undefined) onMessage(Number(message.properties.headers?.[STAMP_HEADER]), nowMs());
       channel.ack(message);
       onAcked(1);
     },

@@ -25,6 +25,7 @@ export function fakeRun(run: number, figures: { msgs: number; p50: number; p99: 
       missing: 0,
       publishErrors: 0,
       latencyMs: { count: 20_000, mean: figures.p50, p50: figures.p50, p90: figures.p99, p99: figures.p99, p999: figures.max, max: figures.max },
+      fromSendMs: { p50: figures.p50, p99: figures.p99, max: figures.max },
       publishRttMs: { p50: 1, p99: 2, max: 3 },
       sendLagMs: { p50: 0, p99: 0.1, max: 0.2 },
       cpuPerMessageUs: figures.latencyCpuUs,
