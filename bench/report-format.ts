@@ -31,12 +31,23 @@ function pad(text: string, width: number, left = false): string {
   return left ? text.padEnd(width) : text.padStart(width);
 }
 
-function cpuColumns(cpu: CpuShare | undefined, perMessageUs: number | undefined): string {
-  if (cpu === undefined) return `${pad('-', 8)}${pad('-', 6)}${pad('-', 7)}${pad('-', 8)}`;
-  return `${pad(cpu.broker.toFixed(2), 8)}${pad(cpu.generator.toFixed(2), 6)}${pad(cpu.other.toFixed(2), 7)}${pad(formatUs(perMessageUs), 8)}`;
+/**
+ * Cores the rest of the machine (neither the broker measured nor this generator: other
+ * programs, idle brokers) may use in a window before the window counts as disturbed. The
+ * idle peers and idle mombroker together use about 0.1 of a core.
+ */
+export const DISTURBED_OTHER_CORES = 0.25;
+
+export function disturbed(cpu: CpuShare | undefined): boolean {
+  return cpu !== undefined && cpu.other > DISTURBED_OTHER_CORES;
 }
 
-const CPU_HEADER = `${pad('server', 8)}${pad('gen', 6)}${pad('other', 7)}${pad('µs/msg', 8)}`;
+function cpuColumns(cpu: CpuShare | undefined, perMessageUs: number | undefined): string {
+  if (cpu === undefined) return `${pad('-', 8)}${pad('-', 6)}${pad('-', 7)} ${pad('-', 8)}`;
+  return `${pad(cpu.broker.toFixed(2), 8)}${pad(cpu.generator.toFixed(2), 6)}${pad(cpu.other.toFixed(2), 7)}${disturbed(cpu) ? '!' : ' '}${pad(formatUs(perMessageUs), 8)}`;
+}
+
+const CPU_HEADER = `${pad('server', 8)}${pad('gen', 6)}${pad('other', 7)} ${pad('µs/msg', 8)}`;
 
 function nameWidth(report: BenchReport): number {
   return Math.max(12, ...report.brokers.map((broker) => broker.name.length)) + 2;
@@ -104,6 +115,24 @@ function runTables(report: BenchReport): string[] {
     }
   }
   return lines;
+}
+
+/** How many measured windows the rest of the machine disturbed, as a note under the tables. */
+function disturbanceNote(report: BenchReport): string[] {
+  let windows = 0;
+  let flagged = 0;
+  for (const broker of report.brokers) {
+    for (const run of broker.runs) {
+      const phases = [report.config.phases.includes('throughput') ? run.throughput.cpu : undefined, report.config.phases.includes('latency') ? run.latency.cpu : undefined];
+      for (const cpu of phases) {
+        if (cpu === undefined) continue;
+        windows++;
+        if (disturbed(cpu)) flagged++;
+      }
+    }
+  }
+  if (flagged === 0) return [];
+  return ['', `  ! ${flagged} of ${windows} measured windows were disturbed: the rest of the machine (other programs, or the idle brokers' background work) used more than ${DISTURBED_OTHER_CORES} of a core; their figures are lower (msg/s) or higher (latency) than on a quiet machine`];
 }
 
 function cell(metric: MetricDescription, value: number | undefined, ratioValue: number | null | undefined, withRatio: boolean): string {
@@ -216,7 +245,7 @@ const METRIC_BY_KEY = new Map(metricsFor(['throughput', 'latency']).map((metric)
 
 /** The human-readable report (what `npm run bench` prints). */
 export function formatReport(report: BenchReport): string {
-  const lines = [...setupLines(report), ...runTables(report), ...spreadTables(report)];
+  const lines = [...setupLines(report), ...runTables(report), ...disturbanceNote(report), ...spreadTables(report)];
   lines.push(...(report.comparison !== undefined && report.ratioTargets !== undefined ? ratioVerdictLines(report) : absoluteVerdictLines(report)));
   return lines.join('\n');
 }

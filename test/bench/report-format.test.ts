@@ -43,3 +43,13 @@ test('a peer that failed is named with why, and gets no ratios', () => {
   assert.match(text, /NATS JetStream R1 +stream — FAILED, left out: consumer closed$/m);
   assert.match(text, /NATS JetStream R1 +- +- +-/);
 });
+
+test('windows where the rest of the machine was busy are flagged and counted', () => {
+  const busy = fakeRun(1, { msgs: 20_000, p50: 2, p99: 9, max: 20, cpuUs: 40 });
+  busy.throughput.cpu = { broker: 0.8, brokerSeconds: 8, generator: 0.3, other: 0.9, machine: 2, cores: 2 };
+  busy.latency.cpu = { broker: 0.6, brokerSeconds: 6, generator: 0.3, other: 0.05, machine: 0.95, cores: 2 };
+  const text = formatReport(fakeReport([fakeBroker('mombroker', false, [busy])]));
+  assert.match(text, / 0\.90! +40\.0/, 'the disturbed window is marked');
+  assert.match(text, / 0\.05 +-/, 'the quiet one is not');
+  assert.match(text, /! 1 of 2 measured windows were disturbed/);
+});
