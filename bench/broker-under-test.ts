@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { installSignalHandlers, killPid, live, OutputTail, waitForExit } from './processes';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const MOMBROKER_BIN = join(REPO_ROOT, 'bin', 'mombroker');
@@ -63,27 +64,6 @@ export interface BrokerUnderTest {
   close(): Promise<void>;
 }
 
-/** Everything started and not yet closed: cleaned up on signals and at exit. */
-const live = new Set<{ closeNow: () => void; close: () => Promise<void> }>();
-let signalHandlersInstalled = false;
-
-function installSignalHandlers(): void {
-  if (signalHandlersInstalled) return;
-  signalHandlersInstalled = true;
-  const onSignal = (signal: NodeJS.Signals) => {
-    process.stderr.write(`\nbench: ${signal}: stopping the broker and removing its temp dir\n`);
-    const closing = [...live].map((entry) => entry.close().catch(() => entry.closeNow()));
-    const deadline = setTimeout(() => process.exit(130), GRACEFUL_STOP_MS + 5_000);
-    deadline.unref();
-    void Promise.allSettled(closing).then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.on('exit', () => {
-    for (const entry of live) entry.closeNow();
-  });
-}
-
 export async function startBrokerUnderTest(options: BrokerUnderTestOptions): Promise<BrokerUnderTest> {
   installSignalHandlers();
   return options.nodes >= 2 ? startCluster(options) : startSingle(options);
@@ -100,51 +80,6 @@ function filesystemOf(dir: string): { type: string; fsyncIsReal: boolean } {
 
 function adminPassword(): string {
   return `bench-${randomBytes(12).toString('base64url')}`;
-}
-
-/** Keeps the last `limit` characters written by a process. */
-class OutputTail {
-  private text = '';
-  constructor(
-    private readonly limit = 16_000,
-    private readonly onLine?: (line: string) => void,
-  ) {}
-
-  add(chunk: string): void {
-    if (this.onLine) for (const line of chunk.split('\n')) if (line.trim() !== '') this.onLine(line);
-    this.text = (this.text + chunk).slice(-this.limit);
-  }
-
-  toString(): string {
-    return this.text;
-  }
-}
-
-function killPid(pid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitForExit(pids: number[], timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (pids.some(isAlive)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
 }
 
 async function startSingle(options: BrokerUnderTestOptions): Promise<BrokerUnderTest> {

@@ -11,6 +11,8 @@ import { performance } from 'node:perf_hooks';
 export interface CpuShare {
   /** Average cores busy over the window (1.0 = one core all the time). */
   broker: number;
+  /** CPU seconds the broker's processes used in the window (not rounded: for CPU per message). */
+  brokerSeconds: number;
   generator: number;
   other: number;
   /** Cores busy in total, and cores in the machine. */
@@ -54,6 +56,12 @@ function machineTicks(): { busy: number; cores: number } | undefined {
   }
 }
 
+/** CPU per message in µs: `cpuSeconds` spent on `messages` messages; undefined without messages. */
+export function cpuMicrosPerMessage(cpuSeconds: number, messages: number): number | undefined {
+  if (!(messages > 0) || !Number.isFinite(cpuSeconds) || cpuSeconds < 0) return undefined;
+  return (cpuSeconds * 1e6) / messages;
+}
+
 export class CpuMeter {
   private start: Snapshot | undefined;
 
@@ -83,6 +91,6 @@ export class CpuMeter {
     const generator = (end.generatorMicros - start.generatorMicros) / 1e6 / seconds;
     const machine = (end.machineBusyTicks - start.machineBusyTicks) / TICKS_PER_SECOND / seconds;
     const round = (x: number) => Math.round(x * 100) / 100;
-    return { broker: round(broker), generator: round(generator), other: round(Math.max(0, machine - broker - generator)), machine: round(machine), cores: end.cores };
+    return { broker: round(broker), brokerSeconds: (end.brokerTicks - start.brokerTicks) / TICKS_PER_SECOND, generator: round(generator), other: round(Math.max(0, machine - broker - generator)), machine: round(machine), cores: end.cores };
   }
 }

@@ -1,125 +1,166 @@
 /**
- * Publish→consume latency at a fixed rate. A 1 ms timer publishes whatever the schedule
- * says is due (about two messages a tick at 2,000 msg/s), each carrying its send time in the
- * `t` header; consumers long-poll and record `now - t` for every message the moment its
- * pull answer is parsed. Producer and consumers live in this process, so both timestamps
- * come from the same clock. Only messages sent inside the measured window (after the
- * warm-up) are counted.
+ * Publish→consume latency at a fixed rate, in the peers' shape (issue 8 §2): one producer
+ * with at most `maxUnconfirmed` publishes unconfirmed, one consumer with `prefetch` that acks,
+ * persistent messages. Message i is intended to leave at start + i/rate (schedule.ts); a 1 ms
+ * timer sends whatever is due while the unconfirmed bound allows, and a confirmation frees a
+ * slot for the next due one at once. Each message carries its index in a header; its latency
+ * is `received − intended`, so a producer held back by the bound or by a busy event loop shows
+ * in the figures instead of hiding. Node's timers fire about every 1.1 ms, so even an idle
+ * producer sends up to ~1 ms after the intended time (`sendLagMs`): every broker's p50 carries
+ * that alike, and `fromSendMs` gives the latency from the actual send for comparison.
+ * Producer and consumer live in this process: all times come from the same clock. Only
+ * messages intended inside the measured window (after the warm-up) are counted. The same
+ * code drives every broker (drivers/).
  */
-import type { Connection } from '../src/client';
-import { CpuMeter, type CpuShare } from './cpu-meter';
+import { CpuMeter, cpuMicrosPerMessage, type CpuShare } from './cpu-meter';
+import type { BenchConsumer, BenchDriver, BenchProducer } from './drivers/driver';
+import { FixedRateSchedule, UnconfirmedWindow } from './schedule';
 import { SampleBuffer, summarizeLatencies, type LatencySummary } from './stats';
-import { closeAll, consumeLoop, declareFreshQueue, deleteQueueQuietly, nowMs, openConnection, sleep, type Target } from './workload';
+import { nowMs, sleep } from './workload';
 
 export interface LatencyOptions {
-  target: Target;
-  admin: Connection;
-  exchange: string;
+  driver: BenchDriver;
   /** Messages per second. */
   rate: number;
+  /** Publishes the producer may have unconfirmed (the peers' benchmarks: 500). */
+  maxUnconfirmed: number;
+  /** Unacked messages per consumer (mombroker: messages per pull). */
+  prefetch: number;
+  /** Consumers (the peers' shape: 1). */
   consumers: number;
-  pullMax: number;
-  pullWaitMs: number;
-  payload: string;
   warmupMs: number;
   measureMs: number;
-  /** How long to wait after the window for messages still on their way. */
+  /** How long to wait after the window for messages still on their way (default 3 s). */
   drainMs?: number;
-  /** The broker's processes, to measure their CPU use. */
-  brokerPids: number[];
 }
 
 export interface LatencyResult {
   queue: string;
-  /** Messages sent in the measured window per second (should be the requested rate). */
+  /** Messages intended in the measured window per second (the requested rate). */
   achievedRate: number;
+  /** Messages intended in the window (the schedule's, whether or not they could be sent). */
   sentInWindow: number;
-  /** Sent in the window and received (the samples). */
+  /** Intended in the window and received (the samples). */
   received: number;
-  /** Sent in the window, not received by the end of the drain. */
+  /** Intended in the window, not received by the end of the drain. */
   missing: number;
   publishErrors: number;
+  /** receive time − intended send time. */
   latencyMs: LatencySummary;
-  /** Publish call → the broker's answer (durable), for the same messages: the producer's share of the latency. */
+  /** receive time − actual send time: without the producer's lateness (for comparison only). */
+  fromSendMs: { p50: number; p99: number; max: number };
+  /** Publish → the broker's confirmation, for the window's messages: the producer's share. */
   publishRttMs: { p50: number; p99: number; max: number };
-  /** HTTP requests per second in the window (publishes, pulls and acks): the broker's real load. */
-  requestsPerSecond: number;
-  /** How late the generator's timer ran behind the schedule (ms): a busy generator shows here. */
-  generatorLagMs: { p99: number; max: number };
+  /** How late the window's messages left after their intended time (the bound, or a busy generator). */
+  sendLagMs: { p50: number; p99: number; max: number };
+  /** Requests per second in the window (publishes, pulls, acks), where the protocol has requests. */
+  requestsPerSecond?: number;
   /** Cores used during the window by the broker, this generator and the rest of the machine. */
   cpu?: CpuShare;
+  /** Broker CPU in the window per message intended in it, in µs. */
+  cpuPerMessageUs?: number;
 }
 
 const TICK_MS = 1;
-const SEND_TIME_HEADER = 't';
+const DEFAULT_DRAIN_MS = 3_000;
+
+function brief(summary: LatencySummary): { p50: number; p99: number; max: number } {
+  return { p50: summary.p50, p99: summary.p99, max: summary.max };
+}
 
 export async function runLatency(options: LatencyOptions): Promise<LatencyResult> {
-  const { target, admin, exchange, rate } = options;
+  const { driver, rate } = options;
   if (!(rate > 0)) throw new RangeError(`rate: expected a positive number, got ${rate}`);
-  const queueName = await declareFreshQueue(admin, exchange, 'latency');
-  const connections: Connection[] = [];
-  const stopConsumers = new AbortController();
+  const queue = await driver.freshQueue('latency');
+  let producer: BenchProducer | undefined;
+  const consumers: BenchConsumer[] = [];
   let timer: NodeJS.Timeout | undefined;
   try {
-    const producerConnection = await openConnection(target, 4);
-    const consumerConnections = await Promise.all(Array.from({ length: options.consumers }, () => openConnection(target, 2)));
-    connections.push(producerConnection, ...consumerConnections);
-    const producer = producerConnection.queue(exchange, queueName);
-
-    const samples = new SampleBuffer(Math.ceil((rate * options.measureMs) / 1000) + 1024);
-    const rtt = new SampleBuffer(Math.ceil((rate * options.measureMs) / 1000) + 1024);
-    const lag = new SampleBuffer(Math.ceil(options.measureMs / TICK_MS) + 1024);
+    const capacity = Math.ceil((rate * options.measureMs) / 1000) + 1024;
+    const samples = new SampleBuffer(capacity);
+    const fromSend = new SampleBuffer(capacity);
+    const rtt = new SampleBuffer(capacity);
+    const sendLag = new SampleBuffer(capacity);
     let windowStart = Number.POSITIVE_INFINITY;
     let windowEnd = Number.POSITIVE_INFINITY;
-    let sentInWindow = 0;
     let receivedInWindow = 0;
-    let sentTotal = 0;
     let receivedTotal = 0;
     let publishErrors = 0;
+    let failure: unknown;
+    const inWindow = (intendedMs: number) => FixedRateSchedule.inWindow(intendedMs, windowStart, windowEnd);
+    let schedule: FixedRateSchedule | undefined;
+    /** When message i actually left (NaN until it did), by index. */
+    let sentAt = new Float64Array(0);
 
-    const onReceive = (messages: { headers: Record<string, string> }[], receivedAt: number) => {
-      for (const message of messages) {
-        receivedTotal++;
-        const sentAt = Number(message.headers[SEND_TIME_HEADER]);
-        if (sentAt >= windowStart && sentAt < windowEnd) {
-          receivedInWindow++;
-          samples.push(receivedAt - sentAt);
-        }
+    const onMessage = (index: number, receivedAtMs: number) => {
+      receivedTotal++;
+      if (schedule === undefined || !(index >= 0 && index < schedule.total)) return;
+      const intendedMs = schedule.intendedAt(index);
+      if (inWindow(intendedMs)) {
+        receivedInWindow++;
+        samples.push(receivedAtMs - intendedMs);
+        fromSend.push(receivedAtMs - sentAt[index]!);
       }
     };
-    const consumers = consumerConnections.map((connection) =>
-      consumeLoop(connection.queue(exchange, queueName), {
-        max: options.pullMax,
-        waitMs: options.pullWaitMs,
-        signal: stopConsumers.signal,
-        onReceive,
-        onAcked: () => {},
-      }),
-    );
-    let consumerFailure: unknown;
-    const watchedConsumers = consumers.map((loop) =>
-      loop.catch((error: unknown) => {
-        consumerFailure ??= error;
-      }),
-    );
-    // Let the consumers' first long polls reach the broker before the first message.
+    for (let i = 0; i < options.consumers; i++) {
+      const consumer = await driver.openConsumer(queue, { prefetch: options.prefetch, onMessage, onAcked: () => {} });
+      consumers.push(consumer);
+      consumer.failed.catch((error: unknown) => {
+        failure ??= error;
+      });
+    }
+    producer = await driver.openProducer(queue);
+    const publisher = producer;
+    // Let the consumers' first requests reach the broker before the first message.
     await sleep(100);
 
-    const payload = options.payload;
-    const failed = () => {
-      publishErrors++;
-    };
-    const begin = nowMs();
+    const begin = nowMs() + TICK_MS;
     windowStart = begin + options.warmupMs;
     windowEnd = windowStart + options.measureMs;
-    const msPerMessage = 1000 / rate;
-    let scheduled = 0;
-    const cpu = new CpuMeter(() => options.brokerPids);
-    let cpuStarted = false;
-    const requests = () => connections.reduce((sum, connection) => sum + connection.stats().requests, 0);
-    let requestsAtStart = 0;
-    let requestsInWindow = 0;
+    const plan = new FixedRateSchedule(begin, rate, windowEnd);
+    schedule = plan;
+    sentAt = new Float64Array(plan.total).fill(Number.NaN);
+    const slots = new UnconfirmedWindow(options.maxUnconfirmed);
+    const cpu = new CpuMeter(driver.pids);
+    const requests = () => {
+      let sum = publisher.requests?.();
+      for (const consumer of consumers) sum = sum === undefined ? undefined : consumer.requests === undefined ? undefined : sum + consumer.requests();
+      return sum;
+    };
+    let stopped = false;
+    let settled = 0;
+
+    const pump = () => {
+      if (stopped) return;
+      let sendable = slots.sendable(plan.dueBy(nowMs()));
+      while (sendable-- > 0) {
+        const index = slots.send();
+        const intendedMs = plan.intendedAt(index);
+        const sentMs = nowMs();
+        sentAt[index] = sentMs;
+        const measured = inWindow(intendedMs);
+        if (measured) sendLag.push(sentMs - intendedMs);
+        publisher.publish(index).then(
+          () => {
+            if (measured) rtt.push(nowMs() - sentMs);
+            slots.settle();
+            settled++;
+            pump();
+          },
+          () => {
+            publishErrors++;
+            slots.settle();
+            settled++;
+            pump();
+          },
+        );
+      }
+    };
+
     let cpuShare: CpuShare | undefined;
+    let requestsAtStart: number | undefined;
+    let requestsInWindow: number | undefined;
+    let cpuStarted = false;
     await new Promise<void>((resolve) => {
       timer = setInterval(() => {
         const now = nowMs();
@@ -128,55 +169,49 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
           cpu.begin();
           requestsAtStart = requests();
         }
-        if (now >= windowEnd || consumerFailure !== undefined) {
+        pump();
+        if (now >= windowEnd || failure !== undefined) {
           cpuShare = cpu.end();
-          requestsInWindow = requests() - requestsAtStart;
+          const atEnd = requests();
+          requestsInWindow = atEnd === undefined || requestsAtStart === undefined ? undefined : atEnd - requestsAtStart;
           clearInterval(timer);
+          timer = undefined;
           resolve();
-          return;
-        }
-        const due = Math.floor((now - begin) / msPerMessage) + 1;
-        if (due > scheduled && now >= windowStart) lag.push(now - (begin + scheduled * msPerMessage));
-        while (scheduled < due) {
-          scheduled++;
-          const sentAt = nowMs();
-          sentTotal++;
-          if (sentAt >= windowStart) sentInWindow++;
-          const publishing = producer.publish(payload, { headers: { [SEND_TIME_HEADER]: String(sentAt) } });
-          if (sentAt >= windowStart) publishing.then(() => rtt.push(nowMs() - sentAt), failed);
-          else publishing.catch(failed);
         }
       }, TICK_MS);
     });
 
-    // Messages sent near the end of the window are still on their way.
-    const drainUntil = nowMs() + (options.drainMs ?? 3_000);
-    while (receivedTotal < sentTotal - publishErrors && nowMs() < drainUntil && consumerFailure === undefined) await sleep(20);
-    await producerConnection.flush();
-    stopConsumers.abort();
-    await Promise.all(watchedConsumers);
-    if (consumerFailure !== undefined) throw consumerFailure;
-    if (samples.length === 0) throw new Error('latency: no message sent in the measured window came back');
+    // Messages intended near the end of the window may still wait for a slot or be on their way.
+    const drainUntil = nowMs() + (options.drainMs ?? DEFAULT_DRAIN_MS);
+    while (failure === undefined && nowMs() < drainUntil && (slots.sent < plan.total || receivedTotal < settled - publishErrors || settled < slots.sent)) {
+      pump();
+      await sleep(10);
+    }
+    stopped = true;
+    if (failure !== undefined) throw failure;
+    if (samples.length === 0) throw new Error(`latency (${driver.name}): no message intended in the measured window came back`);
 
-    const lagSummary = summarizeLatencies(lag.length > 0 ? lag.values() : [0]);
-    const rttSummary = summarizeLatencies(rtt.length > 0 ? rtt.values() : [0]);
+    const seconds = options.measureMs / 1000;
+    const sentInWindow = plan.countBefore(windowEnd) - plan.countBefore(windowStart);
     return {
-      queue: queueName,
-      achievedRate: sentInWindow / (options.measureMs / 1000),
+      queue,
+      achievedRate: sentInWindow / seconds,
       sentInWindow,
       received: receivedInWindow,
       missing: sentInWindow - receivedInWindow,
       publishErrors,
       latencyMs: summarizeLatencies(samples.values()),
-      publishRttMs: { p50: rttSummary.p50, p99: rttSummary.p99, max: rttSummary.max },
-      requestsPerSecond: requestsInWindow / (options.measureMs / 1000),
-      generatorLagMs: { p99: lagSummary.p99, max: lagSummary.max },
+      fromSendMs: brief(summarizeLatencies(fromSend.values())),
+      publishRttMs: brief(summarizeLatencies(rtt.length > 0 ? rtt.values() : [0])),
+      sendLagMs: brief(summarizeLatencies(sendLag.length > 0 ? sendLag.values() : [0])),
+      requestsPerSecond: requestsInWindow === undefined ? undefined : requestsInWindow / seconds,
       cpu: cpuShare,
+      cpuPerMessageUs: cpuShare === undefined ? undefined : cpuMicrosPerMessage(cpuShare.brokerSeconds, sentInWindow),
     };
   } finally {
     if (timer !== undefined) clearInterval(timer);
-    stopConsumers.abort();
-    await closeAll(connections);
-    await deleteQueueQuietly(admin, exchange, queueName);
+    await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
+    if (producer !== undefined) await producer.close().catch(() => {});
+    await driver.deleteQueue(queue);
   }
 }

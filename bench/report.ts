@@ -1,42 +1,64 @@
 /**
- * The benchmark's results: a table with min/median/max over runs, the ratio to reference
- * brokers measured on the same machine, whether the targets are met, and the same data as
- * JSON. Everything here is pure except writeJson().
+ * The benchmark's results: per broker, min/median/max over runs; with peers measured in the
+ * same run, every figure's ratio to the best peer's same figure (compare.ts) and the verdict
+ * on issue 8's ratio targets; without peers, the reference figures below, labelled as not
+ * measured in this run, and absolute targets. Everything here is pure except writeJson();
+ * report-format.ts prints it.
  */
 import { writeFileSync } from 'node:fs';
 import type { FsyncPolicy } from './broker-under-test';
+import { compareToBestPeer, type BrokerFigures, type Comparison, type MetricSpec } from './compare';
 import type { LatencyResult } from './latency';
-import type { CpuShare } from './cpu-meter';
 import { spread, type Spread } from './stats';
 import type { ThroughputResult } from './throughput';
 
+/** A figure measured some other day: printed only when the peers were not measured in this run. */
 export interface Reference {
   name: string;
-  msgPerSecond: number;
-  /** p99 at 2,000 msg/s, when it was measured. */
+  msgPerSecond?: number;
+  p50Ms?: number;
   p99Ms?: number;
-  note?: string;
+  /** When and how it was measured. */
+  source: string;
+  /** Always false: a reference is a figure from another day, not comparable the way a ratio from one run is. */
+  measuredInThisRun: false;
 }
 
+/** Absolute targets: the verdict when no peer was measured. */
 export interface Targets {
   minMsgPerSecond: number;
   maxP99Ms: number;
 }
 
-/** Same machine, same payloads, medians of 3 runs (from the issue that asked for this benchmark). */
+/** Issue 8's targets, as ratios to the best peer of the same run (medians). */
+export interface RatioTargets {
+  minThroughputRatio: number;
+  maxP99Ratio: number;
+  maxP50Ratio?: number;
+  /** Server CPU per message in the throughput phase, µs. */
+  maxCpuUsPerMessage?: number;
+}
+
+const THROUGHPUT_SOURCE = 'same machine, 4 producers and 4 consumers, medians of 3 runs, 2026-11';
+const LATENCY_SOURCE = 'same machine and latency workload, medians of 3 runs, 2026-12-02 (issue 8)';
+const NOT_MEASURED = { measuredInThisRun: false } as const;
 export const SINGLE_NODE_REFERENCES: Reference[] = [
-  { name: 'RabbitMQ classic', msgPerSecond: 25_000, note: 'durable queue, publisher confirms' },
-  { name: 'RabbitMQ quorum', msgPerSecond: 17_500 },
-  { name: 'NATS JetStream R1', msgPerSecond: 20_300, note: 'without fsync' },
+  { name: 'RabbitMQ classic', msgPerSecond: 25_000, source: THROUGHPUT_SOURCE, ...NOT_MEASURED },
+  { name: 'RabbitMQ quorum', msgPerSecond: 17_500, source: THROUGHPUT_SOURCE, ...NOT_MEASURED },
+  { name: 'NATS JetStream R1', msgPerSecond: 20_300, source: THROUGHPUT_SOURCE, ...NOT_MEASURED },
+  { name: 'RabbitMQ classic', p50Ms: 1.23, p99Ms: 4.15, source: LATENCY_SOURCE, ...NOT_MEASURED },
+  { name: 'NATS JetStream R1', p50Ms: 1.22, p99Ms: 4.7, source: LATENCY_SOURCE, ...NOT_MEASURED },
 ];
-/** Their p99 at 2,000 msg/s ranged over 3.1–4.0 ms. */
-export const SINGLE_NODE_REFERENCE_P99_MS = { min: 3.1, max: 4.0 };
 export const CLUSTER_REFERENCES: Reference[] = [
-  { name: 'RabbitMQ quorum (3 nodes)', msgPerSecond: 8_600, p99Ms: 9.3 },
-  { name: 'NATS JetStream R3', msgPerSecond: 9_400, p99Ms: 15 },
+  { name: 'RabbitMQ quorum (3 nodes)', msgPerSecond: 8_600, source: THROUGHPUT_SOURCE, ...NOT_MEASURED },
+  { name: 'NATS JetStream R3', msgPerSecond: 9_400, source: THROUGHPUT_SOURCE, ...NOT_MEASURED },
+  { name: 'RabbitMQ quorum (3 nodes)', p50Ms: 4.16, p99Ms: 19.98, source: LATENCY_SOURCE, ...NOT_MEASURED },
+  { name: 'NATS JetStream R3', p50Ms: 2.9, p99Ms: 38.5, source: LATENCY_SOURCE, ...NOT_MEASURED },
 ];
 export const SINGLE_NODE_TARGETS: Targets = { minMsgPerSecond: 30_000, maxP99Ms: 3 };
 export const CLUSTER_TARGETS: Targets = { minMsgPerSecond: 12_000, maxP99Ms: 9 };
+export const SINGLE_NODE_RATIO_TARGETS: RatioTargets = { minThroughputRatio: 1.5, maxP99Ratio: 0.75, maxP50Ratio: 1, maxCpuUsPerMessage: 30 };
+export const CLUSTER_RATIO_TARGETS: RatioTargets = { minThroughputRatio: 2, maxP99Ratio: 0.75 };
 
 export interface RunResult {
   run: number;
@@ -54,7 +76,9 @@ export interface WorkloadSettings {
   consumers: number;
   latencyConsumers: number;
   inFlight: number;
+  /** Messages per pull (mombroker) and prefetch (the peers), in both phases. */
   pullMax: number;
+  maxUnconfirmed: number;
   maxBacklog: number;
   payloadBytes: number;
   rate: number;
@@ -69,6 +93,7 @@ export interface BenchConfig extends WorkloadSettings {
   replicationFactor: number;
   /** What was measured: both phases unless --only. */
   phases: Array<'throughput' | 'latency'>;
+  peers: boolean;
 }
 
 export interface Environment {
@@ -92,11 +117,34 @@ export interface Summary {
   latencyP99Ms: Spread;
   latencyMaxMs: Spread;
   latencyAchievedRate: Spread;
+  /** Broker CPU per message, µs, in each phase (absent where /proc is not readable). */
+  throughputCpuUsPerMessage?: Spread;
+  latencyCpuUsPerMessage?: Spread;
+}
+
+export interface BrokerResult {
+  name: string;
+  peer: boolean;
+  description: string;
+  runs: RunResult[];
+  /** Absent when no run completed. */
+  summary?: Summary;
+  /** The failure after which this broker was left out of the remaining runs. */
+  error?: string;
 }
 
 export interface Verdict {
+  /** `peers`: issue 8's ratio targets against the best peer of this run; `absolute`: fixed figures. */
+  basis: 'peers' | 'absolute';
   throughputMet: boolean;
   p99Met: boolean;
+  p50Met?: boolean;
+  cpuMet?: boolean;
+}
+
+export interface PeerInfo {
+  servers: Array<{ peer: string; version: string; processes: Record<string, number> }>;
+  failed: Array<{ peer: string; error: string }>;
 }
 
 export interface BenchReport {
@@ -105,18 +153,31 @@ export interface BenchReport {
   finishedAt: string;
   config: BenchConfig;
   environment: Environment;
-  targets: Targets;
-  references: Reference[];
+  /** mombroker's runs and summary (also in `brokers[0]`). */
   summary: Summary;
-  verdict: Verdict;
   runs: RunResult[];
+  /** mombroker first, then the peers measured in this run. */
+  brokers: BrokerResult[];
+  peers?: PeerInfo;
+  /** Ratios to the best peer of this run; present when at least one peer was measured. */
+  comparison?: Comparison;
+  targets: Targets;
+  ratioTargets?: RatioTargets;
+  /** Figures from other days, used only when no peer was measured in this run. */
+  references?: Reference[];
+  verdict: Verdict;
   /** Top self-time functions of the broker, when run with --cpu-prof. */
   profile?: unknown;
 }
 
+function optionalSpread(values: Array<number | undefined>): Spread | undefined {
+  const present = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return present.length === values.length && present.length > 0 ? spread(present) : undefined;
+}
+
 export function summarize(runs: RunResult[]): Summary {
   if (runs.length === 0) throw new RangeError('summarize: no runs');
-  return {
+  const summary: Summary = {
     consumedPerSecond: spread(runs.map((r) => r.throughput.consumedPerSecond)),
     publishedPerSecond: spread(runs.map((r) => r.throughput.publishedPerSecond)),
     latencyP50Ms: spread(runs.map((r) => r.latency.latencyMs.p50)),
@@ -124,112 +185,71 @@ export function summarize(runs: RunResult[]): Summary {
     latencyMaxMs: spread(runs.map((r) => r.latency.latencyMs.max)),
     latencyAchievedRate: spread(runs.map((r) => r.latency.achievedRate)),
   };
+  const throughputCpu = optionalSpread(runs.map((r) => r.throughput.cpuPerMessageUs));
+  const latencyCpu = optionalSpread(runs.map((r) => r.latency.cpuPerMessageUs));
+  if (throughputCpu !== undefined) summary.throughputCpuUsPerMessage = throughputCpu;
+  if (latencyCpu !== undefined) summary.latencyCpuUsPerMessage = latencyCpu;
+  return summary;
 }
 
-/** Targets are judged on the medians. */
+export interface MetricDescription extends MetricSpec {
+  key: keyof Summary;
+  label: string;
+  phase: 'throughput' | 'latency';
+  format: 'rate' | 'ms' | 'us';
+}
+
+/** Every figure the report compares, in the order it prints them. */
+export const METRICS: readonly MetricDescription[] = [
+  { key: 'consumedPerSecond', label: 'end-to-end (consumed) msg/s', better: 'higher', phase: 'throughput', format: 'rate' },
+  { key: 'publishedPerSecond', label: 'published msg/s', better: 'higher', phase: 'throughput', format: 'rate' },
+  { key: 'throughputCpuUsPerMessage', label: 'server CPU µs/msg (throughput)', better: 'lower', phase: 'throughput', format: 'us' },
+  { key: 'latencyP50Ms', label: 'latency p50 ms', better: 'lower', phase: 'latency', format: 'ms' },
+  { key: 'latencyP99Ms', label: 'latency p99 ms', better: 'lower', phase: 'latency', format: 'ms' },
+  { key: 'latencyMaxMs', label: 'latency max ms', better: 'lower', phase: 'latency', format: 'ms' },
+  { key: 'latencyCpuUsPerMessage', label: 'server CPU µs/msg (latency)', better: 'lower', phase: 'latency', format: 'us' },
+];
+
+export function metricsFor(phases: ReadonlyArray<'throughput' | 'latency'>): MetricDescription[] {
+  return METRICS.filter((metric) => phases.includes(metric.phase));
+}
+
+/** Ratios of every broker's figures to the best peer's, over the metrics of the phases measured. */
+export function compareBrokers(brokers: readonly BrokerResult[], phases: ReadonlyArray<'throughput' | 'latency'>): Comparison {
+  const figures: BrokerFigures[] = brokers.map((broker) => ({
+    name: broker.name,
+    peer: broker.peer,
+    figures: broker.summary === undefined ? {} : Object.fromEntries(metricsFor(phases).map((m) => [m.key, broker.summary![m.key]])),
+  }));
+  return compareToBestPeer(figures, metricsFor(phases));
+}
+
+/** Absolute targets, judged on the medians. */
 export function judge(summary: Summary, targets: Targets): Verdict {
   return {
+    basis: 'absolute',
     throughputMet: summary.consumedPerSecond.median >= targets.minMsgPerSecond,
     p99Met: summary.latencyP99Ms.median <= targets.maxP99Ms,
   };
 }
 
-const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-export function formatRate(value: number): string {
-  return integer.format(Math.round(value));
-}
-
-export function formatMs(value: number): string {
-  return value < 10 ? value.toFixed(2) : value.toFixed(1);
-}
-
-function ratio(value: number, reference: number): string {
-  return `${(value / reference).toFixed(2)}×`;
-}
-
-/** "end-to-end 31,200 msg/s (1.25× RabbitMQ classic 25,000, …; target ≥ 30,000: met)" */
-export function throughputLine(report: Pick<BenchReport, 'summary' | 'references' | 'targets' | 'verdict'>): string {
-  const value = report.summary.consumedPerSecond.median;
-  const comparisons = report.references.map((ref) => `${ratio(value, ref.msgPerSecond)} ${ref.name} ${formatRate(ref.msgPerSecond)}`).join(', ');
-  return `end-to-end ${formatRate(value)} msg/s (${comparisons}; target ≥ ${formatRate(report.targets.minMsgPerSecond)}: ${report.verdict.throughputMet ? 'met' : 'NOT met'})`;
-}
-
-/** "p99 2.10 ms at 2,000 msg/s (RabbitMQ/NATS 3.1–4.0 ms; target ≤ 3 ms: met)" */
-export function latencyLine(report: Pick<BenchReport, 'summary' | 'references' | 'targets' | 'verdict' | 'config'>): string {
-  const p99 = report.summary.latencyP99Ms.median;
-  const p50 = report.summary.latencyP50Ms.median;
-  const withP99 = report.references.filter((ref) => ref.p99Ms !== undefined);
-  const references =
-    withP99.length > 0
-      ? withP99.map((ref) => `${ref.name} ${ref.p99Ms} ms`).join(', ')
-      : `RabbitMQ/NATS ${SINGLE_NODE_REFERENCE_P99_MS.min}–${SINGLE_NODE_REFERENCE_P99_MS.max} ms`;
-  return `latency p99 ${formatMs(p99)} ms, p50 ${formatMs(p50)} ms at ${formatRate(report.config.rate)} msg/s (${references}; target p99 ≤ ${report.targets.maxP99Ms} ms: ${report.verdict.p99Met ? 'met' : 'NOT met'})`;
-}
-
-function pad(text: string, width: number, left = false): string {
-  return left ? text.padEnd(width) : text.padStart(width);
-}
-
-/** The human-readable report (what `npm run bench` prints). */
-export function formatReport(report: BenchReport): string {
-  const { config, environment, summary } = report;
-  const lines: string[] = [];
-  const where = config.mode === 'single' ? 'single node (--role all)' : `${config.nodes}-node cluster through the gateway (RF=${config.replicationFactor})`;
-  lines.push(`mombroker bench: ${where}, fsync=${config.fsync}, acks=${config.acks}`);
-  lines.push(
-    `  ${config.runs} run(s) × ${config.seconds} s after ${config.warmupSeconds} s warm-up; payload ${config.payloadBytes} B; ` +
-      `${config.producers} producers × ${config.inFlight} publishes in flight; ${config.consumers} consumers pulling ${config.pullMax} (long poll ${config.pullWaitMs} ms), acking in the background; backlog bound ${config.maxBacklog === 0 ? 'none' : formatRate(config.maxBacklog)}`,
-  );
-  lines.push(`  latency: ${formatRate(config.rate)} msg/s timer-driven, ${config.latencyConsumers} consumers, after ${config.settleSeconds} s idle`);
-  lines.push(
-    `  machine: ${environment.cpus} × ${environment.cpuModel}, node ${environment.node}; load average before ${environment.loadAverageBefore.map((x) => x.toFixed(2)).join(' ')}, after ${environment.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}`,
-  );
-  if (environment.source) lines.push(`  source: ${environment.source.commit.slice(0, 12)}${environment.source.uncommittedSrcChanges ? ' + uncommitted changes in src/' : ''}`);
-  if (!environment.dataFilesystem.fsyncIsReal) lines.push('  WARNING: the data dir is on tmpfs: fsync does nothing there');
-  lines.push('');
-  const cpuText = (cpu: CpuShare | undefined) => (cpu === undefined ? '' : `${pad(cpu.broker.toFixed(2), 12)}${pad(cpu.generator.toFixed(2), 6)}${pad(cpu.other.toFixed(2), 7)}`);
-  const cpuHeader = `${pad('cpu broker', 12)}${pad('gen', 6)}${pad('other', 7)}`;
-  if (config.phases.includes('throughput')) {
-    lines.push(`  throughput (cpu = average cores used in the window)`);
-    lines.push(`  ${pad('run', 5, true)}${pad('consumed/s', 12)}${pad('published/s', 13)}${pad('backlog', 9)}${pad('errors', 8)}${cpuHeader}`);
-    for (const run of report.runs) {
-      const t = run.throughput;
-      lines.push(
-        `  ${pad(String(run.run), 5, true)}${pad(formatRate(t.consumedPerSecond), 12)}${pad(formatRate(t.publishedPerSecond), 13)}${pad(formatRate(t.backlogAtEnd), 9)}${pad(String(t.publishErrors), 8)}${cpuText(t.cpu)}`,
-      );
-    }
-    lines.push('');
+/** Issue 8's targets: the ratios of the medians to the best peer's medians, and CPU per message. */
+export function judgeRatios(comparison: Comparison, broker: string, summary: Summary, targets: RatioTargets): Verdict {
+  const medianRatio = (key: keyof Summary) => comparison.ratios[broker]?.[key]?.median ?? null;
+  const throughput = medianRatio('consumedPerSecond');
+  const p99 = medianRatio('latencyP99Ms');
+  const p50 = medianRatio('latencyP50Ms');
+  const verdict: Verdict = {
+    basis: 'peers',
+    throughputMet: throughput !== null && throughput >= targets.minThroughputRatio,
+    p99Met: p99 !== null && p99 <= targets.maxP99Ratio,
+  };
+  if (targets.maxP50Ratio !== undefined) verdict.p50Met = p50 !== null && p50 <= targets.maxP50Ratio;
+  if (targets.maxCpuUsPerMessage !== undefined) {
+    const cpu = summary.throughputCpuUsPerMessage?.median;
+    verdict.cpuMet = cpu !== undefined && cpu <= targets.maxCpuUsPerMessage;
   }
-  if (config.phases.includes('latency')) {
-    lines.push(`  latency at ${formatRate(config.rate)} msg/s (ms; pub p99 = publish answered; gen lag = how late the generator's timer fired)`);
-    lines.push(`  ${pad('run', 5, true)}${pad('p50', 8)}${pad('p90', 8)}${pad('p99', 8)}${pad('p99.9', 8)}${pad('max', 8)}${pad('pub p99', 9)}${pad('sent/s', 8)}${pad('lost', 6)}${pad('gen lag p99', 13)}${cpuHeader}`);
-    for (const run of report.runs) {
-      const l = run.latency;
-      const m = l.latencyMs;
-      lines.push(
-        `  ${pad(String(run.run), 5, true)}${pad(formatMs(m.p50), 8)}${pad(formatMs(m.p90), 8)}${pad(formatMs(m.p99), 8)}${pad(formatMs(m.p999), 8)}${pad(formatMs(m.max), 8)}${pad(formatMs(l.publishRttMs.p99), 9)}` +
-          `${pad(formatRate(l.achievedRate), 8)}${pad(String(l.missing + l.publishErrors), 6)}${pad(formatMs(l.generatorLagMs.p99), 13)}${cpuText(l.cpu)}`,
-      );
-    }
-    lines.push('');
-  }
-  lines.push(`  ${pad('', 30, true)}${pad('min', 10)}${pad('median', 10)}${pad('max', 10)}`);
-  const row = (label: string, s: Spread, format: (v: number) => string) => lines.push(`  ${pad(label, 30, true)}${pad(format(s.min), 10)}${pad(format(s.median), 10)}${pad(format(s.max), 10)}`);
-  if (config.phases.includes('throughput')) {
-    row('end-to-end (consumed) msg/s', summary.consumedPerSecond, formatRate);
-    row('published msg/s', summary.publishedPerSecond, formatRate);
-  }
-  if (config.phases.includes('latency')) {
-    row(`latency p50 ms @${formatRate(config.rate)}/s`, summary.latencyP50Ms, formatMs);
-    row(`latency p99 ms @${formatRate(config.rate)}/s`, summary.latencyP99Ms, formatMs);
-    row('latency max ms', summary.latencyMaxMs, formatMs);
-  }
-  lines.push('');
-  if (config.phases.includes('throughput')) lines.push(`  ${throughputLine(report)}`);
-  if (config.phases.includes('latency')) lines.push(`  ${latencyLine(report)}`);
-  for (const ref of report.references) if (ref.note) lines.push(`  (${ref.name}: ${ref.note})`);
-  return lines.join('\n');
+  return verdict;
 }
 
 export function writeJson(path: string, report: BenchReport): void {

@@ -1,151 +1,49 @@
 /**
  * `npm run bench [-- options]`: starts a broker (or a local cluster) in other processes,
  * drives it through the SDK over loopback HTTP, and reports end-to-end throughput and
- * publish→consume latency at a fixed rate, as min/median/max over runs.
+ * publish→consume latency at a fixed rate, as min/median/max over runs. With `--peers` it
+ * also starts RabbitMQ and NATS JetStream on loopback (peers/), drives them with the same
+ * workload code (drivers/), and prints every figure as a ratio to the best peer of the run.
  *
- * Each run: a throughput phase (fresh queue; producers with N publishes in flight,
- * consumers pulling and acking in batches) then a latency phase (fresh queue; a timer
- * publishing at --rate msg/s). The broker is started once for all runs.
+ * Each run: for every broker in turn (interleaved, so the machine's drift weighs on all of
+ * them alike), a throughput phase (fresh queue; producers with N publishes in flight,
+ * consumers acking) and a latency phase (fresh queue; one producer at --rate msg/s, at most
+ * --max-unconfirmed unconfirmed, one consumer; latency from the intended send time). Every
+ * server is started once for all runs.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isMomClientError, type Connection } from '../src/client';
 import { clusterScriptAvailable, REPO_ROOT, startBrokerUnderTest, type BrokerUnderTest } from './broker-under-test';
-import { runLatency } from './latency';
+import type { BenchDriver } from './drivers/driver';
+import { mombrokerDriver } from './drivers/mombroker';
+import { runLatency, type LatencyResult } from './latency';
+import { startPeers, type PeerSet } from './peers/peers';
+import { interrupted } from './processes';
+import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './options';
 import { formatProfileSummary, readProfile, summarizeProfile, type ProfileSummary } from './profile-summary';
 import {
+  CLUSTER_RATIO_TARGETS,
   CLUSTER_REFERENCES,
   CLUSTER_TARGETS,
-  formatMs,
-  formatRate,
-  formatReport,
+  compareBrokers,
   judge,
+  judgeRatios,
+  SINGLE_NODE_RATIO_TARGETS,
   SINGLE_NODE_REFERENCES,
   SINGLE_NODE_TARGETS,
   summarize,
   writeJson,
   type BenchConfig,
   type BenchReport,
+  type BrokerResult,
   type RunResult,
-  type WorkloadSettings,
 } from './report';
-import { runThroughput } from './throughput';
-import { loginAt, makePayload, openConnection } from './workload';
-
-const USAGE = `usage: npm run bench -- [options]
-
-  --runs N              runs (default 3)
-  --seconds S           measured seconds per phase and run (default 10)
-  --warmup S            warm-up seconds before each measurement (default 2)
-  --settle S            idle seconds between the throughput and the latency phase, so the
-                        broker's background compaction of the throughput phase's messages
-                        does not land in the latency window (default 6)
-  --quick               1 run of 2 s after 0.5 s warm-up, no settle (smoke test)
-  --producers N         throughput producers, one SDK connection each (default 4)
-  --consumers N         throughput consumers, one SDK connection each (default 4)
-  --in-flight N         publishes outstanding per producer (default 64)
-  --pull-max N          messages per pull (default 100)
-  --max-backlog N       producers wait while N messages are unacked (default 5000; 0 = no bound)
-  --rate R              latency phase publish rate, msg/s (default 2000)
-  --latency-consumers N consumers in the latency phase (default 2)
-  --payload-bytes N     serialized payload size (default 1024)
-  --fsync POLICY        batch (default) | always | never
-  --cluster N           a local N-node cluster via scripts/cluster.sh, through its gateway
-  --only PHASE          throughput | latency (default both)
-  --out FILE            JSON results (default bench-results.json)
-  --cpu-prof            run the broker with node --cpu-prof and print its hottest functions
-  --cpu-prof-dir DIR    where the .cpuprofile files go (default a new temp dir)
-  --verbose             echo the broker's log lines
-  --help
-`;
-
-export interface BenchOptions extends WorkloadSettings {
-  cluster: number;
-  only: 'both' | 'throughput' | 'latency';
-  out: string;
-  cpuProf: boolean;
-  cpuProfDir: string | undefined;
-  verbose: boolean;
-}
-
-class UsageError extends Error {}
-
-function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) throw new UsageError(`--${name}: expected an integer within ${min}..${max}, got ${JSON.stringify(value)}`);
-  return parsed;
-}
-
-function positiveNumber(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < min || parsed > max) throw new UsageError(`--${name}: expected a number within ${min}..${max}, got ${JSON.stringify(value)}`);
-  return parsed;
-}
-
-export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      runs: { type: 'string' },
-      seconds: { type: 'string' },
-      warmup: { type: 'string' },
-      settle: { type: 'string' },
-      quick: { type: 'boolean' },
-      producers: { type: 'string' },
-      consumers: { type: 'string' },
-      'in-flight': { type: 'string' },
-      'pull-max': { type: 'string' },
-      'max-backlog': { type: 'string' },
-      rate: { type: 'string' },
-      'latency-consumers': { type: 'string' },
-      'payload-bytes': { type: 'string' },
-      fsync: { type: 'string' },
-      cluster: { type: 'string' },
-      only: { type: 'string' },
-      out: { type: 'string' },
-      'cpu-prof': { type: 'boolean' },
-      'cpu-prof-dir': { type: 'string' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return 'help';
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const quick = values.quick === true;
-  const fsync = values.fsync ?? 'batch';
-  if (fsync !== 'batch' && fsync !== 'always' && fsync !== 'never') throw new UsageError(`--fsync: expected batch, always or never, got ${JSON.stringify(fsync)}`);
-  const only = values.only ?? 'both';
-  if (only !== 'both' && only !== 'throughput' && only !== 'latency') throw new UsageError(`--only: expected throughput or latency, got ${JSON.stringify(only)}`);
-  const cluster = integer('cluster', values.cluster, 0, 0, 9);
-  if (cluster === 1) throw new UsageError('--cluster: a cluster needs at least 2 nodes (leave it out for the single-node broker)');
-  return {
-    runs: integer('runs', values.runs, quick ? 1 : 3, 1, 100),
-    seconds: positiveNumber('seconds', values.seconds, quick ? 2 : 10, 1, 3600),
-    warmupSeconds: positiveNumber('warmup', values.warmup, quick ? 0.5 : 2, 0, 600),
-    settleSeconds: positiveNumber('settle', values.settle, quick ? 0 : 6, 0, 600),
-    producers: integer('producers', values.producers, 4, 1, 256),
-    consumers: integer('consumers', values.consumers, 4, 1, 256),
-    inFlight: integer('in-flight', values['in-flight'], 64, 1, 100_000),
-    pullMax: integer('pull-max', values['pull-max'], 100, 1, 1000),
-    maxBacklog: integer('max-backlog', values['max-backlog'], 5000, 0, 100_000_000),
-    rate: integer('rate', values.rate, 2000, 1, 1_000_000),
-    latencyConsumers: integer('latency-consumers', values['latency-consumers'], 2, 1, 64),
-    payloadBytes: integer('payload-bytes', values['payload-bytes'], 1024, 2, 512 * 1024),
-    fsync,
-    cluster,
-    only,
-    out: values.out ?? 'bench-results.json',
-    cpuProf: values['cpu-prof'] === true || values['cpu-prof-dir'] !== undefined,
-    cpuProfDir: values['cpu-prof-dir'],
-    verbose: values.verbose === true,
-  };
-}
+import { formatMs, formatRate, formatReport, formatUs } from './report-format';
+import { runThroughput, type ThroughputResult } from './throughput';
+import { loginAt, openConnection } from './workload';
 
 const EXCHANGE = 'bench';
 const PULL_WAIT_MS = 1_000;
@@ -178,13 +76,67 @@ async function connectAdmin(broker: BrokerUnderTest): Promise<Connection> {
   }
 }
 
-function emptyThroughput(): RunResult['throughput'] {
-  return { queue: '', windowSeconds: 0, published: 0, consumed: 0, publishedPerSecond: 0, consumedPerSecond: 0, backlogAtEnd: 0, publishErrors: 0, publishRequests: 0, consumerRequests: 0, consumedTimeline: [] };
+function emptyThroughput(): ThroughputResult {
+  return { queue: '', windowSeconds: 0, published: 0, consumed: 0, publishedPerSecond: 0, consumedPerSecond: 0, backlogAtEnd: 0, publishErrors: 0, consumedTimeline: [] };
 }
 
-function emptyLatency(): RunResult['latency'] {
+function emptyLatency(): LatencyResult {
   const zero = { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
-  return { queue: '', achievedRate: 0, sentInWindow: 0, received: 0, missing: 0, publishErrors: 0, latencyMs: zero, publishRttMs: { p50: 0, p99: 0, max: 0 }, requestsPerSecond: 0, generatorLagMs: { p99: 0, max: 0 } };
+  return { queue: '', achievedRate: 0, sentInWindow: 0, received: 0, missing: 0, publishErrors: 0, latencyMs: zero, fromSendMs: { p50: 0, p99: 0, max: 0 }, publishRttMs: { p50: 0, p99: 0, max: 0 }, sendLagMs: { p50: 0, p99: 0, max: 0 } };
+}
+
+function cpuText(cpu: { broker: number; generator: number; other: number } | undefined, perMessageUs: number | undefined): string {
+  return cpu === undefined ? '' : `; cores used: server ${cpu.broker}, generator ${cpu.generator}, other ${cpu.other}; server ${formatUs(perMessageUs)} µs/msg`;
+}
+
+/** One run of both phases (or the one asked for) against one broker. */
+async function measure(driver: BenchDriver, options: BenchOptions, run: number): Promise<RunResult> {
+  const label = `run ${run}/${options.runs}, ${driver.name}`;
+  const warmupMs = options.warmupSeconds * 1000;
+  const measureMs = options.seconds * 1000;
+  let throughput = emptyThroughput();
+  if (options.only !== 'latency') {
+    progress(`${label}: throughput, ${options.seconds} s`);
+    throughput = await runThroughput({
+      driver,
+      producers: options.producers,
+      consumers: options.consumers,
+      inFlight: options.inFlight,
+      prefetch: options.pullMax,
+      maxBacklog: options.maxBacklog,
+      warmupMs,
+      measureMs,
+    });
+    const batch = throughput.publishRequests !== undefined && throughput.publishRequests > 0 ? ` (${(throughput.published / throughput.publishRequests).toFixed(1)} per request)` : '';
+    progress(`  consumed ${formatRate(throughput.consumedPerSecond)} msg/s, published ${formatRate(throughput.publishedPerSecond)} msg/s${batch}, backlog ${throughput.backlogAtEnd}${cpuText(throughput.cpu, throughput.cpuPerMessageUs)}`);
+  }
+  let latency = emptyLatency();
+  if (options.only !== 'throughput') {
+    if (options.only === 'both' && options.settleSeconds > 0) {
+      progress(`  settling ${options.settleSeconds} s`);
+      await new Promise((r) => setTimeout(r, options.settleSeconds * 1000));
+    }
+    progress(`${label}: latency at ${options.rate} msg/s, ${options.seconds} s`);
+    latency = await runLatency({
+      driver,
+      rate: options.rate,
+      maxUnconfirmed: options.maxUnconfirmed,
+      prefetch: options.pullMax,
+      consumers: options.latencyConsumers,
+      warmupMs,
+      measureMs,
+    });
+    const requests = latency.requestsPerSecond === undefined ? '' : `; ${formatRate(latency.requestsPerSecond)} requests/s`;
+    progress(
+      `  p50 ${formatMs(latency.latencyMs.p50)} ms, p99 ${formatMs(latency.latencyMs.p99)} ms, max ${formatMs(latency.latencyMs.max)} ms (${latency.latencyMs.count} samples, ${latency.missing} missing); ` +
+        `from the actual send p50 ${formatMs(latency.fromSendMs.p50)} p99 ${formatMs(latency.fromSendMs.p99)} ms; sent late p50 ${formatMs(latency.sendLagMs.p50)} p99 ${formatMs(latency.sendLagMs.p99)} ms; publish confirmed p99 ${formatMs(latency.publishRttMs.p99)} ms${requests}${cpuText(latency.cpu, latency.cpuPerMessageUs)}`,
+    );
+  }
+  return { run, throughput, latency };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
@@ -193,72 +145,46 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   const loadAverageBefore = loadavg();
   const cpuProfileDir = options.cpuProf ? (options.cpuProfDir ?? mkdtempSync(join(tmpdir(), 'mom-bench-profile-'))) : undefined;
-  const payload = makePayload(options.payloadBytes);
-  const measureMs = options.seconds * 1000;
-  const warmupMs = options.warmupSeconds * 1000;
+  const onOutput = options.verbose ? (line: string) => process.stderr.write(`broker: ${line}\n`) : undefined;
 
   progress(mode === 'single' ? `starting mombroker --role all (fsync=${options.fsync})` : `starting a ${options.cluster}-node cluster (scripts/cluster.sh up)`);
-  const broker = await startBrokerUnderTest({
-    nodes: options.cluster,
-    fsync: options.fsync,
-    cpuProfileDir,
-    onOutput: options.verbose ? (line) => process.stderr.write(`broker: ${line}\n`) : undefined,
-  });
+  const broker = await startBrokerUnderTest({ nodes: options.cluster, fsync: options.fsync, cpuProfileDir, onOutput });
   progress(`broker at ${broker.url} (pids ${broker.pids.join(', ') || 'unknown'})`);
-  const runs: RunResult[] = [];
+  let peers: PeerSet | undefined;
+  const results: Array<BrokerResult & { driver: BenchDriver }> = [];
   try {
     const admin = await connectAdmin(broker);
     try {
+      const ours = mombrokerDriver({
+        target: broker,
+        admin,
+        exchange: EXCHANGE,
+        payloadBytes: options.payloadBytes,
+        pullWaitMs: PULL_WAIT_MS,
+        pids: () => broker.pids,
+        description:
+          mode === 'single'
+            ? `--role all, fsync=${options.fsync}; SDK over HTTP; consumers pull (long poll)`
+            : `${options.cluster} nodes, RF=${Math.min(3, options.cluster)}, acks=all, fsync=${options.fsync}, through the gateway; SDK over HTTP; consumers pull (long poll)`,
+      });
+      results.push({ name: ours.name, peer: false, description: ours.description, runs: [], driver: ours });
+      if (options.peers) {
+        peers = await startPeers({ cluster: options.cluster, payloadBytes: options.payloadBytes, progress, onOutput });
+        for (const driver of peers.drivers) results.push({ name: driver.name, peer: true, description: driver.description, runs: [], driver });
+      }
       for (let run = 1; run <= options.runs; run++) {
-        let throughput = emptyThroughput();
-        if (options.only !== 'latency') {
-          progress(`run ${run}/${options.runs}: throughput, ${options.seconds} s`);
-          throughput = await runThroughput({
-            target: broker,
-            admin,
-            exchange: EXCHANGE,
-            producers: options.producers,
-            consumers: options.consumers,
-            inFlight: options.inFlight,
-            pullMax: options.pullMax,
-            maxBacklog: options.maxBacklog,
-            pullWaitMs: PULL_WAIT_MS,
-            payload,
-            warmupMs,
-            measureMs,
-            brokerPids: broker.pids,
-          });
-          const cpu = throughput.cpu ? `; cores used: broker ${throughput.cpu.broker}, generator ${throughput.cpu.generator}, other ${throughput.cpu.other}` : '';
-          const batch = throughput.publishRequests > 0 ? (throughput.published / throughput.publishRequests).toFixed(1) : '-';
-          progress(`  consumed ${formatRate(throughput.consumedPerSecond)} msg/s, published ${formatRate(throughput.publishedPerSecond)} msg/s (${batch} per request), backlog ${throughput.backlogAtEnd}${cpu}`);
-        }
-        let latency = emptyLatency();
-        if (options.only !== 'throughput') {
-          if (options.only === 'both' && options.settleSeconds > 0) {
-            progress(`  settling ${options.settleSeconds} s`);
-            await new Promise((r) => setTimeout(r, options.settleSeconds * 1000));
+        for (const result of results) {
+          if (result.error !== undefined) continue;
+          const signal = interrupted();
+          if (signal !== undefined) throw new Error(`interrupted by ${signal}`);
+          try {
+            result.runs.push(await measure(result.driver, options, run));
+          } catch (error) {
+            if (!result.peer || interrupted() !== undefined) throw error;
+            result.error = errorText(error);
+            progress(`${result.name} failed and is left out of the remaining runs: ${result.error}`);
           }
-          progress(`run ${run}/${options.runs}: latency at ${options.rate} msg/s, ${options.seconds} s`);
-          latency = await runLatency({
-            target: broker,
-            admin,
-            exchange: EXCHANGE,
-            rate: options.rate,
-            consumers: options.latencyConsumers,
-            pullMax: options.pullMax,
-            pullWaitMs: PULL_WAIT_MS,
-            payload,
-            warmupMs,
-            measureMs,
-            brokerPids: broker.pids,
-          });
-          const cpu = latency.cpu ? `; cores used: broker ${latency.cpu.broker}, generator ${latency.cpu.generator}, other ${latency.cpu.other}` : '';
-          progress(
-            `  p50 ${formatMs(latency.latencyMs.p50)} ms, p99 ${formatMs(latency.latencyMs.p99)} ms, max ${formatMs(latency.latencyMs.max)} ms (${latency.latencyMs.count} samples); ` +
-              `publish answered p50 ${formatMs(latency.publishRttMs.p50)} p99 ${formatMs(latency.publishRttMs.p99)} ms; ${formatRate(latency.requestsPerSecond)} requests/s${cpu}`,
-          );
         }
-        runs.push({ run, throughput, latency });
       }
     } finally {
       await admin.close();
@@ -267,11 +193,22 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     process.stderr.write(`bench: failed; the broker's last output:\n${broker.recentOutput().slice(-4000)}\n`);
     throw error;
   } finally {
+    if (peers !== undefined) {
+      progress('stopping the peers');
+      await peers.close();
+    }
     progress('stopping the broker');
     await broker.close();
   }
+  return buildReport(options, { mode, startedAt, loadAverageBefore, broker, peers, results, cpuProfileDir });
+}
 
-  const { cluster, only, out, cpuProf, cpuProfDir, verbose, ...workload } = options;
+function buildReport(
+  options: BenchOptions,
+  context: { mode: 'single' | 'cluster'; startedAt: string; loadAverageBefore: number[]; broker: BrokerUnderTest; peers: PeerSet | undefined; results: Array<BrokerResult & { driver: BenchDriver }>; cpuProfileDir: string | undefined },
+): BenchReport {
+  const { mode, broker, peers } = context;
+  const { cluster, only, out, cpuProf, cpuProfDir, verbose, peers: withPeers, ...workload } = options;
   const config: BenchConfig = {
     mode,
     nodes: mode === 'single' ? 1 : cluster,
@@ -280,12 +217,16 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     acks: 'all',
     replicationFactor: mode === 'single' ? 1 : Math.min(3, cluster),
     phases: only === 'both' ? ['throughput', 'latency'] : [only],
+    peers: withPeers,
   };
+  const brokers: BrokerResult[] = context.results.map(({ driver, ...result }) => (result.runs.length > 0 ? { ...result, summary: summarize(result.runs) } : result));
+  const ours = brokers[0]!;
+  const summary = ours.summary!;
   const targets = mode === 'single' ? SINGLE_NODE_TARGETS : CLUSTER_TARGETS;
-  const summary = summarize(runs);
+  const peersMeasured = brokers.some((b) => b.peer && b.summary !== undefined);
   const report: BenchReport = {
     benchmark: 'mombroker',
-    startedAt,
+    startedAt: context.startedAt,
     finishedAt: new Date().toISOString(),
     config,
     environment: {
@@ -293,20 +234,30 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       platform: `${process.platform} ${process.arch}`,
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
-      loadAverageBefore,
+      loadAverageBefore: context.loadAverageBefore,
       loadAverageAfter: loadavg(),
       dataFilesystem: broker.filesystem,
       brokerUrl: broker.url,
       brokerPids: broker.pids,
       source: sourceVersion(),
     },
-    targets,
-    references: mode === 'single' ? SINGLE_NODE_REFERENCES : CLUSTER_REFERENCES,
     summary,
+    runs: ours.runs,
+    brokers,
+    targets,
     verdict: judge(summary, targets),
-    runs,
   };
-  if (cpuProfileDir !== undefined) report.profile = summarizeProfiles(cpuProfileDir, broker.processNames);
+  if (peers !== undefined) report.peers = { servers: peers.servers, failed: peers.failed };
+  if (peersMeasured) {
+    const comparison = compareBrokers(brokers, config.phases);
+    const ratioTargets = mode === 'single' ? SINGLE_NODE_RATIO_TARGETS : CLUSTER_RATIO_TARGETS;
+    report.comparison = comparison;
+    report.ratioTargets = ratioTargets;
+    report.verdict = judgeRatios(comparison, ours.name, summary, ratioTargets);
+  } else {
+    report.references = mode === 'single' ? SINGLE_NODE_REFERENCES : CLUSTER_REFERENCES;
+  }
+  if (context.cpuProfileDir !== undefined) report.profile = summarizeProfiles(context.cpuProfileDir, broker.processNames);
   return report;
 }
 

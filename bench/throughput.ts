@@ -1,33 +1,28 @@
 /**
- * End-to-end throughput: producers each keep `inFlight` publishes outstanding (the SDK
- * coalesces the ones made in one turn into one request), consumers pull up to `pullMax`
- * with a long poll and ack each batch in one request. Counted over the measured window,
- * after a warm-up: publishes answered by the broker, and messages acked. Producers pause
- * while the backlog is at `maxBacklog`, so the rate is one the broker sustains end to end.
+ * End-to-end throughput: producers each keep `inFlight` publishes outstanding (mombroker's SDK
+ * coalesces the ones made in one turn into one request), consumers take up to `prefetch`
+ * unacked messages and ack them. Counted over the measured window, after a warm-up:
+ * publishes confirmed by the broker, and messages acked. Producers pause while the backlog is
+ * at `maxBacklog`, so the rate is one the broker sustains end to end. The same code drives
+ * every broker (drivers/).
  */
-import type { Connection, Queue } from '../src/client';
 import { performance } from 'node:perf_hooks';
-import { CpuMeter, type CpuShare } from './cpu-meter';
-import { closeAll, consumeLoop, declareFreshQueue, deleteQueueQuietly, openConnection, sleep, type Target } from './workload';
+import { CpuMeter, cpuMicrosPerMessage, type CpuShare } from './cpu-meter';
+import type { BenchConsumer, BenchDriver, BenchProducer } from './drivers/driver';
+import { sleep } from './workload';
 
 export interface ThroughputOptions {
-  target: Target;
-  /** A connection used to declare and delete the run's queue. */
-  admin: Connection;
-  exchange: string;
+  driver: BenchDriver;
   producers: number;
   consumers: number;
   /** Publishes outstanding per producer. */
   inFlight: number;
   /** Producers wait while this many messages are published and not yet acked (0 = no bound). */
   maxBacklog: number;
-  pullMax: number;
-  pullWaitMs: number;
-  payload: string;
+  /** Unacked messages per consumer (mombroker: messages per pull). */
+  prefetch: number;
   warmupMs: number;
   measureMs: number;
-  /** The broker's processes, to measure their CPU use. */
-  brokerPids: number[];
 }
 
 export interface ThroughputResult {
@@ -38,16 +33,22 @@ export interface ThroughputResult {
   consumed: number;
   publishedPerSecond: number;
   consumedPerSecond: number;
-  /** Messages published but not yet consumed at the end of the window (growing = consumers fall behind). */
+  /**
+   * Messages published but not yet consumed at the end of the window (growing = consumers fall
+   * behind). Slightly negative for peers whose acks count when sent: a consumer may ack a
+   * message before its producer has read the confirmation.
+   */
   backlogAtEnd: number;
   publishErrors: number;
-  /** HTTP requests in the window: publishes (average batch = published / this), and pulls plus acks. */
-  publishRequests: number;
-  consumerRequests: number;
+  /** Requests in the window, where the protocol has requests (mombroker's HTTP): publishes (average batch = published / this), and pulls plus acks. */
+  publishRequests?: number;
+  consumerRequests?: number;
   /** Acked messages per second, one entry per second of the window (noise check). */
   consumedTimeline: number[];
   /** Cores used during the window by the broker, this generator and the rest of the machine. */
   cpu?: CpuShare;
+  /** Broker CPU in the window per message consumed in it, in µs. */
+  cpuPerMessageUs?: number;
 }
 
 interface Counters {
@@ -105,7 +106,7 @@ class BacklogGate {
  * Keeps `inFlight` publishes outstanding (fewer while the backlog is at its bound) until
  * `stopped()`; resolves once all are answered.
  */
-function producerLoop(queue: Queue, payload: string, inFlight: number, counters: Counters, gate: BacklogGate, stopped: () => boolean): Promise<void> {
+function producerLoop(producer: BenchProducer, inFlight: number, counters: Counters, gate: BacklogGate, stopped: () => boolean): Promise<void> {
   return new Promise<void>((resolve) => {
     let outstanding = 0;
     let parked = 0;
@@ -123,7 +124,7 @@ function producerLoop(queue: Queue, payload: string, inFlight: number, counters:
         return;
       }
       outstanding++;
-      queue.publish(payload).then(ok, failed);
+      producer.publish().then(ok, failed);
     };
     const ok = () => {
       outstanding--;
@@ -141,47 +142,39 @@ function producerLoop(queue: Queue, payload: string, inFlight: number, counters:
 }
 
 export async function runThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
-  const { target, admin, exchange } = options;
-  const queueName = await declareFreshQueue(admin, exchange, 'throughput');
-  const connections: Connection[] = [];
-  const stopConsumers = new AbortController();
+  const { driver } = options;
+  const queue = await driver.freshQueue('throughput');
+  const producers: BenchProducer[] = [];
+  const consumers: BenchConsumer[] = [];
   let stopProducers = false;
   const counters: Counters = { published: 0, consumed: 0, publishErrors: 0 };
   const gate = new BacklogGate(options.maxBacklog);
   try {
-    // One connection per producer and per consumer, as separate client applications.
-    // A producer's batches rarely need more than the SDK's 4 publish requests in flight.
-    const producerConnections = await Promise.all(Array.from({ length: options.producers }, () => openConnection(target, 4)));
-    const consumerConnections = await Promise.all(Array.from({ length: options.consumers }, () => openConnection(target, 2)));
-    connections.push(...producerConnections, ...consumerConnections);
-
-    const consumers = consumerConnections.map((connection) =>
-      consumeLoop(connection.queue(exchange, queueName), {
-        max: options.pullMax,
-        waitMs: options.pullWaitMs,
-        signal: stopConsumers.signal,
-        onAcked: (acked) => {
-          counters.consumed += acked;
-          gate.consumed(acked);
-        },
-      }),
-    );
-    const producers = producerConnections.map((connection) =>
-      producerLoop(connection.queue(exchange, queueName), options.payload, options.inFlight, counters, gate, () => stopProducers),
-    );
     // A loop failing mid-run must fail the run, not hang it.
     let loopFailure: unknown;
-    const watched = [...consumers, ...producers].map((loop) =>
-      loop.catch((error: unknown) => {
+    const onAcked = (acked: number) => {
+      counters.consumed += acked;
+      gate.consumed(acked);
+    };
+    for (let i = 0; i < options.consumers; i++) {
+      const consumer = await driver.openConsumer(queue, { prefetch: options.prefetch, onAcked });
+      consumers.push(consumer);
+      consumer.failed.catch((error: unknown) => {
+        loopFailure ??= error;
+      });
+    }
+    for (let i = 0; i < options.producers; i++) producers.push(await driver.openProducer(queue));
+    const producing = producers.map((producer) =>
+      producerLoop(producer, options.inFlight, counters, gate, () => stopProducers).catch((error: unknown) => {
         loopFailure ??= error;
       }),
     );
 
     await sleep(options.warmupMs);
-    const requests = (list: Connection[]) => list.reduce((sum, connection) => sum + connection.stats().requests, 0);
-    const cpu = new CpuMeter(() => options.brokerPids);
+    const requests = (list: Array<{ requests?: () => number }>) => list.reduce<number | undefined>((sum, x) => (sum === undefined || x.requests === undefined ? undefined : sum + x.requests()), 0);
+    const cpu = new CpuMeter(driver.pids);
     cpu.begin();
-    const start = { at: performance.now(), published: counters.published, consumed: counters.consumed, publishRequests: requests(producerConnections), consumerRequests: requests(consumerConnections) };
+    const start = { at: performance.now(), published: counters.published, consumed: counters.consumed, publishRequests: requests(producers), consumerRequests: requests(consumers) };
     const timeline: number[] = [];
     let previous = start.consumed;
     const seconds = Math.floor(options.measureMs / 1000);
@@ -192,20 +185,21 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     }
     const rest = start.at + options.measureMs - performance.now();
     if (rest > 0 && loopFailure === undefined) await sleep(rest);
-    const end = { at: performance.now(), published: counters.published, consumed: counters.consumed, publishRequests: requests(producerConnections), consumerRequests: requests(consumerConnections) };
+    const end = { at: performance.now(), published: counters.published, consumed: counters.consumed, publishRequests: requests(producers), consumerRequests: requests(consumers) };
     const cpuShare = cpu.end();
 
     stopProducers = true;
     gate.releaseAll();
-    stopConsumers.abort();
-    await Promise.all(watched);
+    await Promise.all(producing);
+    await Promise.all(consumers.map((consumer) => consumer.stop()));
     if (loopFailure !== undefined) throw loopFailure;
 
     const windowSeconds = (end.at - start.at) / 1000;
     const published = end.published - start.published;
     const consumed = end.consumed - start.consumed;
+    const difference = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a - b);
     return {
-      queue: queueName,
+      queue,
       windowSeconds,
       published,
       consumed,
@@ -213,16 +207,17 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
       consumedPerSecond: consumed / windowSeconds,
       backlogAtEnd: end.published - end.consumed,
       publishErrors: counters.publishErrors,
-      publishRequests: end.publishRequests - start.publishRequests,
-      consumerRequests: end.consumerRequests - start.consumerRequests,
+      publishRequests: difference(end.publishRequests, start.publishRequests),
+      consumerRequests: difference(end.consumerRequests, start.consumerRequests),
       consumedTimeline: timeline,
       cpu: cpuShare,
+      cpuPerMessageUs: cpuShare === undefined ? undefined : cpuMicrosPerMessage(cpuShare.brokerSeconds, consumed),
     };
   } finally {
     stopProducers = true;
     gate.releaseAll();
-    stopConsumers.abort();
-    await closeAll(connections);
-    await deleteQueueQuietly(admin, exchange, queueName);
+    await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
+    await Promise.allSettled(producers.map((producer) => producer.close()));
+    await driver.deleteQueue(queue);
   }
 }

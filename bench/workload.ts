@@ -1,7 +1,8 @@
 /**
- * Pieces the throughput and latency workloads share: the payload, the clock, SDK
- * connections, fresh queues, and the consumer loop (pull up to `max` with a long poll; acks
- * go in the background, coalesced, while the next pull is already on its way).
+ * The clock every workload shares, and the mombroker pieces its driver (drivers/mombroker.ts)
+ * is made of: the payload, SDK connections, fresh queues, and the pull consumer loop (pull up
+ * to `max` with a long poll; acks go in the background, coalesced, while the next pull is
+ * already on its way).
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';

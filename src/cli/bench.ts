@@ -4,9 +4,9 @@
  * that starts its own broker and compares with reference brokers.
  */
 import type { Command } from 'commander';
+import { mombrokerDriver } from '../../bench/drivers/mombroker';
 import { runLatency } from '../../bench/latency';
 import { runThroughput } from '../../bench/throughput';
-import { makePayload } from '../../bench/workload';
 import { clientCommand, integerOption, runClient, usageError, writeOut, type ClientFlags } from './client-options';
 
 interface BenchFlags extends ClientFlags {
@@ -22,6 +22,8 @@ interface BenchFlags extends ClientFlags {
 
 const PULL_MAX = 100;
 const PULL_WAIT_MS = 1_000;
+/** The latency phase's producer, as the peers' benchmarks run it (issue 8). */
+const MAX_UNCONFIRMED = 500;
 
 export function registerBenchCommand(program: Command): void {
   clientCommand(program, 'bench')
@@ -46,19 +48,21 @@ export function registerBenchCommand(program: Command): void {
             consumers: integerOption(flags.consumers, '--consumers', 1, 256) ?? 4,
             inFlight: integerOption(flags.inFlight, '--in-flight', 1, 1000) ?? 64,
             rate: integerOption(flags.rate, '--rate', 1, 1_000_000) ?? 2000,
-            payload: makePayload(integerOption(flags.payloadBytes, '--payload-bytes', 2, 512 * 1024) ?? 1024),
+            payloadBytes: integerOption(flags.payloadBytes, '--payload-bytes', 2, 512 * 1024) ?? 1024,
           };
         },
         async (admin, input, settings) => {
           const target = { url: settings.url, user: settings.user!, password: settings.password! };
           await admin.declareExchange(flags.exchange);
-          const common = { target, admin, exchange: flags.exchange, payload: input.payload, pullMax: PULL_MAX, pullWaitMs: PULL_WAIT_MS, warmupMs: 2_000, measureMs: input.measureMs, brokerPids: [] };
+          // The broker runs elsewhere: no PIDs to read its CPU from.
+          const driver = mombrokerDriver({ target, admin, exchange: flags.exchange, payloadBytes: input.payloadBytes, pullWaitMs: PULL_WAIT_MS, pids: () => [] });
+          const common = { driver, prefetch: PULL_MAX, warmupMs: 2_000, measureMs: input.measureMs };
           if (flags.only !== 'latency') {
             const result = await runThroughput({ ...common, producers: input.producers, consumers: input.consumers, inFlight: input.inFlight, maxBacklog: 5_000 });
             await writeOut(`${JSON.stringify({ phase: 'throughput', consumed_per_second: Math.round(result.consumedPerSecond), published_per_second: Math.round(result.publishedPerSecond), publish_errors: result.publishErrors, backlog_at_end: result.backlogAtEnd })}\n`);
           }
           if (flags.only !== 'throughput') {
-            const result = await runLatency({ ...common, rate: input.rate, consumers: 2 });
+            const result = await runLatency({ ...common, rate: input.rate, consumers: 1, maxUnconfirmed: MAX_UNCONFIRMED });
             await writeOut(`${JSON.stringify({ phase: 'latency', rate: input.rate, achieved_rate: Math.round(result.achievedRate), p50_ms: result.latencyMs.p50, p99_ms: result.latencyMs.p99, max_ms: result.latencyMs.max, missing: result.missing })}\n`);
           }
         },
