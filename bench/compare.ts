@@ -6,7 +6,7 @@
  * throughput, the lowest latency or CPU — and every broker's figure is divided by it: a
  * throughput ratio above 1 and a latency or CPU ratio below 1 beat the best peer.
  */
-import type { Spread } from './stats';
+import type { Spread } from '../src/loadgen/stats';
 
 export type Better = 'higher' | 'lower';
 

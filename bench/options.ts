@@ -23,7 +23,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --producers N         throughput producers, one connection each (default 4)
   --consumers N         throughput consumers, one connection each (default 4)
   --in-flight N         unconfirmed publishes per throughput producer (default 64)
-  --pull-max N          mombroker: messages per pull; peers: consumer prefetch (default 100)
+  --pull-max N          consumer prefetch: mombroker's stream (or messages per pull with
+                        --pull), the peers' consumers (default 100)
+  --pull                mombroker's consumers pull (long polls) instead of streaming
   --max-backlog N       producers wait while N messages are unacked (default 5000; 0 = no bound)
   --rate R              latency phase publish rate, msg/s (default 2000)
   --max-unconfirmed N   latency producer's unconfirmed publishes at most (default 500)
@@ -42,6 +44,8 @@ export const USAGE = `usage: npm run bench -- [options]
 export interface BenchOptions extends WorkloadSettings {
   cluster: number;
   peers: boolean;
+  /** mombroker's consumers use long polls instead of a stream. */
+  pull: boolean;
   only: 'both' | 'throughput' | 'latency';
   out: string;
   cpuProf: boolean;
@@ -80,6 +84,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       consumers: { type: 'string' },
       'in-flight': { type: 'string' },
       'pull-max': { type: 'string' },
+      pull: { type: 'boolean' },
       'max-backlog': { type: 'string' },
       rate: { type: 'string' },
       'max-unconfirmed': { type: 'string' },
@@ -121,6 +126,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     fsync,
     cluster,
     peers: values.peers === true,
+    pull: values.pull === true,
     only,
     out: values.out ?? 'bench-results.json',
     cpuProf: values['cpu-prof'] === true || values['cpu-prof-dir'] !== undefined,

@@ -4,9 +4,9 @@
  * measured in this run, its ratio to the best peer's same figure — and the verdict.
  */
 import { formatRatio, type Comparison } from './compare';
-import type { CpuShare } from './cpu-meter';
+import type { CpuShare } from '../src/loadgen/cpu-meter';
 import { metricsFor, type BenchReport, type MetricDescription, type Reference, type Summary } from './report';
-import type { Spread } from './stats';
+import type { Spread } from '../src/loadgen/stats';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 

@@ -8,9 +8,9 @@
 import { writeFileSync } from 'node:fs';
 import type { FsyncPolicy } from './broker-under-test';
 import { compareToBestPeer, type BrokerFigures, type Comparison, type MetricSpec } from './compare';
-import type { LatencyResult } from './latency';
-import { spread, type Spread } from './stats';
-import type { ThroughputResult } from './throughput';
+import type { LatencyResult } from '../src/loadgen/latency';
+import { spread, type Spread } from '../src/loadgen/stats';
+import type { ThroughputResult } from '../src/loadgen/throughput';
 
 /** A figure measured some other day: printed only when the peers were not measured in this run. */
 export interface Reference {

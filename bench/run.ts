@@ -17,9 +17,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMomClientError, type Connection } from '../src/client';
 import { clusterScriptAvailable, REPO_ROOT, startBrokerUnderTest, type BrokerUnderTest } from './broker-under-test';
-import type { BenchDriver } from './drivers/driver';
-import { mombrokerDriver } from './drivers/mombroker';
-import { runLatency, type LatencyResult } from './latency';
+import type { BenchDriver } from '../src/loadgen/driver';
+import { mombrokerDriver } from '../src/loadgen/mombroker-driver';
+import { runLatency, type LatencyResult } from '../src/loadgen/latency';
 import { startPeers, type PeerSet } from './peers/peers';
 import { interrupted } from './processes';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './options';
@@ -42,8 +42,8 @@ import {
   type RunResult,
 } from './report';
 import { formatMs, formatRate, formatReport, formatUs } from './report-format';
-import { runThroughput, type ThroughputResult } from './throughput';
-import { loginAt, openConnection } from './workload';
+import { runThroughput, type ThroughputResult } from '../src/loadgen/throughput';
+import { loginAt, openConnection } from '../src/loadgen/workload';
 
 const EXCHANGE = 'bench';
 const PULL_WAIT_MS = 1_000;
@@ -161,11 +161,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         exchange: EXCHANGE,
         payloadBytes: options.payloadBytes,
         pullWaitMs: PULL_WAIT_MS,
+        pull: options.pull,
         pids: () => broker.pids,
         description:
-          mode === 'single'
-            ? `--role all, fsync=${options.fsync}; SDK over HTTP; consumers pull (long poll)`
-            : `${options.cluster} nodes, RF=${Math.min(3, options.cluster)}, acks=all, fsync=${options.fsync}, through the gateway; SDK over HTTP; consumers pull (long poll)`,
+          (mode === 'single'
+            ? `--role all, fsync=${options.fsync}; SDK over HTTP; `
+            : `${options.cluster} nodes, RF=${Math.min(3, options.cluster)}, acks=all, fsync=${options.fsync}, through the gateway; SDK over HTTP; `) +
+          (options.pull ? 'consumers pull (long poll)' : 'consumers stream (server push)'),
       });
       results.push({ name: ours.name, peer: false, description: ours.description, runs: [], driver: ours });
       if (options.peers) {

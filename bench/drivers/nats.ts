@@ -10,8 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, connect, headers, RetentionPolicy, StorageType, type JetStreamManager, type NatsConnection } from 'nats';
-import { nowMs } from '../workload';
-import { STAMP_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
+import { nowMs } from '../../src/loadgen/workload';
+import { STAMP_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from '../../src/loadgen/driver';
 
 export interface NatsDriverOptions {
   name: string;

@@ -8,8 +8,8 @@
  */
 import amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { nowMs } from '../workload';
-import { STAMP_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
+import { nowMs } from '../../src/loadgen/workload';
+import { STAMP_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from '../../src/loadgen/driver';
 
 export type RabbitQueueType = 'classic' | 'quorum';
 

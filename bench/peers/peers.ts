@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../broker-under-test';
-import type { BenchDriver } from '../drivers/driver';
+import type { BenchDriver } from '../../src/loadgen/driver';
 import { natsDriver } from '../drivers/nats';
 import { rabbitDriver } from '../drivers/rabbitmq';
 import { live, type LiveEntry } from '../processes';

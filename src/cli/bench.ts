@@ -4,9 +4,9 @@
  * that starts its own broker and compares with reference brokers.
  */
 import type { Command } from 'commander';
-import { mombrokerDriver } from '../../bench/drivers/mombroker';
-import { runLatency } from '../../bench/latency';
-import { runThroughput } from '../../bench/throughput';
+import { mombrokerDriver } from '../loadgen/mombroker-driver';
+import { runLatency } from '../loadgen/latency';
+import { runThroughput } from '../loadgen/throughput';
 import { clientCommand, integerOption, runClient, usageError, writeOut, type ClientFlags } from './client-options';
 
 interface BenchFlags extends ClientFlags {

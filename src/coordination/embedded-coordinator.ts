@@ -1,7 +1,7 @@
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MomError } from '../core/errors';
-import { ensurePrivateDir, makePrivateFile, PRIVATE_FILE_MODE } from '../store/private-files';
+import { ensurePrivateDir, makePrivateFile, PRIVATE_FILE_MODE } from '../runtime/private-files';
 import type {
   ClusterSettings,
   ControllerElection,

@@ -11,7 +11,7 @@ import { ReplicationPeers } from '../replication/replication-client';
 import { ReplicationServer } from '../replication/replication-server';
 import type { Logger } from '../runtime/logger';
 import { Metrics } from '../runtime/metrics';
-import { prepareDataDir } from '../store/private-files';
+import { prepareDataDir } from '../runtime/private-files';
 import { startAuthRole, type AuthRole } from './auth/auth-role';
 import { buildAuthRelay } from './gateway/auth-relay';
 import { Forwarder, type RouteSource } from './gateway/forwarder';

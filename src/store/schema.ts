@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
-import { ensurePrivateDir, makeDatabasePrivate } from './private-files';
+import { ensurePrivateDir, makeDatabasePrivate } from '../runtime/private-files';
 
 /**
  * The node database (DESIGN §3): every partition's log plus the state derived from it.

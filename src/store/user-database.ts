@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { MomError } from '../core/errors';
 import { assertValidName } from '../core/names';
 import { ACTIONS, isAction, type Action, type Grant, type Principal } from '../core/permissions';
-import { ensurePrivateDir, makeDatabasePrivate } from './private-files';
+import { ensurePrivateDir, makeDatabasePrivate } from '../runtime/private-files';
 
 /**
  * The auth role's user table (DESIGN §3, §7): its own SQLite file at `<data>/auth/users.db`,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MomError } from '../../core/errors';
-import { makePrivateFile } from '../../store/private-files';
+import { makePrivateFile } from '../../runtime/private-files';
 import type { Logger } from '../../runtime/logger';
 import { MIN_PASSWORD_LENGTH, type UserDatabase } from '../../store/user-database';
 import { writeNewSecretFile } from './signing-key';

@@ -3,7 +3,7 @@ import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, ren
 import { dirname, join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, type KeyLike } from 'jose';
 import { MomError } from '../../core/errors';
-import { ensurePrivateDir, makePrivateFile, PRIVATE_FILE_MODE } from '../../store/private-files';
+import { ensurePrivateDir, makePrivateFile, PRIVATE_FILE_MODE } from '../../runtime/private-files';
 
 /**
  * The auth role's Ed25519 signing key (DESIGN §7). The private JWK lives in

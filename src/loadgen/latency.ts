@@ -13,7 +13,7 @@
  * code drives every broker (drivers/).
  */
 import { CpuMeter, cpuMicrosPerMessage, type CpuShare } from './cpu-meter';
-import type { BenchConsumer, BenchDriver, BenchProducer } from './drivers/driver';
+import type { BenchConsumer, BenchDriver, BenchProducer } from './driver';
 import { FixedRateSchedule, UnconfirmedWindow } from './schedule';
 import { SampleBuffer, summarizeLatencies, type LatencySummary } from './stats';
 import { nowMs, sleep } from './workload';

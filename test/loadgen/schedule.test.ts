@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FixedRateSchedule, UnconfirmedWindow } from '../../bench/schedule';
+import { FixedRateSchedule, UnconfirmedWindow } from '../../src/loadgen/schedule';
 
 test('message i is intended at start + i/rate, whatever happens to the producer', () => {
   const schedule = new FixedRateSchedule(1_000, 2_000, 2_000);

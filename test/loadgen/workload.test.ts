@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { consumeLoop } from '../../bench/workload';
+import { consumeLoop } from '../../src/loadgen/workload';
 import { connect, type Queue } from '../../src/client';
 import { startBroker, waitFor } from '../helpers/broker';
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { connect, isMomClientError, type Connection, type Message, type Queue } from '../src/client';
+import { connect, isMomClientError, type Connection, type Message, type Queue } from '../client';
 
 export interface Target {
   url: string;

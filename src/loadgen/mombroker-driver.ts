@@ -3,8 +3,8 @@
  * and per consumer, as separate client applications. Publishes made in one event-loop turn
  * travel in one request (the SDK's batching); the consumer is the pull loop of workload.ts.
  */
-import type { Connection } from '../../src/client';
-import { closeAll, consumeLoop, declareFreshQueue, deleteQueueQuietly, makePayload, openConnection, type Target } from '../workload';
+import type { Connection } from '../client';
+import { closeAll, consumeLoop, declareFreshQueue, deleteQueueQuietly, makePayload, nowMs, openConnection, type Target } from './workload';
 import { STAMP_HEADER, type BenchConsumer, type BenchDriver, type BenchProducer, type ConsumerOptions } from './driver';
 
 /** A producer's batches rarely need more than the SDK's 4 publish requests in flight. */
@@ -18,27 +18,30 @@ export interface MombrokerDriverOptions {
   admin: Connection;
   exchange: string;
   payloadBytes: number;
-  /** How long a pull waits for messages (long poll). */
+  /** How long a pull waits for messages (long poll), with `pull`. */
   pullWaitMs: number;
+  /** Consume with long polls instead of a stream. */
+  pull?: boolean;
   pids: () => number[];
   name?: string;
   description?: string;
 }
 
 /**
- * The consumer mombroker's workloads use. mombroker has no push consumer yet, so this is the
- * SDK's pull (long poll, up to `prefetch` messages per pull, acks in the background). When the
- * SDK's stream `consume()` (GET …/queues/{q}/stream, Server-Sent Events) lands, point this one
- * line at a stream consumer with the same signature, and every workload follows.
+ * The consumer mombroker's workloads use: the SDK's stream `consume()` (GET …/stream, Server-
+ * Sent Events, at most `prefetch` unacked), acking in the background as the peers' consumers
+ * do. `--pull` in the bench options switches to the SDK's pull loop (long polls).
  */
-const startConsumer = startPullConsumer;
+function startConsumer(target: Target, exchange: string, queueName: string, options: ConsumerOptions, pullWaitMs: number, pull: boolean): Promise<BenchConsumer> {
+  return pull ? startPullConsumer(target, exchange, queueName, options, pullWaitMs) : startStreamConsumer(target, exchange, queueName, options);
+}
 
 export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
   const { target, admin, exchange } = options;
   const payload = makePayload(options.payloadBytes);
   return {
     name: options.name ?? 'mombroker',
-    description: options.description ?? 'SDK over HTTP, fsync before acknowledging; consumer pulls (long poll)',
+    description: options.description ?? `SDK over HTTP, fsync before acknowledging; consumer ${options.pull ? 'pulls (long poll)' : 'streams (server push)'}`,
     pids: options.pids,
     freshQueue: (prefix) => declareFreshQueue(admin, exchange, prefix),
     deleteQueue: (name) => deleteQueueQuietly(admin, exchange, name),
@@ -53,8 +56,47 @@ export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
         close: () => closeAll([connection]),
       };
     },
-    openConsumer: (queueName, consumerOptions) => startConsumer(target, exchange, queueName, consumerOptions, options.pullWaitMs),
+    openConsumer: (queueName, consumerOptions) => startConsumer(target, exchange, queueName, consumerOptions, options.pullWaitMs, options.pull === true),
     close: async () => {},
+  };
+}
+
+/** One stream with `prefetch` credit; each message acked in the background (coalesced by the SDK). */
+async function startStreamConsumer(target: Target, exchange: string, queueName: string, options: ConsumerOptions): Promise<BenchConsumer> {
+  const connection = await openConnection(target, CONSUMER_SOCKETS);
+  const stopping = new AbortController();
+  const { onMessage, onAcked } = options;
+  let ackFailure: unknown;
+  const loop = (async () => {
+    for await (const message of connection.queue(exchange, queueName).consume({ prefetch: options.prefetch, signal: stopping.signal })) {
+      onMessage?.(Number(message.headers[STAMP_HEADER]), nowMs());
+      message.ack().then(
+        () => onAcked(1),
+        (error: unknown) => (ackFailure ??= error),
+      );
+      if (ackFailure !== undefined) throw ackFailure;
+    }
+  })();
+  const failed = loop.then(
+    () => new Promise<never>(() => {}),
+    (error: unknown) => Promise.reject(error),
+  );
+  failed.catch(() => {});
+  let stopped: Promise<void> | undefined;
+  return {
+    failed,
+    requests: () => connection.stats().requests,
+    stop() {
+      stopped ??= (async () => {
+        stopping.abort();
+        try {
+          await loop;
+        } finally {
+          await closeAll([connection]);
+        }
+      })();
+      return stopped;
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { median, percentile, percentileOfSorted, SampleBuffer, sortedCopy, spread, summarizeLatencies } from '../../bench/stats';
+import { median, percentile, percentileOfSorted, SampleBuffer, sortedCopy, spread, summarizeLatencies } from '../../src/loadgen/stats';
 
 test('percentiles use the nearest rank: always one of the samples', () => {
   const values = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100

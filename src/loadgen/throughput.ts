@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { CpuMeter, cpuMicrosPerMessage, type CpuShare } from './cpu-meter';
-import type { BenchConsumer, BenchDriver, BenchProducer } from './drivers/driver';
+import type { BenchConsumer, BenchDriver, BenchProducer } from './driver';
 import { sleep } from './workload';
 
 export interface ThroughputOptions {

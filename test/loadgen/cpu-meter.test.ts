@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CpuMeter, cpuMicrosPerMessage } from '../../bench/cpu-meter';
+import { CpuMeter, cpuMicrosPerMessage } from '../../src/loadgen/cpu-meter';
 
 test('CPU per message is CPU seconds over messages, in µs', () => {
   assert.equal(cpuMicrosPerMessage(0.68, 2_000), 340, 'the leader at 0.68 of a core and 2,000 msg/s: 340 µs each');
