@@ -223,6 +223,9 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         logger: logger.child({ role: 'gateway' }),
         bodyLimit: config.bodyLimitBytes,
         retryDeadlineMs: config.gatewayRetryDeadlineMs,
+        // Past the session timeout a silent node is fenced and its partitions move (DESIGN §4):
+        // no request waits longer than a failover takes (issue 11 §2).
+        ...(config.zookeeper || config.partitionerUrl ? { responseTimeoutMs: config.zkSessionTimeoutMs + 1_000 } : {}),
       });
       parts.gateway = [() => forwarder.close(), routes.close];
       http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));

@@ -421,6 +421,8 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
     '--partitioner-url', gatewayPartitioner.url,
     '--auth-url', auth.url,
     '--gateway-retry-deadline-ms', String(options.gatewayRetryDeadlineMs ?? 10_000),
+    // The gateway bounds its wait for a node by the session timeout (a frozen leader).
+    '--zk-session-timeout-ms', String(sessionTimeoutMs),
   ]);
   await gateway.start();
 

@@ -7,15 +7,31 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept', 'user-agent', 'x-request-id'] as const;
 
 /**
- * Whether a request may be sent again after a connection broke mid-way (it may have been
- * processed). Reads, declares and deletes are idempotent; a second ack or nack of the same ids
- * lists them as unknown. A publish is not: it could be stored twice.
+ * Whether a request may be sent again after a connection broke mid-way or the node did not
+ * answer in time (it may have been processed). Reads, declares and deletes are idempotent; a
+ * second ack or nack of the same ids lists them as unknown. A publish is only when every one
+ * of its messages carries a producer `id`: the broker stores a repeated id once (DESIGN §2).
  */
-export function isResendable(method: string, path: string): boolean {
+export function isResendable(method: string, path: string, body = ''): boolean {
   if (method !== 'POST') return true;
   // MOM-py's POST / pushes, or pulls with ack on delivery: neither is harmless twice.
   if (path === '/') return false;
-  return !/\/messages\/?$/.test(path);
+  if (!/\/messages\/?$/.test(path)) return true;
+  return everyMessageHasAnId(body);
+}
+
+function everyMessageHasAnId(body: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return false;
+  }
+  const hasId = (message: unknown): boolean => typeof message === 'object' && message !== null && typeof (message as { id?: unknown }).id === 'string';
+  if (typeof parsed !== 'object' || parsed === null) return false;
+  const messages = (parsed as { messages?: unknown }).messages;
+  if (Array.isArray(messages)) return messages.length > 0 && messages.every(hasId);
+  return hasId(parsed);
 }
 
 /** A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 §6.3): nothing to read. */

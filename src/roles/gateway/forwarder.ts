@@ -15,7 +15,7 @@
  * stream, no `pipeline`, and no AbortSignal: a long poll's client that goes away aborts the
  * upstream request through the handler's controller.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { MomError, type ErrorCode } from '../../core/errors';
 import { assertValidName, type NameKind } from '../../core/names';
 import { DEFAULT_BODY_LIMIT, readBody } from '../../http/body';
@@ -25,7 +25,9 @@ import type { Logger } from '../../runtime/logger';
 import type { Route } from '../../coordination/partition-map';
 import { errorCode, forwardedHeaders, hasBody, isResendable, parseError, sendAnswer } from './forwarded-http';
 import { LongPollClient } from './long-poll-client';
+import { NodePools } from './node-pools';
 import { StreamRelay } from './stream-relay';
+import { StreamSupervisor } from './stream-supervisor';
 import { UpstreamAnswer } from './upstream-answer';
 
 /** Where requests go: the gateway's PartitionMap, or anything that can answer the same questions. */
@@ -53,13 +55,25 @@ export interface ForwarderOptions {
   retryDeadlineMs?: number;
   /** Keep-alive connections per node; default 16. */
   connectionsPerNode?: number;
-  /** Waiting for a node's answer (headers, then each body chunk); default 40 s, above the 30 s long-poll bound. */
+  /**
+   * How long a node may take to answer a request that does not wait (plus a long poll's
+   * `wait_ms`), and the longest silence within a stream; default 40 s. A cluster's gateway
+   * sets it to the ZooKeeper session timeout + 1 s: a node silent for that long is frozen or
+   * cut off and its partitions are moving, so no request is held longer than a failover
+   * takes (issue 11 §2).
+   */
   responseTimeoutMs?: number;
   /** TCP connect timeout to a node; default 3 s. */
   connectTimeoutMs?: number;
   /** First and largest pause between attempts; default 50 and 500 ms. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+}
+
+/** A long poll's `wait_ms` (the node answers that much later by design), or 0. */
+function longPollWaitMs(method: string, query: URLSearchParams): number {
+  const wait = method === 'GET' ? Number(query.get('wait_ms') ?? 0) : 0;
+  return Number.isFinite(wait) && wait > 0 ? Math.min(wait, 30_000) : 0;
 }
 
 /** Errors that happen before any byte of the request left: resending cannot duplicate it. */
@@ -96,19 +110,19 @@ interface Outgoing {
   resendable: boolean;
   /** A push stream (`GET …/stream`): relayed as it comes, on a connection of its own. */
   stream: boolean;
+  /** How long the node may take to send the head (undici's per-request option). */
+  headersTimeout: number;
 }
 
 export class Forwarder {
-  private readonly pools = new Map<string, Pool>();
-  private readonly streamPools = new Map<string, Pool>();
+  private readonly pools: NodePools;
+  private readonly streams: StreamSupervisor;
   private readonly routes: RouteSource;
   private readonly verifier: TokenVerifier;
   private readonly log: Logger;
   private readonly bodyLimit: number;
   private readonly retryDeadlineMs: number;
-  private readonly connections: number;
   private readonly responseTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
   private closed = false;
@@ -120,9 +134,13 @@ export class Forwarder {
     this.log = options.logger.child({ component: 'gateway' });
     this.bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
     this.retryDeadlineMs = options.retryDeadlineMs ?? 10_000;
-    this.connections = options.connectionsPerNode ?? 16;
     this.responseTimeoutMs = options.responseTimeoutMs ?? 40_000;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 3_000;
+    this.pools = new NodePools({
+      connectionsPerNode: options.connectionsPerNode ?? 16,
+      connectTimeoutMs: options.connectTimeoutMs ?? 3_000,
+      responseTimeoutMs: this.responseTimeoutMs,
+    });
+    this.streams = new StreamSupervisor((exchange, name) => this.routes.route(exchange, name));
     this.backoffInitialMs = options.backoffInitialMs ?? 50;
     this.backoffMaxMs = options.backoffMaxMs ?? 500;
   }
@@ -152,8 +170,9 @@ export class Forwarder {
       path,
       headers: forwardedHeaders(ctx.req, body),
       body: body === '' ? null : body,
-      resendable: isResendable(method, query === -1 ? path : path.slice(0, query)),
+      resendable: isResendable(method, query === -1 ? path : path.slice(0, query), body),
       stream: method === 'GET' && /\/stream\/?$/.test(query === -1 ? path : path.slice(0, query)),
+      headersTimeout: this.responseTimeoutMs + longPollWaitMs(method, ctx.query),
     };
 
     // A client that goes away from a long poll or a stream takes its upstream request with it.
@@ -183,7 +202,7 @@ export class Forwarder {
       if (location.origin === null) {
         outcome = { done: false, failure: location.failure };
       } else {
-        outcome = await this.attempt(ctx, location.origin, outgoing, client);
+        outcome = await this.attempt(ctx, target, location.origin, outgoing, client);
       }
       if (outcome.done) return;
       if ('fatal' in outcome) throw outcome.fatal;
@@ -231,13 +250,18 @@ export class Forwarder {
     return { origin };
   }
 
-  private async attempt(ctx: RequestContext, origin: string, outgoing: Outgoing, client: LongPollClient | null): Promise<Attempt> {
+  private async attempt(ctx: RequestContext, target: ForwardTarget, origin: string, outgoing: Outgoing, client: LongPollClient | null): Promise<Attempt> {
     const answer = outgoing.stream ? new StreamRelay(ctx.res) : new UpstreamAnswer();
     if (client) client.answer = answer;
-    // Timeouts come from the pool (responseTimeoutMs for headers and for each body chunk: a
-    // stream's node sends a keepalive well within it).
-    (outgoing.stream ? this.streamPool(origin) : this.pool(origin)).dispatch(outgoing, answer);
-    await answer.settled;
+    // The head must come within outgoing.headersTimeout (a long poll's wait on top); each body
+    // chunk within responseTimeoutMs (the pool's: a stream's node sends keepalives well within it).
+    (outgoing.stream ? this.pools.forStreams(origin) : this.pools.forRequests(origin)).dispatch(outgoing, answer);
+    if (answer instanceof StreamRelay && target.kind === 'partition') this.streams.watch(answer, { exchange: target.exchange, name: target.name, origin });
+    try {
+      await answer.settled;
+    } finally {
+      if (answer instanceof StreamRelay) this.streams.forget(answer);
+    }
     if (client) {
       client.answer = null;
       if (client.gone) return DONE;
@@ -253,6 +277,19 @@ export class Forwarder {
       // Refused before sending: nothing reached the node. After sending: only if harmless twice.
       if (CONNECT_ERRORS.has(code) || outgoing.resendable) return { done: false, failure };
       this.log.warn('node failed while handling a request that is not safe to resend', { origin, path: ctx.path, error: failed });
+      if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+        // A frozen or cut-off leader: its partitions move within the session timeout; holding
+        // the client longer helps no one, and resending could store the publish twice.
+        return {
+          done: false,
+          fatal: new MomError(
+            'timeout',
+            `node ${origin} did not answer within ${outgoing.headersTimeout} ms; the publish may or may not be stored. ` +
+              'Retry; publish with a producer "id" so that a retry cannot store it twice',
+            { details: { last_error: code } },
+          ),
+        };
+      }
       return {
         done: false,
         fatal: new MomError(
@@ -295,49 +332,11 @@ export class Forwarder {
     }
   }
 
-  private pool(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.connections,
-        connect: { timeout: this.connectTimeoutMs },
-        headersTimeout: this.responseTimeoutMs,
-        bodyTimeout: this.responseTimeoutMs,
-      });
-      this.pools.set(origin, pool);
-    }
-    return pool;
-  }
-
-  /**
-   * Streams hold their connection for as long as they live: they get a pool of their own per
-   * node, without a bound on connections, so that they never starve other requests.
-   */
-  private streamPool(origin: string): Pool {
-    let pool = this.streamPools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections: null,
-        connect: { timeout: this.connectTimeoutMs },
-        headersTimeout: this.responseTimeoutMs,
-        bodyTimeout: this.responseTimeoutMs,
-      });
-      this.streamPools.set(origin, pool);
-    }
-    return pool;
-  }
-
   /** Lets forwarded requests in flight finish, then closes the pools (streams end at once). Idempotent. */
   close(): Promise<void> {
     this.closed = true;
-    this.closing ??= (async () => {
-      const streams = [...this.streamPools.values()];
-      this.streamPools.clear();
-      await Promise.all(streams.map((pool) => pool.destroy().catch(() => {})));
-      const pools = [...this.pools.values()];
-      this.pools.clear();
-      await Promise.all(pools.map((pool) => pool.close().catch(() => {})));
-    })();
+    this.streams.close();
+    this.closing ??= this.pools.close();
     return this.closing;
   }
 }

@@ -47,13 +47,22 @@ export class StreamRelay extends UpstreamAnswer {
 
   override onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     if (this.streamed && !this.finished) {
-      if (!this.res.writableEnded && !this.res.destroyed) {
-        const event = { error: { code: 'unavailable', message: `the connection to the partition's leader broke (${error.message}); reconnect` } };
-        this.res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
-      }
-      this.finish();
+      this.endRetryable(`the connection to the partition's leader broke (${error.message}); reconnect`);
       return;
     }
     super.onResponseError(controller, error);
+  }
+
+  /**
+   * Ends a relayed stream with a retryable `event: error` (the client reconnects, through this
+   * gateway, to whoever leads now) and drops the node's side. Idempotent.
+   */
+  endRetryable(message: string): void {
+    if (this.finished) return;
+    if (!this.res.writableEnded && !this.res.destroyed) {
+      this.res.end(`event: error\ndata: ${JSON.stringify({ error: { code: 'unavailable', message } })}\n\n`);
+    }
+    this.cancel();
+    this.finish();
   }
 }
