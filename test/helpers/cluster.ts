@@ -21,7 +21,8 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { partitionOf } from '../../src/core/hash';
 import { ReplicationClient, type FetchRequest, type FetchResponse } from '../../src/gen/mom/replication/v1/replication';
 import { CLUSTER_SECRET_HEADER } from '../../src/replication/replication-server';
-import { MOMBROKER_BIN, REPO_ROOT, login, tempDir, waitFor } from './broker';
+import { MOMBROKER_BIN, REPO_ROOT, login, tempDir } from './broker';
+import { waitFor } from './wait';
 import { Api, type WireMessage } from './http-api';
 import { startProxy, startZooKeeper, type TcpProxy, type ZooKeeperServer } from './zookeeper';
 
@@ -412,7 +413,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
     }
     throw last;
   };
-  await waitFor(async () => (await partitionMap()).controller?.id === partitioners[0]!.id, `${partitioners[0]!.id} to become the controller`, 20_000, 50);
+  await waitFor(`${partitioners[0]!.id} to become the controller`, async () => (await partitionMap()).controller?.id === partitioners[0]!.id, { timeoutMs: 20_000, intervalMs: 50, retryErrors: true });
   await Promise.all(partitioners.slice(1).map((p) => p.start()));
   const gatewayPartitioner = partitioners[options.gatewayPartitioner ?? 0];
   assert.ok(gatewayPartitioner, `no partitioner #${options.gatewayPartitioner}`);
@@ -430,6 +431,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
   const waitHealthy = async (timeoutMs = 45_000): Promise<PartitionMap> => {
     let last = '';
     await waitFor(
+      'a healthy cluster (every partition led by a running node, full ISR)',
       async () => {
         const current = await partitionMap();
         const registered = new Map(current.nodes.map((n) => [n.id, n]));
@@ -449,9 +451,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
         last = problems.slice(0, 6).join('; ');
         return problems.length === 0;
       },
-      'a healthy cluster (every partition led by a running node, full ISR)',
-      timeoutMs,
-      100,
+      { timeoutMs, intervalMs: 100, retryErrors: true },
     ).catch((error: Error) => {
       throw new Error(`${error.message}; still: ${last}`);
     });
@@ -518,13 +518,12 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
     waitPartition: async (partition, condition, what, timeoutMs = 30_000) => {
       let last: PartitionInfo | undefined;
       await waitFor(
+        `partition ${partition}: ${what}`,
         async () => {
           last = await cluster.partitionInfo(partition);
           return condition(last);
         },
-        `partition ${partition}: ${what}`,
-        timeoutMs,
-        50,
+        { timeoutMs, intervalMs: 50, retryErrors: true },
       ).catch((error: Error) => {
         throw new Error(`${error.message}; last seen ${JSON.stringify(last)}`);
       });
