@@ -14,7 +14,9 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { expectStatus, uniqueName, type Api } from '../helpers/http-api';
 import { waitFor } from '../helpers/wait';
-import { assertNoLoss, consumeAll, leaderLogEntries, nameInPartition, queuePath, startCluster, type Cluster } from '../helpers/cluster';
+import { startCluster, type Cluster } from '../helpers/cluster';
+import { leaderLogEntries } from '../helpers/replication';
+import { assertNoLoss, consumeAll, nameInPartition, queuePath } from '../helpers/workloads';
 
 const N = 600;
 const BATCH = 100;

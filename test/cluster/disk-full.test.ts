@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../helpers/wait';
 import { uniqueName } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, findPartition, nameInPartition, queuePath, startCluster, startProducers } from '../helpers/cluster';
+import { startCluster } from '../helpers/cluster';
+import { assertNoLoss, consumeAll, findPartition, nameInPartition, queuePath, startProducers } from '../helpers/workloads';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs';
 
 const DISK_MIB = 48;

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../helpers/wait';
 import { uniqueName } from '../helpers/http-api';
-import { nameInPartition, queuePath, startCluster, type Cluster } from '../helpers/cluster';
+import { startCluster, type Cluster } from '../helpers/cluster';
+import { nameInPartition, queuePath } from '../helpers/workloads';
 
 const MARGIN_MS = 2_000;
 

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../helpers/wait';
 import { expectStatus, uniqueName } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, nameInPartition, queuePath, startCluster, type ClusterProcess, type PartitionMap } from '../helpers/cluster';
+import { startCluster, type PartitionMap } from '../helpers/cluster';
+import type { ClusterProcess } from '../helpers/managed-process';
+import { assertNoLoss, consumeAll, nameInPartition, queuePath } from '../helpers/workloads';
 
 async function mapFrom(url: string): Promise<PartitionMap> {
   const response = await fetch(`${url}/partitions`);

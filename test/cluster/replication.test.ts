@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../helpers/wait';
 import { uniqueName } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, queuePath, startCluster, startProducers, type Cluster } from '../helpers/cluster';
+import { startCluster, type Cluster } from '../helpers/cluster';
+import { assertNoLoss, consumeAll, queuePath, startProducers } from '../helpers/workloads';
 
 const PRODUCERS = 2;
 const MAX_EACH = 1_500;

@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '../helpers/wait';
 import { expectError, expectStatus, uniqueName } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, findPartition, nameInPartition, queuePath, startCluster, type PartitionInfo } from '../helpers/cluster';
+import { startCluster, type PartitionInfo } from '../helpers/cluster';
+import { assertNoLoss, consumeAll, findPartition, nameInPartition, queuePath } from '../helpers/workloads';
 
 const GATEWAY_DEADLINE_MS = 3_000;
 
