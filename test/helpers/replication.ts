@@ -1,10 +1,11 @@
 /**
  * Raw calls to a node's replicator (DESIGN §5) with the generated gRPC client, for tests that
- * look at replication from outside: one Fetch answered as a result (`rawFetch`), and the whole
- * log of a partition on its leader.
+ * look at replication from outside: one Fetch answered as a result (`rawFetch`), one Fetch that
+ * fails as a follower's would (`fetchOnce`), and the whole log of a partition on its leader.
  */
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { ReplicationClient, type FetchRequest, type FetchResponse } from '../../src/gen/mom/replication/v1/replication';
+import { fromServiceError } from '../../src/replication/grpc-errors';
 import { CLUSTER_SECRET_HEADER } from '../../src/replication/replication-server';
 import type { Cluster } from './cluster';
 
@@ -34,6 +35,16 @@ export async function rawFetch(address: string, request: Partial<FetchRequest> &
   } finally {
     client.close();
   }
+}
+
+/**
+ * One Fetch as a follower would see it: the response, or a rejection with the MomError the
+ * broker's replication client makes of the gRPC status (its `code` is the leader's error code).
+ */
+export async function fetchOnce(address: string, request: FetchRequest, secret: string | undefined, deadlineMs = 5_000): Promise<FetchResponse> {
+  const result = await rawFetch(address, request, secret, deadlineMs);
+  if (!result.ok) throw fromServiceError(result.error, address);
+  return result.response;
 }
 
 /** Every entry of a partition's log on its leader `nodeId` (fetched as follower `asFollower` from offset 0). */

@@ -12,6 +12,7 @@ import { ReplicationPeers } from '../../src/replication/replication-client';
 import { ReplicationServer } from '../../src/replication/replication-server';
 import { silentLogger } from '../../src/runtime/logger';
 import { NodeStore } from '../../src/store/node-store';
+import { fetchOnce } from '../helpers/replication';
 import { waitFor } from '../helpers/wait';
 
 const SECRET = 'test-cluster-secret';
@@ -146,13 +147,9 @@ test('fetches without the cluster secret, or for another epoch, are refused', as
   const leaderStore = tempStore(t);
   const { server } = await startLeader(t, leaderStore);
   const request = { partition: 0, followerId: 'b', leaderEpoch: 1, fetchOffset: 0, lastFetchedEpoch: 0, maxWaitMs: 0, maxEntries: 10 };
-  const wrong = new ReplicationPeers('wrong-secret');
-  t.after(() => wrong.close());
-  await assert.rejects(wrong.fetch(server.address(), request, 5_000), /cluster secret/);
-  const right = new ReplicationPeers(SECRET);
-  t.after(() => right.close());
-  await assert.rejects(right.fetch(server.address(), { ...request, leaderEpoch: 7 }, 5_000), (error: { code?: string }) => error.code === 'stale_epoch');
-  const ok = await right.fetch(server.address(), request, 5_000);
+  await assert.rejects(fetchOnce(server.address(), request, 'wrong-secret'), /cluster secret/);
+  await assert.rejects(fetchOnce(server.address(), { ...request, leaderEpoch: 7 }, SECRET), (error: { code?: string }) => error.code === 'stale_epoch');
+  const ok = await fetchOnce(server.address(), request, SECRET);
   assert.equal(ok.leaderEpoch, 1);
 });
 
