@@ -51,10 +51,10 @@ test('a path that exists under another method is not_found naming the method', (
 
 test('the first matching route wins: a literal registered before a parameter takes its path', () => {
   const special = handler();
-  const any = handler();
-  const router = new Router().get('/v1/exchanges/:ex/queues', special).get('/v1/exchanges/:ex/:kind', any);
+  const byKind = handler();
+  const router = new Router().get('/v1/exchanges/:ex/queues', special).get('/v1/exchanges/:ex/:kind', byKind);
   assert.equal(router.match('GET', '/v1/exchanges/e/queues')?.handler, special);
-  assert.deepEqual(router.match('GET', '/v1/exchanges/e/topics'), { handler: any, params: { ex: 'e', kind: 'topics' } });
+  assert.deepEqual(router.match('GET', '/v1/exchanges/e/topics'), { handler: byKind, params: { ex: 'e', kind: 'topics' } });
 });
 
 test('a parameter that is not valid percent-encoding is bad_request', () => {
