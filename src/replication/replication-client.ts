@@ -1,8 +1,6 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { ReplicationClient, type FetchRequest, type FetchResponse } from '../gen/mom/replication/v1/replication';
+import { credentials } from '@grpc/grpc-js';
+import { ReplicationClient } from '../gen/mom/replication/v1/replication';
 import { FetchStream } from './fetch-stream';
-import { fromServiceError } from './grpc-errors';
-import { CLUSTER_SECRET_HEADER } from './replication-server';
 
 const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
 
@@ -11,18 +9,6 @@ export class ReplicationPeers {
   private readonly clients = new Map<string, ReplicationClient>();
 
   constructor(private readonly clusterSecret: string | undefined) {}
-
-  fetch(address: string, request: FetchRequest, deadlineMs: number): Promise<FetchResponse> {
-    const client = this.client(address);
-    const metadata = new Metadata();
-    if (this.clusterSecret) metadata.set(CLUSTER_SECRET_HEADER, this.clusterSecret);
-    return new Promise((resolve, reject) => {
-      client.fetch(request, metadata, { deadline: Date.now() + deadlineMs }, (error: ServiceError | null, response: FetchResponse) => {
-        if (error) reject(fromServiceError(error, address));
-        else resolve(response);
-      });
-    });
-  }
 
   /** Opens a FetchStream call to `address` (a follower keeps one per partition it follows). */
   openFetchStream(address: string): FetchStream {

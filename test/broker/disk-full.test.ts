@@ -11,7 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startBroker, waitFor } from '../helpers/broker';
+import { startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { adminApi, expectError, expectStatus, uniqueName } from '../helpers/http-api';
 import { mountTmpfs } from '../helpers/tmpfs';
 
@@ -58,7 +59,7 @@ test('a full disk on a single node: 507 for writes, acknowledged messages stay r
   const during = await api.pull(path, { max: 1000 });
   assert.ok(during.length > 0, 'pulls still deliver acknowledged messages while the disk is full');
   const heldIds = new Set(held.map((m) => m.id));
-  await waitFor(() => broker.stderr().includes('could not record expired leases'), 'the lease to expire while the disk is full', 10_000, 50);
+  await waitFor('the lease to expire while the disk is full', () => broker.stderr().includes('could not record expired leases'), { timeoutMs: 10_000, intervalMs: 50, retryErrors: true });
   const afterExpiry = await api.pull(path, { max: 1000 });
   assert.ok(!afterExpiry.some((m) => m.id === expiring.id), 'an expired lease whose failure could not be recorded is not handed out with an uncounted delivery');
   during.push(...afterExpiry);
@@ -70,7 +71,7 @@ test('a full disk on a single node: 507 for writes, acknowledged messages stay r
   const pulledWhileFull = during.map((m) => m.id);
 
   disk.free();
-  await waitFor(async () => (await api.post(`${path}/messages`, { payload: 'after', id: 'after-free' })).status === 201, 'a publish to succeed once the disk has room again', 20_000, 200);
+  await waitFor('a publish to succeed once the disk has room again', async () => (await api.post(`${path}/messages`, { payload: 'after', id: 'after-free' })).status === 201, { timeoutMs: 20_000, intervalMs: 200, retryErrors: true });
   acknowledged.add('after-free');
   const acked = await api.ack(path, held.map((m) => m.id));
   assert.equal(acked.acked, 5, 'the acks that failed while full succeed now, on the leases they kept');
@@ -79,14 +80,14 @@ test('a full disk on a single node: 507 for writes, acknowledged messages stay r
   const delivered = new Set<string>([...heldIds]);
   // The expired lease comes back once its failed delivery is on record (retried every second).
   const again = await waitFor(
+    'the message whose lease expired while the disk was full to come back',
     async () => {
       const batch = await api.pull(path, { max: 1000, wait_ms: 1_000 });
       for (const message of batch) delivered.add(message.id);
       if (batch.length > 0) expectStatus(await api.post(`${path}/ack`, { ids: batch.map((m) => m.id) }), [200], 'ack');
       return batch.find((m) => m.id === expiring.id);
     },
-    'the message whose lease expired while the disk was full to come back',
-    20_000,
+    { timeoutMs: 20_000, retryErrors: true },
   );
   assert.ok(again && again.deliveries >= 2, `it comes back with its failed delivery counted (deliveries ${again?.deliveries})`);
   for (const message of await api.drain(path, { max: 1000 })) delivered.add(message.id);

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startBroker, waitFor } from '../helpers/broker';
+import { startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { adminApi, uniqueName, type Api, type WireMessage } from '../helpers/http-api';
 
 const PRODUCERS = 3;
@@ -115,9 +116,9 @@ test('kill -9 during concurrent publishes: every 201 survives, acks stay, leases
   // Kill after enough acknowledged publishes, or halfway through the load on a slow machine.
   const killAt = Date.now() + LOAD_DEADLINE_MS / 2;
   await waitFor(
-    () => result.acknowledged.size >= KILL_AFTER_ACKNOWLEDGED || Date.now() >= killAt || producersDone > 0,
     'producers to get going',
-    LOAD_DEADLINE_MS + 5_000,
+    () => result.acknowledged.size >= KILL_AFTER_ACKNOWLEDGED || Date.now() >= killAt || producersDone > 0,
+    { timeoutMs: LOAD_DEADLINE_MS + 5_000, retryErrors: true },
   );
   assert.ok(result.acknowledged.size >= 100, `enough publishes before the kill (${result.acknowledged.size})`);
   assert.equal(producersDone, 0, `the producers must still be publishing at the kill (acknowledged ${result.acknowledged.size}, unexpected ${result.unexpected.join('; ')})`);

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { startBroker, waitFor } from '../helpers/broker';
+import { startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { adminApi, uniqueName, type Api, type Json } from '../helpers/http-api';
 
 async function setup(t: TestContext): Promise<{ api: Api; exchange: string; queue: (name: string, options?: Record<string, unknown>) => Promise<string> }> {
@@ -46,7 +47,7 @@ test('an expired lease redelivers with deliveries + 1; a live lease does not', a
   assert.deepEqual(await api.pull(q, { max: 10 }), []);
 
   // Once the lease is gone the old holder's ack is stale: "unknown", not an error.
-  await waitFor(async () => (await stats(api, q)).in_flight === 0, 'the lease to expire', 5_000);
+  await waitFor('the lease to expire', async () => (await stats(api, q)).in_flight === 0, { timeoutMs: 5_000, retryErrors: true });
   assert.ok(Date.now() - leasedAt >= 200, 'not before lease_ms');
   const [second] = await api.pull(q, { wait_ms: 5_000, lease_ms: 60_000 });
   assert.equal(second?.id, id);
@@ -64,7 +65,7 @@ test('an ack after the lease expired is "unknown" and the message is delivered a
   const q = await queue('q');
   const [id] = await api.publish(q, [{ payload: 1 }]);
   await api.pull(q, { lease_ms: 100 });
-  await waitFor(async () => (await stats(api, q)).in_flight === 0, 'the lease to expire', 5_000);
+  await waitFor('the lease to expire', async () => (await stats(api, q)).in_flight === 0, { timeoutMs: 5_000, retryErrors: true });
   assert.deepEqual(await api.ack(q, [id!]), { acked: 0, unknown: [id] });
   const [again] = await api.pull(q, { wait_ms: 5_000 });
   assert.equal(again?.id, id);
@@ -122,7 +123,7 @@ test('max_deliveries=2: the second failed delivery dead-letters, by nack or by l
   const [e2] = await api.pull(byExpiry, { wait_ms: 5_000, lease_ms: 150 });
   assert.equal(e2?.id, expiring);
   assert.equal(e2?.deliveries, 2);
-  await waitFor(async () => (await deadLetters(api, byExpiry)).length === 1, 'the second expiry to dead-letter the message', 5_000);
+  await waitFor('the second expiry to dead-letter the message', async () => (await deadLetters(api, byExpiry)).length === 1, { timeoutMs: 5_000, retryErrors: true });
   assert.deepEqual(await api.pull(byExpiry, { wait_ms: 500 }), [], 'no third delivery');
   assert.equal((await deadLetters(api, byExpiry))[0].id, expiring);
   assert.equal((await stats(api, byExpiry)).dead_letters, 1);

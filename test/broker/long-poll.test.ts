@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startBroker, waitFor } from '../helpers/broker';
+import { startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { adminApi, uniqueName, type Api } from '../helpers/http-api';
 
 /**
@@ -85,7 +86,7 @@ test('one message wakes one of several waiting polls; the others keep waiting', 
   for (let round = 1; round <= 3; round++) {
     ids.push(...(await api.publish(queue, [{ payload: round }])));
     // Exactly `round` polls answer, each with a different message.
-    await waitFor(() => settled.filter(Boolean).length >= round, `${round} polls to answer`, 3_000, 10);
+    await waitFor(`${round} polls to answer`, () => settled.filter(Boolean).length >= round, { timeoutMs: 3_000, intervalMs: 10, retryErrors: true });
     assert.equal(settled.filter(Boolean).length, round, `after ${round} publishes, ${round} polls answered`);
   }
   const answers = await Promise.all(polls);

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { base64url, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload, type KeyLike } from 'jose';
-import { login, startBroker, waitFor, type RunningBroker } from '../helpers/broker';
+import { login, startBroker, type RunningBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { adminApi, addUser, Api, expectError, runCli, uniqueName, type ApiResponse } from '../helpers/http-api';
 
 interface Route {
@@ -104,13 +105,12 @@ describe('authentication and authorization', { concurrency: 2 }, () => {
     assert.equal((await api.get('/v1/exchanges')).status, 200);
     // Bounded: the verifier allows a clock skew (30 s) past exp, so allow ttl + skew + margin.
     const rejected = await waitFor(
+      'the token to expire',
       async () => {
         const answer = await api.get('/v1/exchanges');
         return answer.status === 401 ? answer : undefined;
       },
-      'the token to expire',
-      60_000,
-      500,
+      { timeoutMs: 60_000, intervalMs: 500, retryErrors: true },
     );
     const rejectedAfter = Date.now() - issuedAt;
     assert.ok(rejected);

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { startBroker, waitFor } from '../helpers/broker';
+import { startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { adminApi, uniqueName, type Api, type ApiResponse } from '../helpers/http-api';
 
 const PRODUCERS = 3;
@@ -51,7 +52,7 @@ test('SIGTERM with a long poll open and publishes in flight: poll answered, exit
   const producers = Array.from({ length: PRODUCERS }, (_, p) => produce(api, load, p, acknowledged, refused));
   let producersDone = 0;
   for (const producer of producers) void producer.then(() => producersDone++);
-  await waitFor(() => acknowledged.size >= 300 || producersDone > 0, 'publishes to flow', 15_000);
+  await waitFor('publishes to flow', () => acknowledged.size >= 300 || producersDone > 0, { timeoutMs: 15_000, retryErrors: true });
   assert.equal(producersDone, 0, 'producers still publishing at SIGTERM');
 
   const signalled = performance.now();

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startZooKeeper } from '../helpers/zookeeper';
-import { REPO_ROOT, waitFor } from '../helpers/broker';
+import { REPO_ROOT } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { Api } from '../helpers/http-api';
 
 const FILES = ['mombroker.cjs', 'better_sqlite3.node'];
@@ -158,18 +159,17 @@ test('the bundle runs the cluster roles against ZooKeeper', async (t) => {
 
   // Every partition led by node-1, as the controller placed them.
   await waitFor(
+    'a leader for every partition',
     async () => {
       const response = await fetch(`${partitioner.url}/partitions`);
       if (response.status !== 200) return false;
       const map = (await response.json()) as { partitions: Array<{ leader: string | null }> };
       return map.partitions.length === 4 && map.partitions.every((p) => p.leader === 'node-1');
     },
-    'a leader for every partition',
-    20_000,
-    100,
+    { timeoutMs: 20_000, intervalMs: 100, retryErrors: true },
   );
 
   const api = new Api(gateway.url, await login(auth.url, 'admin', password));
-  await waitFor(async () => (await api.put('/v1/exchanges/bundled')).status < 300, 'the gateway to route', 20_000, 200);
+  await waitFor('the gateway to route', async () => (await api.put('/v1/exchanges/bundled')).status < 300, { timeoutMs: 20_000, intervalMs: 200, retryErrors: true });
   await publishAndPull(api, 'bundled', 'cluster-jobs');
 });

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { MOMBROKER_BIN, startBroker, tempDir, waitFor } from '../helpers/broker';
+import { MOMBROKER_BIN, startBroker, tempDir } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 
 interface CliResult {
   code: number | null;
@@ -148,7 +149,7 @@ test('client commands against a running broker', async (t) => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     child.stdin.end();
     await cli(['publish', exchange, 'stream', '"tick"']);
-    await waitFor(() => stdout.includes('"tick"'), 'the consumer to print the message');
+    await waitFor('the consumer to print the message', () => stdout.includes('"tick"'), { timeoutMs: 15_000, retryErrors: true });
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   });

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { connect, type Connection } from '../../src/client';
-import { login, startBroker, waitFor, type RunningBroker } from '../helpers/broker';
+import { login, startBroker, type RunningBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 
 async function open(t: TestContext, broker: RunningBroker, extra: Partial<Parameters<typeof connect>[0]> = {}): Promise<Connection> {
   const conn = await connect({ url: broker.url, user: 'admin', password: broker.adminPassword, ...extra });
@@ -111,7 +112,7 @@ test('SDK against a running broker', async (t) => {
       if (seen.length === 4) break;
     }
     assert.deepEqual(seen, [0, 1, 2, 3]);
-    await waitFor(async () => (await orders.stats()).in_flight === 0, 'the unyielded messages to be given back');
+    await waitFor('the unyielded messages to be given back', async () => (await orders.stats()).in_flight === 0, { timeoutMs: 15_000, retryErrors: true });
     assert.equal((await orders.stats()).depth, 6);
 
     const rest: number[] = [];
@@ -121,10 +122,10 @@ test('SDK against a running broker', async (t) => {
     }
     assert.deepEqual(rest, [4, 5, 6, 7, 8, 9]);
     // The five the loop moved past are acked; the one it broke on is given back, not acked.
-    await waitFor(async () => {
+    await waitFor('autoAck to ack five and give the last one back', async () => {
       const s = await orders.stats();
       return s.depth === 1 && s.in_flight === 0;
-    }, 'autoAck to ack five and give the last one back');
+    }, { timeoutMs: 15_000, retryErrors: true });
   });
 
   await t.test('a consumer waiting in a long poll gets a message published meanwhile', async (t) => {
@@ -166,7 +167,7 @@ test('SDK against a running broker', async (t) => {
     }
     assert.deepEqual(fromEarliest, ['before', 'after']);
     await latest.ack(fromLatest.map((m) => m.id));
-    await waitFor(async () => (await audit.stats()).in_flight === 0, 'the audit subscription to be settled');
+    await waitFor('the audit subscription to be settled', async () => (await audit.stats()).in_flight === 0, { timeoutMs: 15_000, retryErrors: true });
   });
 
   await t.test('errors carry the server code and status', async (t) => {
@@ -214,7 +215,7 @@ test('a token about to expire is renewed before it is sent', async (t) => {
   // Tokens issued now expire at about the same time as the connection's.
   const token = await login(broker.url, 'admin', broker.adminPassword);
   const expiresAt = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number }).exp * 1000;
-  await waitFor(() => Date.now() > expiresAt, 'the token to expire', 20_000, 100);
+  await waitFor('the token to expire', () => Date.now() > expiresAt, { timeoutMs: 20_000, intervalMs: 100, retryErrors: true });
   const queue = conn.queue('expiry', 'q');
   assert.deepEqual(await queue.declare(), { created: true });
   assert.equal(conn.stats().logins, 2, 'logged in again instead of sending the expired token');

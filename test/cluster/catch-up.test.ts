@@ -13,8 +13,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { expectStatus, uniqueName, type Api } from '../helpers/http-api';
-import { waitFor } from '../helpers/broker';
-import { assertNoLoss, consumeAll, leaderLogEntries, nameInPartition, queuePath, startCluster, type Cluster } from '../helpers/cluster';
+import { waitFor } from '../helpers/wait';
+import { startCluster, type Cluster } from '../helpers/cluster';
+import { leaderLogEntries } from '../helpers/replication';
+import { assertNoLoss, consumeAll, nameInPartition, queuePath } from '../helpers/workloads';
 
 const N = 600;
 const BATCH = 100;
@@ -81,7 +83,7 @@ test('catch-up: a restarted follower rejoins the ISR and serves everything; a di
     const ghostAnswer = leaderApi
       .post(`${path}/messages`, { id: ghost, payload: 'never committed' })
       .then((r) => r.status, (error: Error) => error.message);
-    await waitFor(async () => (await leaderLogEntries(cluster, A, 0, L)).some((e) => e.msgId === ghost), `the ghost entry in ${A}'s log`, 5_000);
+    await waitFor(`the ghost entry in ${A}'s log`, async () => (await leaderLogEntries(cluster, A, 0, L)).some((e) => e.msgId === ghost), { timeoutMs: 5_000, retryErrors: true });
     const isrAtKill = (await cluster.partitionInfo(0)).isr;
     await cluster.nodes.get(A)!.stop('SIGKILL');
     assert.notEqual(await ghostAnswer, 201, 'an entry only the leader had was never acknowledged');
@@ -98,7 +100,7 @@ test('catch-up: a restarted follower rejoins the ISR and serves everything; a di
     // The restored ISR still names A (it was in the ISR when the partition went offline), so
     // the map looks healthy at once: wait for the truncation itself, then for a full ISR.
     const truncation = /"msg":"truncating a divergent log suffix","node":"[^"]+","partition":0,/;
-    await waitFor(() => truncation.test(cluster.nodes.get(A)!.log()), `${A} to truncate its divergent suffix of partition 0`, 30_000, 100);
+    await waitFor(`${A} to truncate its divergent suffix of partition 0`, () => truncation.test(cluster.nodes.get(A)!.log()), { timeoutMs: 30_000, intervalMs: 100, retryErrors: true });
     await cluster.waitHealthy();
 
     // The truncated node leads: the ghost is nowhere, every acknowledged message is there.

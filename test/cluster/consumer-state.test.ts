@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expectError, expectStatus, uniqueName, type WireMessage } from '../helpers/http-api';
-import { consumeAll, nameInPartition, queuePath, startCluster } from '../helpers/cluster';
+import { startCluster } from '../helpers/cluster';
+import { consumeAll, nameInPartition, queuePath } from '../helpers/workloads';
 
 test('consumer state: acks, nacks, dead letters and subscriptions survive a leader failover', { timeout: 180_000 }, async (t) => {
   const cluster = await startCluster(t, { nodes: 3, partitions: 4 });

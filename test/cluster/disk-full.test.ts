@@ -11,9 +11,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { uniqueName } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, findPartition, nameInPartition, queuePath, startCluster, startProducers } from '../helpers/cluster';
+import { startCluster } from '../helpers/cluster';
+import { assertNoLoss, consumeAll, findPartition, nameInPartition, queuePath, startProducers } from '../helpers/workloads';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs';
 
 const DISK_MIB = 48;
@@ -40,7 +41,7 @@ test('a follower with a full disk leaves the ISR, hands over its leaderships, ca
 
   const producers = [followed, led].map((queue) => startProducers(api, queuePath(exchange, queue), { producers: 2, maxEach: 20_000, maxMs: 120_000 }));
   try {
-    await waitFor(() => producers.every((run) => run.acked.size >= 200), 'publishes acknowledged before the disk fills', 30_000, 50);
+    await waitFor('publishes acknowledged before the disk fills', () => producers.every((run) => run.acked.size >= 200), { timeoutMs: 30_000, intervalMs: 50, retryErrors: true });
 
     const filledAt = Date.now();
     disks.get(victim)!.fill();

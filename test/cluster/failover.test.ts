@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { uniqueName } from '../helpers/http-api';
-import { nameInPartition, queuePath, startCluster, type Cluster } from '../helpers/cluster';
+import { startCluster, type Cluster } from '../helpers/cluster';
+import { nameInPartition, queuePath } from '../helpers/workloads';
 
 const MARGIN_MS = 2_000;
 
@@ -76,7 +77,7 @@ test('failover: publishes to a dead leader\'s partitions succeed again within se
     // Its old session's expiry may also move the partition to another replica meanwhile; let
     // the map settle on a running leader at its current address, serving the queue again.
     await cluster.waitPartition(0, (p) => p.leader !== null && p.node_location === cluster.nodes.get(p.leader)?.url, 'a leader at its current address', 20_000);
-    await waitFor(async () => (await api.get(queuePath(exchange, queue))).status === 200, 'the queue served again', 20_000, 100);
+    await waitFor('the queue served again', async () => (await api.get(queuePath(exchange, queue))).status === 200, { timeoutMs: 20_000, intervalMs: 100, retryErrors: true });
     const response = await api.post(`${queuePath(exchange, queue)}/messages`, { payload: 'after a quick restart' });
     assert.equal(response.status, 201, `publish after the restart: ${response.status} ${response.text}`);
     const after = await cluster.partitionInfo(0);

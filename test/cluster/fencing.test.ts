@@ -16,7 +16,9 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { test } from 'node:test';
 import { expectStatus, uniqueName, type Api } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, nameInPartition, queuePath, rawFetch, startCluster } from '../helpers/cluster';
+import { startCluster } from '../helpers/cluster';
+import { rawFetch } from '../helpers/replication';
+import { assertNoLoss, consumeAll, nameInPartition, queuePath } from '../helpers/workloads';
 
 /** After the session timeout, this much more for the fence to act and requests in flight to end. */
 const FENCE_MARGIN_MS = 1_500;

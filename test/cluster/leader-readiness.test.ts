@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expectStatus, uniqueName } from '../helpers/http-api';
-import { nameInPartition, queuePath, startCluster } from '../helpers/cluster';
+import { startCluster } from '../helpers/cluster';
+import { nameInPartition, queuePath } from '../helpers/workloads';
 
 test('a leader that has not caught up answers 503, then serves what was acknowledged before the failover', { timeout: 180_000 }, async (t) => {
   const cluster = await startCluster(t, { nodes: 3, partitions: 2, replicaLagMaxMs: 3_000 });

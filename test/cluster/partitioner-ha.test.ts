@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { expectStatus, uniqueName } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, nameInPartition, queuePath, startCluster, type ClusterProcess, type PartitionMap } from '../helpers/cluster';
+import { startCluster, type PartitionMap } from '../helpers/cluster';
+import type { ClusterProcess } from '../helpers/managed-process';
+import { assertNoLoss, consumeAll, nameInPartition, queuePath } from '../helpers/workloads';
 
 async function mapFrom(url: string): Promise<PartitionMap> {
   const response = await fetch(`${url}/partitions`);
@@ -41,13 +43,12 @@ test('partitioner HA: the standby takes over as controller and still fails nodes
     const killedAt = performance.now();
     await active.stop('SIGKILL');
     const after = (await waitFor(
+      `${standby.id} to become the controller`,
       async () => {
         const map = await mapFrom(standby.url);
         return map.controller?.id === standby.id ? map : false;
       },
-      `${standby.id} to become the controller`,
-      30_000,
-      50,
+      { timeoutMs: 30_000, intervalMs: 50, retryErrors: true },
     )) as PartitionMap;
     console.log(`controller takeover: ${Math.round(performance.now() - killedAt)} ms after SIGKILL of ${active.id} (session timeout ${cluster.sessionTimeoutMs} ms)`);
     assert.ok(after.controller!.epoch > epochBefore, `controller epoch ${after.controller!.epoch} > ${epochBefore}`);

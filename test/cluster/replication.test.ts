@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { uniqueName } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, queuePath, startCluster, startProducers, type Cluster } from '../helpers/cluster';
+import { startCluster, type Cluster } from '../helpers/cluster';
+import { assertNoLoss, consumeAll, queuePath, startProducers } from '../helpers/workloads';
 
 const PRODUCERS = 2;
 const MAX_EACH = 1_500;
@@ -26,10 +27,10 @@ async function publishThroughKill(cluster: Cluster, exchange: string, queue: str
 
   const run = startProducers(api, path, { producers: PRODUCERS, maxEach: MAX_EACH, maxMs: MAX_PRODUCE_MS });
   try {
-    await waitFor(() => run.acked.size >= BEFORE_KILL, `${BEFORE_KILL} acknowledged publishes before the kill`, 20_000);
+    await waitFor(`${BEFORE_KILL} acknowledged publishes before the kill`, () => run.acked.size >= BEFORE_KILL, { timeoutMs: 20_000, retryErrors: true });
     const killedAt = Date.now();
     await cluster.nodes.get(target)!.stop('SIGKILL');
-    await waitFor(() => run.ackedSince(killedAt) >= AFTER_KILL, `${AFTER_KILL} acknowledged publishes after killing ${target}`, 25_000);
+    await waitFor(`${AFTER_KILL} acknowledged publishes after killing ${target}`, () => run.ackedSince(killedAt) >= AFTER_KILL, { timeoutMs: 25_000, retryErrors: true });
   } finally {
     await run.stop();
   }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expectError, expectStatus, uniqueName } from '../helpers/http-api';
-import { consumeAll, nameInPartition, queuePath, startCluster, type Cluster } from '../helpers/cluster';
+import { startCluster, type Cluster } from '../helpers/cluster';
+import { consumeAll, nameInPartition, queuePath } from '../helpers/workloads';
 
 const NODE_ID = /^node-\d+$/;
 

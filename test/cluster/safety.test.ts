@@ -11,9 +11,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { expectError, expectStatus, uniqueName } from '../helpers/http-api';
-import { assertNoLoss, consumeAll, findPartition, nameInPartition, queuePath, startCluster, type PartitionInfo } from '../helpers/cluster';
+import { startCluster, type PartitionInfo } from '../helpers/cluster';
+import { assertNoLoss, consumeAll, findPartition, nameInPartition, queuePath } from '../helpers/workloads';
 
 const GATEWAY_DEADLINE_MS = 3_000;
 
@@ -54,10 +55,9 @@ test('safety: below min ISR nothing is acknowledged; no unclean leader election'
     try {
       // Every partition ends up led by the survivor with an ISR of itself alone.
       await waitFor(
-        async () => (await cluster.partitionMap()).partitions.every((p) => p.leader === survivor && p.isr.join() === survivor),
         `every partition led by ${survivor} with ISR [${survivor}]`,
-        30_000,
-        100,
+        async () => (await cluster.partitionMap()).partitions.every((p) => p.leader === survivor && p.isr.join() === survivor),
+        { timeoutMs: 30_000, intervalMs: 100, retryErrors: true },
       );
       const direct = await cluster.nodeApi(survivor);
       for (const queue of [own, moved]) {
@@ -119,7 +119,7 @@ test('safety: below min ISR nothing is acknowledged; no unclean leader election'
     await cluster.nodes.get(stale)!.restart();
     const staleNode = cluster.nodes.get(stale)!;
     // The partitioner (and its controller) have seen the stale replica register…
-    await waitFor(async () => (await cluster.partitionMap()).nodes.some((n) => n.id === stale && n.http === staleNode.url), `${stale} registered`, 15_000, 50);
+    await waitFor(`${stale} registered`, async () => (await cluster.partitionMap()).nodes.some((n) => n.id === stale && n.http === staleNode.url), { timeoutMs: 15_000, intervalMs: 50, retryErrors: true });
     // …and for a while afterwards no partition whose ISR it left gets it as leader.
     const observedUntil = Date.now() + 3_000;
     let samples = 0;

@@ -12,7 +12,7 @@ import { ZooKeeperCoordinator, type ZooKeeperCoordinatorOptions } from '../../sr
 import { isMomError, MomError } from '../../src/core/errors';
 import { Logger, parseLogLevel, silentLogger } from '../../src/runtime/logger';
 import { freePort, startProxy, startZooKeeper } from '../helpers/zookeeper';
-import { waitUntil } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 
 /** MOM_LOG_LEVEL=debug shows the coordinators' logs. */
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
@@ -72,17 +72,17 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     const observer = await coordinator(st, root);
     const seen: NodeInfo[][] = [];
     observer.watchNodes((nodes) => seen.push(nodes));
-    await waitUntil('the first (empty) node list', () => seen.length > 0);
+    await waitFor('the first (empty) node list', () => seen.length > 0);
     assert.deepEqual(seen[0], []);
 
     const member = await coordinator(st, root);
     await member.registerNode(nodeInfo('node-1'));
     assert.deepEqual(await observer.listNodes(), [nodeInfo('node-1')]);
-    await waitUntil('node-1 in the watch', () => seen.at(-1)?.some((n) => n.id === 'node-1'));
+    await waitFor('node-1 in the watch', () => seen.at(-1)?.some((n) => n.id === 'node-1'));
 
     // Registering again (same id) updates the data in place.
     await member.registerNode({ ...nodeInfo('node-1'), version: '0.2.0' });
-    await waitUntil('the updated registration', () => seen.at(-1)?.[0]?.version === '0.2.0');
+    await waitFor('the updated registration', () => seen.at(-1)?.[0]?.version === '0.2.0');
     await rejectsWithCode(member.registerNode(nodeInfo('node-2')), 'conflict');
 
     // A late listener gets the current list at once.
@@ -91,7 +91,7 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
 
     await member.close();
     await member.close(); // idempotent
-    await waitUntil('node-1 gone from the watch', () => seen.at(-1)?.length === 0);
+    await waitFor('node-1 gone from the watch', () => seen.at(-1)?.length === 0);
     assert.deepEqual(await observer.listNodes(), []);
     await rejectsWithCode(member.listNodes(), 'unavailable');
   });
@@ -112,7 +112,7 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     const c = await coordinator(st, root);
     const seen: PartitionState[][] = [];
     c.watchPartitions((states) => seen.push(states));
-    await waitUntil('the first (empty) partition map', () => seen.length > 0);
+    await waitFor('the first (empty) partition map', () => seen.length > 0);
 
     assert.equal(await c.createPartition(assignment(0, 'node-1')), true);
     assert.equal(await c.createPartition(assignment(0, 'node-2')), false);
@@ -136,7 +136,7 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     assert.equal(await c.casPartition(assignment(9, 'node-3'), 0), undefined, 'no such partition');
     assert.deepEqual(await c.getPartition(0), written);
 
-    await waitUntil('the watch to show the new leader of 0', () => {
+    await waitFor('the watch to show the new leader of 0', () => {
       const map = seen.at(-1);
       return map?.length === 2 && map[0]!.leader === 'node-2' && map[0]!.version === 1 && map[1]!.leader === null;
     });
@@ -176,7 +176,7 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     let bElected = false;
     void eb.elected.then(() => (bElected = true));
     // b is queued behind a: its candidate node exists and it is not the controller.
-    await waitUntil('two candidates', async () => ((await raw.getChildren(`${root}/controller_election`)) ?? []).length === 2);
+    await waitFor('two candidates', async () => ((await raw.getChildren(`${root}/controller_election`)) ?? []).length === 2);
     assert.equal(eb.isLeader(), false);
     assert.equal(bElected, false);
 
@@ -193,7 +193,7 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     await eb.resign();
     await eb.resign(); // idempotent
     assert.equal(eb.isLeader(), false);
-    await waitUntil('the controller node to go', async () => (await raw.exists(`${root}/controller`)) === undefined);
+    await waitFor('the controller node to go', async () => (await raw.exists(`${root}/controller`)) === undefined);
     assert.deepEqual((await raw.getChildren(`${root}/controller_election`)) ?? [], []);
   });
 
@@ -251,7 +251,7 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     a.watchNodes((nodes) => aSeen.push(nodes));
     const bSeen: NodeInfo[][] = [];
     b.watchNodes((nodes) => bSeen.push(nodes));
-    await waitUntil('b to see node-1', () => bSeen.at(-1)?.some((n) => n.id === 'node-1'));
+    await waitFor('b to see node-1', () => bSeen.at(-1)?.some((n) => n.id === 'node-1'));
 
     const ea = a.campaign('partitioner-a');
     const epochA = await ea.elected;
@@ -262,25 +262,25 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     const sessionBefore = a.sessionId();
 
     proxy.cut();
-    await waitUntil("a to notice it's cut off", () => a.sessionState() === 'disconnected');
+    await waitFor("a to notice it's cut off", () => a.sessionState() === 'disconnected');
     // ZooKeeper expires the session after its timeout: node-1 goes, b takes over as controller.
-    await waitUntil('node-1 to expire', () => bSeen.at(-1)?.length === 0, 4 * SESSION_TIMEOUT_MS + 10_000);
+    await waitFor('node-1 to expire', () => bSeen.at(-1)?.length === 0, { timeoutMs: 4 * SESSION_TIMEOUT_MS + 10_000 });
     const epochB = await eb.elected;
     assert.equal(epochB, epochA + 1);
     assert.equal(ea.isLeader(), true, 'a cannot know yet: it learns of the expiry when it reconnects');
 
     proxy.heal();
-    await waitUntil(() => `a's new session (states: ${states.join(', ')})`, () => states.includes('expired') && states.lastIndexOf('connected') > states.indexOf('expired'));
+    await waitFor(() => `a's new session (states: ${states.join(', ')})`, () => states.includes('expired') && states.lastIndexOf('connected') > states.indexOf('expired'));
     assert.equal(a.sessionState(), 'connected');
     assert.notEqual(a.sessionId(), sessionBefore);
     assert.equal(deposed, 1);
     assert.equal(ea.isLeader(), false);
 
     // Registration is back, seen by b and by a's own (re-armed) watch.
-    await waitUntil('b to see node-1 again', () => bSeen.at(-1)?.some((n) => n.id === 'node-1'));
+    await waitFor('b to see node-1 again', () => bSeen.at(-1)?.some((n) => n.id === 'node-1'));
     assert.deepEqual((await b.listNodes()).map((n) => n.id), ['node-1']);
     await b.registerNode(nodeInfo('node-2'));
-    await waitUntil("a's watch to see node-2", () => aSeen.at(-1)?.map((n) => n.id).join() === 'node-1,node-2');
+    await waitFor("a's watch to see node-2", () => aSeen.at(-1)?.map((n) => n.id).join() === 'node-1,node-2');
 
     // The deposed controller's writes are refused; the new one's go through.
     const p0 = (await a.getPartition(0))!;
@@ -300,11 +300,11 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     const sessionBefore = a.sessionId();
 
     proxy.cut();
-    await waitUntil('a disconnected', () => a.sessionState() === 'disconnected');
+    await waitFor('a disconnected', () => a.sessionState() === 'disconnected');
     // Work issued while disconnected waits for the connection (bounded by the operation timeout).
     const pending = a.createExchange('during-cut');
     proxy.heal();
-    await waitUntil('a reconnected', () => a.sessionState() === 'connected');
+    await waitFor('a reconnected', () => a.sessionState() === 'connected');
     assert.equal((await pending).created, true);
     assert.deepEqual(states, ['disconnected', 'connected']);
     assert.equal(a.sessionId(), sessionBefore);
@@ -318,15 +318,15 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     await a.registerNode(nodeInfo('node-1'));
     const frozenAt = Date.now();
     proxy.freeze(); // sockets stay open, nothing comes back
-    await waitUntil('a to drop the silent connection', () => a.sessionState() === 'disconnected', 4 * SESSION_TIMEOUT_MS);
+    await waitFor('a to drop the silent connection', () => a.sessionState() === 'disconnected', { timeoutMs: 4 * SESSION_TIMEOUT_MS });
     const noticedAfter = Date.now() - frozenAt;
     assert.ok(noticedAfter <= 1.5 * SESSION_TIMEOUT_MS, `noticed after ${noticedAfter} ms`);
     // Reconnection attempts reach a server that accepts the socket and never answers the
     // session request: each is given up after a deadline and tried again.
     const attempts = proxy.accepted();
-    await waitUntil('a second unanswered reconnection attempt', () => proxy.accepted() >= attempts + 2, 4 * SESSION_TIMEOUT_MS);
+    await waitFor('a second unanswered reconnection attempt', () => proxy.accepted() >= attempts + 2, { timeoutMs: 4 * SESSION_TIMEOUT_MS });
     proxy.heal();
-    await waitUntil('a connected again', () => a.sessionState() === 'connected');
+    await waitFor('a connected again', () => a.sessionState() === 'connected');
     assert.deepEqual((await a.listNodes()).map((n) => n.id), ['node-1']);
   });
 
@@ -342,7 +342,7 @@ test('ZooKeeperCoordinator against a real ZooKeeper', async (t) => {
     const states: SessionState[] = [];
     a.onSessionState((state) => states.push(state));
     await own.restart!();
-    await waitUntil(() => `a disconnected then connected (states: ${states.join(', ')})`, () => states.includes('disconnected') && a.sessionState() === 'connected');
+    await waitFor(() => `a disconnected then connected (states: ${states.join(', ')})`, () => states.includes('disconnected') && a.sessionState() === 'connected');
     assert.equal(a.sessionId(), sessionBefore);
     assert.deepEqual((await a.listNodes()).map((n) => n.id), ['node-1']);
     assert.deepEqual((await a.listExchanges()).map((e) => e.name), ['logs']);

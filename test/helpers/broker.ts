@@ -129,19 +129,3 @@ export async function login(url: string, user: string, pass: string): Promise<st
   if (response.status !== 200) throw new Error(`login as ${user} failed: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { token: string }).token;
 }
-
-/** Polls `condition` until it returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T>(condition: () => Promise<T> | T, what: string, timeoutMs = 15_000, intervalMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await condition();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { consumeLoop } from '../../src/loadgen/workload';
 import { connect, type Queue } from '../../src/client';
-import { startBroker, waitFor } from '../helpers/broker';
+import { startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 
 test('consumeLoop keeps pulling while an ack is unanswered, then acks the rest in one request', async (t) => {
   const broker = await startBroker(t);
@@ -41,11 +42,11 @@ test('consumeLoop keeps pulling while an ack is unanswered, then acks the rest i
     onAcked: (count) => (acked += count),
   });
 
-  await waitFor(() => received.length === 25, 'every message pulled while the first ack is held');
+  await waitFor('every message pulled while the first ack is held', () => received.length === 25, { timeoutMs: 15_000, retryErrors: true });
   assert.equal(ackRequests.length, 1, 'no second ack request while the first is unanswered');
   assert.equal(ackRequests[0]!.length, 5);
   releaseFirstAck();
-  await waitFor(() => acked === 25, 'all 25 acked');
+  await waitFor('all 25 acked', () => acked === 25, { timeoutMs: 15_000, retryErrors: true });
   stop.abort();
   await loop;
 

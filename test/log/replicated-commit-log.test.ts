@@ -12,7 +12,8 @@ import { ReplicationPeers } from '../../src/replication/replication-client';
 import { ReplicationServer } from '../../src/replication/replication-server';
 import { silentLogger } from '../../src/runtime/logger';
 import { NodeStore } from '../../src/store/node-store';
-import { waitFor } from '../helpers/broker';
+import { fetchOnce } from '../helpers/replication';
+import { waitFor } from '../helpers/wait';
 
 const SECRET = 'test-cluster-secret';
 
@@ -88,7 +89,7 @@ test('a commit is answered only once the follower has the entries, and both appl
   startFollower(t, followerStore, server.address());
   await pending;
   assert.ok(followerStore.position(0).logEnd >= 4, 'the follower holds every committed entry');
-  await waitFor(() => followerStore.position(0).applied >= 4, 'follower to apply up to the high watermark');
+  await waitFor('follower to apply up to the high watermark', () => followerStore.position(0).applied >= 4, { timeoutMs: 15_000, retryErrors: true });
   const inbox = followerStore.catalog.inbox('q:ex/q');
   assert.ok(inbox, 'the queue exists on the follower');
   assert.deepEqual(followerStore.readyAfter(0, inbox.id, -1, 10).map((row) => row.msg_id), ['m1', 'm2']);
@@ -104,7 +105,7 @@ test('acks=leader answers after the local append; acks=all waits for the ISR', a
 test('with the follower gone the leader shrinks the ISR and refuses writes below min ISR', async (t) => {
   const leaderStore = tempStore(t);
   const { log, coordinator } = await startLeader(t, leaderStore, { minIsr: 2 });
-  await waitFor(async () => (await coordinator.getPartition(0))?.isr.join() === 'a', 'ISR to shrink to the leader alone', 10_000);
+  await waitFor('ISR to shrink to the leader alone', async () => (await coordinator.getPartition(0))?.isr.join() === 'a', { timeoutMs: 10_000, retryErrors: true });
   assert.deepEqual([...log.inSyncReplicas()], ['a']);
   await assert.rejects(log.commit([publish('refused')], 'all'), (error: { code?: string }) => error.code === 'not_enough_replicas');
 });
@@ -113,10 +114,10 @@ test('a follower that comes back catches up and rejoins the ISR', async (t) => {
   const leaderStore = tempStore(t);
   const followerStore = tempStore(t);
   const { log, coordinator, server } = await startLeader(t, leaderStore, { minIsr: 1 });
-  await waitFor(async () => (await coordinator.getPartition(0))?.isr.join() === 'a', 'ISR to shrink', 10_000);
+  await waitFor('ISR to shrink', async () => (await coordinator.getPartition(0))?.isr.join() === 'a', { timeoutMs: 10_000, retryErrors: true });
   await log.commit([publish('while-away-1'), publish('while-away-2')], 'all');
   startFollower(t, followerStore, server.address());
-  await waitFor(async () => (await coordinator.getPartition(0))?.isr.includes('b'), 'follower to rejoin the ISR', 10_000);
+  await waitFor('follower to rejoin the ISR', async () => (await coordinator.getPartition(0))?.isr.includes('b'), { timeoutMs: 10_000, retryErrors: true });
   assert.ok(followerStore.position(0).logEnd >= leaderStore.position(0).logEnd - 1);
 });
 
@@ -136,7 +137,7 @@ test('a follower with a divergent uncommitted suffix truncates it by leader epoc
   const { log, server } = await startLeader(t, leaderStore, { epoch: 2, minIsr: 1 });
   await log.commit([publish('kept')], 'leader');
   startFollower(t, followerStore, server.address(), 2);
-  await waitFor(() => followerStore.readLog(0, 0, 10).some((e) => e.entry.type === 'publish' && e.entry.message.id === 'kept'), 'follower to fetch the new entries');
+  await waitFor('follower to fetch the new entries', () => followerStore.readLog(0, 0, 10).some((e) => e.entry.type === 'publish' && e.entry.message.id === 'kept'), { timeoutMs: 15_000, retryErrors: true });
   const ids = followerStore.readLog(0, 0, 10).map((e) => (e.entry.type === 'publish' ? e.entry.message.id : e.entry.type));
   assert.deepEqual(ids, ['epoch.start', 'epoch.start', 'kept']);
   assert.equal(followerStore.lastEpoch(0), 2);
@@ -146,13 +147,9 @@ test('fetches without the cluster secret, or for another epoch, are refused', as
   const leaderStore = tempStore(t);
   const { server } = await startLeader(t, leaderStore);
   const request = { partition: 0, followerId: 'b', leaderEpoch: 1, fetchOffset: 0, lastFetchedEpoch: 0, maxWaitMs: 0, maxEntries: 10 };
-  const wrong = new ReplicationPeers('wrong-secret');
-  t.after(() => wrong.close());
-  await assert.rejects(wrong.fetch(server.address(), request, 5_000), /cluster secret/);
-  const right = new ReplicationPeers(SECRET);
-  t.after(() => right.close());
-  await assert.rejects(right.fetch(server.address(), { ...request, leaderEpoch: 7 }, 5_000), (error: { code?: string }) => error.code === 'stale_epoch');
-  const ok = await right.fetch(server.address(), request, 5_000);
+  await assert.rejects(fetchOnce(server.address(), request, 'wrong-secret'), /cluster secret/);
+  await assert.rejects(fetchOnce(server.address(), { ...request, leaderEpoch: 7 }, SECRET), (error: { code?: string }) => error.code === 'stale_epoch');
+  const ok = await fetchOnce(server.address(), request, SECRET);
   assert.equal(ok.leaderEpoch, 1);
 });
 

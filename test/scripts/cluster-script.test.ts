@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
 import { partitionOf } from '../../src/core/hash';
-import { REPO_ROOT, login, waitFor } from '../helpers/broker';
+import { REPO_ROOT, login } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { Api } from '../helpers/http-api';
 
 const SCRIPT = join(REPO_ROOT, 'scripts', 'cluster.sh');
@@ -166,7 +167,7 @@ test('up, status, failover through the gateway after kill, start, down', { timeo
   const exchange = 'orders';
   const { queue, partition } = queueFor(exchange);
   const path = `/v1/exchanges/${exchange}/queues/${queue}`;
-  await waitFor(async () => (await api.put(`/v1/exchanges/${exchange}`)).status < 300, 'declaring the exchange through the gateway', 20_000, 200);
+  await waitFor('declaring the exchange through the gateway', async () => (await api.put(`/v1/exchanges/${exchange}`)).status < 300, { timeoutMs: 20_000, intervalMs: 200, retryErrors: true });
   await api.declareQueue(exchange, queue);
   const [firstId] = await api.publish(path, [{ payload: { n: 1 } }]);
   const stats = await api.get(path);
@@ -226,10 +227,9 @@ test('up, status, failover through the gateway after kill, start, down', { timeo
   assert.match(again.stdout, new RegExp(`^${victim}\\s+\\S+\\s+${newPid}\\s+alive`, 'm'), again.stdout);
   // It catches up and rejoins the ISR of the partition it lost.
   await waitFor(
-    async () => (await partitionMap(partitionerUrl)).find((p) => p.partition === partition)!.isr.includes(victim),
     `${victim} back in the ISR of partition ${partition}`,
-    30_000,
-    200,
+    async () => (await partitionMap(partitionerUrl)).find((p) => p.partition === partition)!.isr.includes(victim),
+    { timeoutMs: 30_000, intervalMs: 200, retryErrors: true },
   );
   const doubleStart = run(dir, ['start', victim]);
   assert.notEqual(doubleStart.code, 0);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { DEFAULT_QUEUE_OPTIONS, type LogEntry } from '../../src/core/entries';
 import { NodeStore } from '../../src/store/node-store';
-import { waitUntil } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 
 function openStore(t: TestContext, dir = mkdtempSync(join(tmpdir(), 'mom-store-'))): { store: NodeStore; dir: string } {
   const store = NodeStore.open(dir, 'batch');
@@ -129,7 +129,7 @@ test('syncWithin: writes answered at commit get one sync for the whole interval'
     store.writes.syncWithin(500, (error) => assert.fail(String(error)));
   }
   assert.equal(store.writes.syncs, before, 'nothing synced before the interval ends');
-  await waitUntil('the interval sync', () => store.writes.syncs > before);
+  await waitFor('the interval sync', () => store.writes.syncs > before);
   await store.writes.idle();
   assert.equal(store.writes.syncs - before, 1, 'one sync covered all five writes');
 });
@@ -222,7 +222,7 @@ test('a write the disk refuses leaves memory as the database is: log end, applie
   await assert.rejects(commit(store, 0, 1, [publish('q', 'later')]), (error: { code?: string }) => error.code === 'insufficient_storage');
 
   freeDisk();
-  await waitUntil('the probe to find the disk writable again', () => store.health.writable, 10_000);
+  await waitFor('the probe to find the disk writable again', () => store.health.writable, { timeoutMs: 10_000 });
   // The same entries are fetched again from the same offset, and stored this time without a hole.
   await store.writes.submit(copyAll);
   assert.deepEqual(store.readLog(0, before.logEnd, 10).map((e) => e.offset), [before.logEnd, before.logEnd + 1, before.logEnd + 2]);

@@ -3,8 +3,6 @@
  * routes to the leader of their partition, exchange routes to any live node.
  */
 import { Router, type RequestContext } from '../../http/router';
-import type { TokenVerifier } from '../../http/token-verifier';
-import type { Logger } from '../../runtime/logger';
 import { Forwarder, type ForwardTarget, type RouteSource } from './forwarder';
 import type { PartitionMap } from '../../coordination/partition-map';
 
@@ -64,33 +62,4 @@ export function routeSourceFromTable(table: PartitionMap): RouteSource {
       return table.all().find((route) => route.node_location !== null)?.node_location ?? null;
     },
   };
-}
-
-export interface GatewayApiOptions {
-  /** A started PartitionMap (shared with MOM-py's POST /send). */
-  routingTable: PartitionMap;
-  verifier: TokenVerifier;
-  logger: Logger;
-  bodyLimit: number;
-  /** `gatewayRetryDeadlineMs`: how long to retry during a failover before answering 503. */
-  retryDeadlineMs: number;
-}
-
-export interface GatewayApi {
-  router: Router;
-  forwarder: Forwarder;
-  /** Lets forwarded requests finish, then closes the node pools. Idempotent. */
-  close(): Promise<void>;
-}
-
-/** The gateway's /v1 proxy over the cached partition map, ready to mount on the HttpServer. */
-export function startGatewayApi(options: GatewayApiOptions): GatewayApi {
-  const forwarder = new Forwarder({
-    routes: routeSourceFromTable(options.routingTable),
-    verifier: options.verifier,
-    logger: options.logger,
-    bodyLimit: options.bodyLimit,
-    retryDeadlineMs: options.retryDeadlineMs,
-  });
-  return { router: buildGatewayApi(forwarder), forwarder, close: () => forwarder.close() };
 }

@@ -19,7 +19,7 @@ import { TokenIssuer } from '../../../src/roles/auth/token-issuer';
 import { Forwarder, type ForwarderOptions, type RouteSource } from '../../../src/roles/gateway/forwarder';
 import { buildGatewayApi } from '../../../src/roles/gateway/gateway-api';
 import type { Route } from '../../../src/coordination/partition-map';
-import { waitUntil } from '../../helpers/wait';
+import { waitFor } from '../../helpers/wait';
 
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
 const PARTITIONS = 8;
@@ -295,10 +295,10 @@ test('a client that gives up a long poll takes the upstream request with it', as
   const gw = await gateway(t, new TestRoutes(node.url));
   const abort = new AbortController();
   const call = gw.call('GET', '/v1/exchanges/logs/queues/jobs/messages?wait_ms=30000', { signal: abort.signal });
-  await waitUntil('the node to hold the long poll', () => node.seen.length === 1);
+  await waitFor('the node to hold the long poll', () => node.seen.length === 1);
   abort.abort();
   await assert.rejects(call);
-  await waitUntil('the upstream request to be closed', () => upstreamClosed);
+  await waitFor('the upstream request to be closed', () => upstreamClosed);
 });
 
 test('a long poll given up while it waits for a pooled connection never reaches the node', async (t) => {
@@ -309,7 +309,7 @@ test('a long poll given up while it waits for a pooled connection never reaches 
   });
   const gw = await gateway(t, new TestRoutes(node.url), { connectionsPerNode: 1 });
   const holding = gw.call('GET', '/v1/exchanges/logs/queues/jobs/messages?wait_ms=30000');
-  await waitUntil('the node to hold the first long poll', () => node.seen.length === 1);
+  await waitFor('the node to hold the first long poll', () => node.seen.length === 1);
   const abort = new AbortController();
   const queued = gw.call('GET', '/v1/exchanges/logs/queues/other/messages?wait_ms=20000', { signal: abort.signal });
   // The second long poll waits in the pool behind the first; its client leaves meanwhile.

@@ -16,7 +16,8 @@ import { createTokenVerifier } from '../../../src/http/token-verifier';
 import { Logger, parseLogLevel } from '../../../src/runtime/logger';
 import { loadOrCreateSigningKey } from '../../../src/roles/auth/signing-key';
 import { TokenIssuer } from '../../../src/roles/auth/token-issuer';
-import { startGatewayApi } from '../../../src/roles/gateway/gateway-api';
+import { Forwarder } from '../../../src/roles/gateway/forwarder';
+import { buildGatewayApi, routeSourceFromTable } from '../../../src/roles/gateway/gateway-api';
 import { PartitionMap } from '../../../src/coordination/partition-map';
 import { Controller } from '../../../src/roles/partitioner/controller';
 import { startZooKeeper } from '../../helpers/zookeeper';
@@ -75,13 +76,14 @@ test('through the gateway, a request follows a failover to the new leader', asyn
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const key = await loadOrCreateSigningKey(dir);
   const { token } = await new TokenIssuer(key, { ttlSeconds: 600 }).issue({ userId: 1, username: 'alice', admin: true, grants: [] });
-  const api = startGatewayApi({ routingTable: table, verifier: createTokenVerifier({ jwks: key.jwks }), logger, bodyLimit: 1024 * 1024, retryDeadlineMs: 10_000 });
+  // Wired as the gateway role wires it (src/roles/broker-process.ts).
+  const forwarder = new Forwarder({ routes: routeSourceFromTable(table), verifier: createTokenVerifier({ jwks: key.jwks }), logger, bodyLimit: 1024 * 1024, retryDeadlineMs: 10_000 });
   const http = new HttpServer({ host: '127.0.0.1', port: 0, logger });
-  http.mount(api.router);
+  http.mount(buildGatewayApi(forwarder));
   await http.start();
   t.after(async () => {
     await http.close();
-    await api.close();
+    await forwarder.close();
   });
 
   const publish = async (): Promise<{ status: number; body: unknown }> => {

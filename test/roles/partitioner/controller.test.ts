@@ -12,7 +12,7 @@ import { Logger, parseLogLevel } from '../../../src/runtime/logger';
 import { Controller, type ControllerOptions } from '../../../src/roles/partitioner/controller';
 import { assignReplicas } from '../../../src/roles/partitioner/placement';
 import { startProxy, startZooKeeper } from '../../helpers/zookeeper';
-import { waitUntil } from '../../helpers/wait';
+import { waitFor } from '../../helpers/wait';
 
 /** MOM_LOG_LEVEL=debug shows the controllers' logs. */
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
@@ -54,7 +54,7 @@ test('the controller against a real ZooKeeper', async (t) => {
     const root = newRoot();
     for (const id of ['n1', 'n2', 'n3', 'n4']) await node(st, root, id);
     const { coordinator: c, controller: ctl } = await controller(st, root, 'p1');
-    const states = await waitUntil('6 partitions', () => partitions(c, 6));
+    const states = await waitFor('6 partitions', () => partitions(c, 6));
     assert.equal(ctl.status().active, true);
     for (const state of states) {
       const replicas = assignReplicas(state.partition, ['n1', 'n2', 'n3', 'n4'], 3);
@@ -71,12 +71,12 @@ test('the controller against a real ZooKeeper', async (t) => {
     const root = newRoot();
     // A grace far beyond the test: the only way to place is with RF (2) nodes registered.
     const { coordinator: c, controller: ctl } = await controller(st, root, 'p1', { partitions: 3, replicationFactor: 2, placementGraceMs: 600_000 });
-    await waitUntil('the controller to be active', () => ctl.status().active);
+    await waitFor('the controller to be active', () => ctl.status().active);
     await ctl.whenIdle();
     assert.deepEqual(await c.listPartitions(), [], 'nothing is placed before a node exists');
     await node(st, root, 'n1');
     await node(st, root, 'n2');
-    const states = await waitUntil('3 partitions', () => partitions(c, 3));
+    const states = await waitFor('3 partitions', () => partitions(c, 3));
     for (const state of states) assert.deepEqual(state.replicas, assignReplicas(state.partition, ['n1', 'n2'], 2));
   });
 
@@ -86,7 +86,7 @@ test('the controller against a real ZooKeeper', async (t) => {
     await node(st, root, 'n1');
     await node(st, root, 'n2');
     const { coordinator: c } = await controller(st, root, 'p1', { partitions: 3, replicationFactor: 3, placementGraceMs: 300 });
-    const states = await waitUntil('3 partitions', () => partitions(c, 3));
+    const states = await waitFor('3 partitions', () => partitions(c, 3));
     assert.ok(Date.now() - started >= 300, 'not before the grace period');
     for (const state of states) {
       assert.deepEqual(state.replicas, assignReplicas(state.partition, ['n1', 'n2'], 3));
@@ -100,12 +100,12 @@ test('the controller against a real ZooKeeper', async (t) => {
     const nodes = new Map<string, ZooKeeperCoordinator>();
     for (const id of ['n1', 'n2', 'n3']) nodes.set(id, await node(st, root, id));
     const { coordinator: c } = await controller(st, root, 'p1', { partitions: 3 });
-    const before = await waitUntil('3 partitions', () => partitions(c, 3));
+    const before = await waitFor('3 partitions', () => partitions(c, 3));
     const led = before.filter((s) => s.leader === 'n1').map((s) => s.partition);
     assert.deepEqual(led, [0]);
 
     await nodes.get('n1')!.close();
-    const after = await waitUntil('a new leader for partition 0', async () => {
+    const after = await waitFor('a new leader for partition 0', async () => {
       const states = await c.listPartitions();
       return states[0]!.leader !== 'n1' ? states : undefined;
     });
@@ -119,7 +119,7 @@ test('the controller against a real ZooKeeper', async (t) => {
     });
     // Partitions n1 only follows: same leader and epoch, n1 dropped from the ISR at once
     // (DESIGN §5: a dead follower stalls its partitions no longer than a dead leader).
-    const rest = await waitUntil('n1 out of every ISR', async () => {
+    const rest = await waitFor('n1 out of every ISR', async () => {
       const states = await c.listPartitions();
       return states.every((state) => !state.isr.includes('n1')) ? states : undefined;
     });
@@ -138,14 +138,14 @@ test('the controller against a real ZooKeeper', async (t) => {
     const n1 = await node(st, root, 'n1');
     await node(st, root, 'n2');
     const { coordinator: c } = await controller(st, root, 'p1', { partitions: 1, replicationFactor: 2 });
-    const [initial] = await waitUntil('partition 0', () => partitions(c, 1));
+    const [initial] = await waitFor('partition 0', () => partitions(c, 1));
     assert.deepEqual(initial!.replicas, ['n1', 'n2']);
     // The leader n1 shrinks its ISR to itself (n2 lagging), as a leader does, without a fence.
     const shrunk = await n1.casPartition({ ...initial!, isr: ['n1'] }, initial!.version);
     assert.ok(shrunk, 'the leader ISR write');
 
     await n1.close();
-    const offline = await waitUntil('partition 0 offline', async () => {
+    const offline = await waitFor('partition 0 offline', async () => {
       const state = await c.getPartition(0);
       return state && state.leader === null ? state : undefined;
     });
@@ -153,7 +153,7 @@ test('the controller against a real ZooKeeper', async (t) => {
     assert.deepEqual({ leaderEpoch: offline.leaderEpoch, isr: offline.isr }, { leaderEpoch: 2, isr: ['n1'] });
 
     await node(st, root, 'n1');
-    const restored = await waitUntil('n1 leading again', async () => {
+    const restored = await waitFor('n1 leading again', async () => {
       const state = await c.getPartition(0);
       return state && state.leader === 'n1' ? state : undefined;
     });
@@ -165,10 +165,10 @@ test('the controller against a real ZooKeeper', async (t) => {
     const n1 = await node(st, root, 'n1');
     await node(st, root, 'n2');
     const { coordinator: c } = await controller(st, root, 'p1', { partitions: 1, replicationFactor: 2, uncleanElection: true });
-    const [initial] = await waitUntil('partition 0', () => partitions(c, 1));
+    const [initial] = await waitFor('partition 0', () => partitions(c, 1));
     assert.ok(await n1.casPartition({ ...initial!, isr: ['n1'] }, initial!.version));
     await n1.close();
-    const state = await waitUntil('n2 leading', async () => {
+    const state = await waitFor('n2 leading', async () => {
       const s = await c.getPartition(0);
       return s && s.leader === 'n2' ? s : undefined;
     });
@@ -181,25 +181,25 @@ test('the controller against a real ZooKeeper', async (t) => {
     for (const id of ['n1', 'n2', 'n3']) nodes.set(id, await node(st, root, id));
     const a = await controller(st, root, 'pa', { partitions: 3 });
     const b = await controller(st, root, 'pb', { partitions: 3 });
-    await waitUntil('one active controller', () => a.controller.status().active || b.controller.status().active);
+    await waitFor('one active controller', () => a.controller.status().active || b.controller.status().active);
     const [active, standby] = a.controller.status().active ? [a, b] : [b, a];
     const firstEpoch = active.controller.status().controllerEpoch!;
     assert.equal(standby.controller.status().active, false);
     assert.equal(standby.controller.status().controllerEpoch, null);
 
-    const placed = await waitUntil('3 partitions', () => partitions(active.coordinator, 3));
+    const placed = await waitFor('3 partitions', () => partitions(active.coordinator, 3));
     assert.ok(placed.every((s) => s.version === 0 && s.leaderEpoch === 1), 'each partition written once, at creation');
 
     // The active controller's process dies: its session ends, the standby wins.
     await active.controller.close();
     await active.coordinator.close();
-    await waitUntil('the standby to take over', () => standby.controller.status().active);
+    await waitFor('the standby to take over', () => standby.controller.status().active);
     const secondEpoch = standby.controller.status().controllerEpoch!;
     assert.ok(secondEpoch > firstEpoch, `epoch ${secondEpoch} > ${firstEpoch}`);
 
     // And it acts: n2 (leader of partition 1) dies.
     await nodes.get('n2')!.close();
-    const p1 = await waitUntil('a new leader for partition 1', async () => {
+    const p1 = await waitFor('a new leader for partition 1', async () => {
       const state = await standby.coordinator.getPartition(1);
       return state && state.leader !== 'n2' ? state : undefined;
     });
@@ -215,12 +215,12 @@ test('the controller against a real ZooKeeper', async (t) => {
     const root = newRoot();
     await node(st, root, 'n1');
     const a = await controller(st, root, 'pa', { partitions: 1 });
-    await waitUntil('pa active', () => a.controller.status().active);
+    await waitFor('pa active', () => a.controller.status().active);
     const staleEpoch = a.controller.status().controllerEpoch!;
     await a.controller.close();
     const b = await controller(st, root, 'pb', { partitions: 1 });
-    await waitUntil('pb active', () => b.controller.status().active);
-    const [state] = await waitUntil('partition 0', () => partitions(b.coordinator, 1));
+    await waitFor('pb active', () => b.controller.status().active);
+    const [state] = await waitFor('partition 0', () => partitions(b.coordinator, 1));
     await assert.rejects(
       a.coordinator.casPartition({ ...state!, leader: null }, state!.version, { controllerEpoch: staleEpoch }),
       (error: unknown) => (error as { code?: string }).code === 'stale_epoch',
@@ -234,20 +234,20 @@ test('the controller against a real ZooKeeper', async (t) => {
     for (const id of ['n1', 'n2']) nodes.set(id, await node(st, root, id));
     const proxy = await startProxy(st, zk.connectString);
     const a = await controller(st, root, 'pa', { partitions: 2, replicationFactor: 2 }, proxy.connectString);
-    await waitUntil('pa active', () => a.controller.status().active);
+    await waitFor('pa active', () => a.controller.status().active);
     const b = await controller(st, root, 'pb', { partitions: 2, replicationFactor: 2 });
-    await waitUntil('2 partitions', () => partitions(b.coordinator, 2));
+    await waitFor('2 partitions', () => partitions(b.coordinator, 2));
 
     // pa goes silent for longer than its session: ZooKeeper ends the session, pb wins.
     proxy.freeze();
-    await waitUntil('pb active', () => b.controller.status().active, 30_000);
+    await waitFor('pb active', () => b.controller.status().active, { timeoutMs: 30_000 });
     proxy.heal();
     // pa learns of the expiry when it reconnects, stops acting and queues behind pb.
-    await waitUntil('pa deposed', () => !a.controller.status().active, 30_000);
+    await waitFor('pa deposed', () => !a.controller.status().active, { timeoutMs: 30_000 });
     assert.equal(b.controller.status().active, true);
 
     await nodes.get('n1')!.close();
-    const p0 = await waitUntil('partition 0 failed over', async () => {
+    const p0 = await waitFor('partition 0 failed over', async () => {
       const state = await b.coordinator.getPartition(0);
       return state && state.leader === 'n2' ? state : undefined;
     });
@@ -258,7 +258,7 @@ test('the controller against a real ZooKeeper', async (t) => {
     const bEpoch = b.controller.status().controllerEpoch!;
     await b.controller.close();
     await b.coordinator.close();
-    await waitUntil('pa active again', () => a.controller.status().active, 30_000);
+    await waitFor('pa active again', () => a.controller.status().active, { timeoutMs: 30_000 });
     assert.ok(a.controller.status().controllerEpoch! > bEpoch);
   });
 });

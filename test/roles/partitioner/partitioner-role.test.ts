@@ -11,7 +11,7 @@ import { HttpServer } from '../../../src/http/server';
 import { Logger, parseLogLevel } from '../../../src/runtime/logger';
 import { PartitionerRole } from '../../../src/roles/partitioner/partitioner-role';
 import { startZooKeeper } from '../../helpers/zookeeper';
-import { waitUntil } from '../../helpers/wait';
+import { waitFor } from '../../helpers/wait';
 
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
 
@@ -67,7 +67,7 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
     const n1 = await node(st, root, 'n1');
     await node(st, root, 'n2');
     const url = await partitioner(st, root, 'part-1');
-    const map = await waitUntil('4 placed partitions', async () => {
+    const map = await waitFor('4 placed partitions', async () => {
       const answer = await getPartitions(url);
       return answer.partitions.every((p) => p.leader !== null) ? answer : undefined;
     });
@@ -90,7 +90,7 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
 
     // The answers follow the controller's failover.
     await n1.close();
-    const after = await waitUntil('n2 leading everything', async () => {
+    const after = await waitFor('n2 leading everything', async () => {
       const answer = await getPartitions(url);
       return answer.partitions.every((p) => p.leader === 'n2') && answer.nodes.length === 1 ? answer : undefined;
     });
@@ -101,9 +101,9 @@ test('the partitioner role over a real ZooKeeper', async (t) => {
     const root = `${zk.root}/${randomUUID()}`;
     await node(st, root, 'n1');
     const active = await partitioner(st, root, 'part-a');
-    await waitUntil('the map', async () => (await getPartitions(active)).partitions.every((p) => p.leader === 'n1'));
+    await waitFor('the map', async () => (await getPartitions(active)).partitions.every((p) => p.leader === 'n1'));
     const standby = await partitioner(st, root, 'part-b');
-    const map = await waitUntil('the standby to see the map', async () => {
+    const map = await waitFor('the standby to see the map', async () => {
       const answer = await getPartitions(standby);
       return answer.partitions.every((p) => p.leader === 'n1') ? answer : undefined;
     });
