@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { startBroker, waitFor } from '../helpers/broker';
+import { startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { adminApi, addUser, expectError, uniqueName, type Api } from '../helpers/http-api';
 
 /** GET on a connection of its own (no pooling), so that it counts as a new connection. */
@@ -44,17 +45,17 @@ describe('limits', { concurrency: 2 }, () => {
     const broker = await startBroker(t, { args: ['--max-connections', '5'] });
     const idle = await openIdle(broker.url, 5);
     t.after(() => idle.forEach((socket) => socket.destroy()));
-    const refused = await waitFor(async () => {
+    const refused = await waitFor('a connection past the limit to be refused', async () => {
       const answer = await getOnNewConnection(broker.url, '/health');
       return answer.status === 429 ? answer : undefined;
-    }, 'a connection past the limit to be refused');
+    }, { retryErrors: true });
     assert.ok(refused);
     assert.equal(refused.body.error?.code, 'too_many_requests');
     assert.equal(refused.retryAfter, '1');
     assert.equal(refused.connection, 'close');
     // Free one: a new connection is served again.
     idle.pop()!.destroy();
-    await waitFor(async () => (await getOnNewConnection(broker.url, '/health')).status === 200, 'a freed connection slot to be usable');
+    await waitFor('a freed connection slot to be usable', async () => (await getOnNewConnection(broker.url, '/health')).status === 200, { retryErrors: true });
   });
 
   it('long polls past --max-long-polls-per-user get 429; other users and wait_ms=0 are not affected', async (t) => {
@@ -71,10 +72,10 @@ describe('limits', { concurrency: 2 }, () => {
     t.after(() => stop.abort());
     const waiting = Array.from({ length: 3 }, () => longPoll(alice, inbox, 20_000, stop.signal).catch(() => undefined));
     // Once all three wait, a fourth is refused at once (probes that get in end after 200 ms).
-    const refused = await waitFor(async () => {
+    const refused = await waitFor('a fourth long poll of alice to be refused', async () => {
       const answer = await longPoll(alice, inbox, 200);
       return answer.status === 429 ? answer : undefined;
-    }, 'a fourth long poll of alice to be refused');
+    }, { retryErrors: true });
     assert.ok(refused);
     expectError(refused, 429, 'too_many_requests', 'the fourth long poll');
     assert.equal(refused.headers.get('retry-after'), '1');
@@ -87,6 +88,6 @@ describe('limits', { concurrency: 2 }, () => {
     await alice.publish(inbox, [{ payload: 'wake one' }]);
     const woken = await Promise.race(waiting);
     assert.equal(woken?.status, 200);
-    await waitFor(async () => (await longPoll(alice, inbox, 100)).status === 200, 'a slot freed by the answered long poll');
+    await waitFor('a slot freed by the answered long poll', async () => (await longPoll(alice, inbox, 100)).status === 200, { retryErrors: true });
   });
 });

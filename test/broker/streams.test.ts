@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
-import { startBroker, waitFor } from '../helpers/broker';
+import { startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { openStream, type OpenedStream } from '../helpers/event-stream';
 import { addUser, adminApi, expectStatus, uniqueName } from '../helpers/http-api';
 
@@ -38,7 +39,7 @@ test('streams on a single node', { timeout: 300_000 }, async (t) => {
       assert.deepEqual(Object.keys(message).sort(), ['deliveries', 'headers', 'id', 'payload', 'published_at']);
       assert.deepEqual([message.id, message.payload, message.headers, message.deliveries], [id, { n: 1 }, { k: 'v' }, 1]);
       assert.ok(!Number.isNaN(Date.parse(message.published_at)));
-      await waitFor(() => stream.comments() >= 2, 'keepalive comments on an idle stream', 5_000);
+      await waitFor('keepalive comments on an idle stream', () => stream.comments() >= 2, { timeoutMs: 5_000, retryErrors: true });
     } finally {
       stream.close();
     }
@@ -97,7 +98,7 @@ test('streams on a single node', { timeout: 300_000 }, async (t) => {
       const again = await second.messages(2, 5_000);
       assert.deepEqual(again.map((m) => [m.id, m.deliveries]), ids.map((id) => [id, 2]));
       second.close();
-      await waitFor(async () => (await api.get(path)).body.dead_letters === 2, 'the second failed delivery to dead-letter both (max_deliveries 2)', 10_000);
+      await waitFor('the second failed delivery to dead-letter both (max_deliveries 2)', async () => (await api.get(path)).body.dead_letters === 2, { timeoutMs: 10_000, retryErrors: true });
     } finally {
       second.close();
     }
@@ -154,7 +155,7 @@ test('streams on a single node', { timeout: 300_000 }, async (t) => {
     const event = await stream.next(5_000);
     assert.equal(event?.event, 'error');
     assert.equal(JSON.parse(event!.data).error.code, 'queue_not_found');
-    await waitFor(() => stream.ended(), 'the stream to end after its error event', 5_000);
+    await waitFor('the stream to end after its error event', () => stream.ended(), { timeoutMs: 5_000, retryErrors: true });
   });
 
   await t.test('a reader that stops reading holds back only itself; its unsettled messages stay bounded', async () => {
@@ -168,18 +169,15 @@ test('streams on a single node', { timeout: 300_000 }, async (t) => {
     try {
       for (let i = 0; i < 15; i++) await api.publish(path, Array.from({ length: 10 }, () => ({ payload })));
       // The slow stream takes what fits in the socket buffers, then nothing more.
-      await waitFor(async () => (await api.get(path)).body.in_flight > 0, 'the slow stream to take some messages', 5_000);
+      await waitFor('the slow stream to take some messages', async () => (await api.get(path)).body.in_flight > 0, { timeoutMs: 5_000, retryErrors: true });
       let held = -1;
       await waitFor(
-        async () => {
+        'the slow stream to stop taking messages', async () => {
           const now = (await api.get(path)).body.in_flight as number;
           const stable = now === held;
           held = now;
           return stable;
-        },
-        'the slow stream to stop taking messages',
-        10_000,
-        300,
+        }, { timeoutMs: 10_000, intervalMs: 300, retryErrors: true }
       );
       assert.ok(held < 150, `the slow stream holds ${held} of 150 (it stopped once its socket was full)`);
       const rest = await api.drain(path, { max: 100 });
@@ -211,12 +209,10 @@ test('streams on a single node', { timeout: 300_000 }, async (t) => {
       const [id] = await api.publish(path, [{ payload: 'one' }]);
       let receivers = 0;
       await waitFor(
-        async () => {
+        'one of the 1000 streams to get the message', async () => {
           for (const stream of streams) if ((await stream.next(0))?.id === id) receivers++;
           return receivers > 0;
-        },
-        'one of the 1000 streams to get the message',
-        10_000,
+        }, { timeoutMs: 10_000, retryErrors: true }
       );
       assert.equal(receivers, 1);
     } finally {

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { importJWK, SignJWT, type JWK, type KeyLike } from 'jose';
-import { login, startBroker, waitFor } from '../helpers/broker';
+import { login, startBroker } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { addUser, Api, expectError, runCli, uniqueName } from '../helpers/http-api';
 
 describe('token revocation', () => {
@@ -25,10 +26,10 @@ describe('token revocation', () => {
     await runCli(['users', 'passwd', 'alice', '--password-stdin', '--data', broker.dataDir], 'alice-password-2\n');
     const changedAt = Date.now();
     // Bounded (in one process the user database is read on every request, so: at once).
-    const refused = await waitFor(async () => {
+    const refused = await waitFor('the old token to be refused', async () => {
       const answer = await alice.get('/v1/exchanges');
       return answer.status === 401 ? answer : undefined;
-    }, 'the old token to be refused', 5_000);
+    }, { timeoutMs: 5_000, retryErrors: true });
     assert.ok(refused);
     t.diagnostic(`old token refused ${Date.now() - changedAt} ms after the password change`);
     expectError(refused, 401, 'unauthorized', 'a token from before the password change');

@@ -8,7 +8,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { connect, MomClientError } from '../../src/client';
-import { waitUntil } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 
 interface Script {
   /** Answers the n-th stream request (0-based). */
@@ -81,7 +81,7 @@ test('a stream: messages in order, acks sent before the stream closes, prefetch 
   assert.equal(log[0], 'stream /v1/exchanges/ex/queues/q/stream?prefetch=7&lease_ms=5000');
   const acked = log.filter((line) => line.startsWith('ack ')).flatMap((line) => line.slice(4).split(','));
   assert.deepEqual(acked.sort(), ['a', 'b', 'c']);
-  await waitUntil('the stream to be closed', () => log.includes('stream closed'), 5_000);
+  await waitFor('the stream to be closed', () => log.includes('stream closed'), { timeoutMs: 5_000 });
   assert.ok(log.indexOf('stream closed') > log.findIndex((line) => line.startsWith('ack ') && line.includes('c')), `every ack went out before the stream closed: ${log.join(' | ')}`);
 });
 

@@ -11,9 +11,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { uniqueName } from '../helpers/http-api';
-import { findPartition, nameInPartition, queuePath, startCluster } from '../helpers/cluster';
+import { startCluster } from '../helpers/cluster';
+import { findPartition, nameInPartition, queuePath } from '../helpers/workloads';
 
 const SESSION_MS = 4_000;
 const MARGIN_MS = 2_500;
@@ -70,7 +71,7 @@ test('stalls after a single fault stay within the session timeout + 2 s', { time
     } finally {
       leader.signal('SIGCONT');
     }
-    await waitFor(async () => (await cluster.partitionInfo(partition.partition)).leader !== leader.id, 'a new leader', 30_000);
+    await waitFor('a new leader', async () => (await cluster.partitionInfo(partition.partition)).leader !== leader.id, { timeoutMs: 30_000, retryErrors: true });
     await cluster.waitHealthy();
     const pulled = await api.drain(queuePath(exchange, queue), { max: 100 });
     assert.equal(pulled.filter((m) => m.id === 'frozen-1').length, 1, 'the retried publish is stored once');

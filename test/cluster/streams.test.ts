@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connect, type Connection } from '../../src/client';
-import { waitFor } from '../helpers/broker';
+import { waitFor } from '../helpers/wait';
 import { openStream } from '../helpers/event-stream';
 import { uniqueName } from '../helpers/http-api';
-import { queuePath, startCluster } from '../helpers/cluster';
+import { startCluster } from '../helpers/cluster';
+import { queuePath } from '../helpers/workloads';
 
 const MESSAGES = 600;
 const CONSUMERS = 2;
@@ -76,15 +77,12 @@ test('streams through the gateway: consumers resume on the new leader after kill
     // lease: it says `unknown`, though the ack was committed. So "acked" is read off the queue.)
     const delivered = new Set<string>();
     await waitFor(
-      async () => {
+      'every acknowledged message to be delivered and the queue to be settled', async () => {
         for (const d of deliveries) delivered.add(d.id);
         if (!acknowledged.every((id) => delivered.has(id))) return false;
         const stats = (await api.get(path)).body;
         return stats.depth === 0 && stats.in_flight === 0;
-      },
-      'every acknowledged message to be delivered and the queue to be settled',
-      60_000,
-      200,
+      }, { timeoutMs: 60_000, intervalMs: 200, retryErrors: true }
     );
     stop.abort();
     await Promise.all(loops);

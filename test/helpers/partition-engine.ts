@@ -15,6 +15,8 @@ import { openTempStore } from './node-store';
 
 export const PARTITION = 0;
 export const QUEUE_INBOX = 'q:ex/q';
+/** The user id the helpers pull and settle as (leases are their user's: DESIGN §7). */
+export const USER = 1;
 
 export interface EngineOptions {
   /** The store to lead over (a new one in a temp dir by default): a second engine on it is a new leader. */
@@ -42,6 +44,7 @@ export async function startEngine(t: TestContext, options: EngineOptions = {}): 
     dedupWindowMs: options.dedupWindowMs ?? 600_000,
     logger: silentLogger,
     unreadBudget: { limit: 64 * 1024 * 1024, perInbox: 10_000, used: 0 },
+    streamKeepaliveMs: 10_000,
   });
   t.after(() => engine.close());
   return { engine, store, log };
@@ -64,7 +67,7 @@ export async function publishToQueue(engine: PartitionEngine, ...payloads: strin
 
 /** Pulls without waiting, leasing for a minute. */
 export function pullNow(engine: PartitionEngine, inbox: string, max = 100): Promise<DeliveredMessage[]> {
-  return engine.pull(inbox, { max, waitMs: 0, leaseMs: 60_000 });
+  return engine.pull(inbox, { max, waitMs: 0, leaseMs: 60_000, user: USER });
 }
 
 /** The payloads of delivered messages, decoded. */

@@ -16,7 +16,7 @@ import { ReplicationPeers } from '../../src/replication/replication-client';
 import { ReplicationServer } from '../../src/replication/replication-server';
 import { Logger, silentLogger } from '../../src/runtime/logger';
 import { NodeStore } from '../../src/store/node-store';
-import { waitUntil } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 
 test('every error code has a gRPC status, and the code survives the trip', () => {
   for (const code of ERROR_CODES) {
@@ -65,7 +65,7 @@ test('a follower with a wrong secret logs it at error level once, not on every r
   });
   await follower.start();
   const failures = () => lines.filter((line) => line.msg === 'fetch from leader failed; retrying');
-  await waitUntil('the follower to retry a few times', () => failures().length >= 4, 20_000);
+  await waitFor('the follower to retry a few times', () => failures().length >= 4, { timeoutMs: 20_000 });
   const errors = failures().filter((line) => line.level === 'error');
   assert.equal(errors.length, 1, `one error line, then quiet: ${JSON.stringify(failures().map((l) => l.level))}`);
   assert.equal(errors[0]!.error?.code, 'unauthorized');

@@ -36,6 +36,7 @@ export class Consumption {
   ) {}
 
   async pull(inboxKey: string, request: PullRequest): Promise<DeliveredMessage[]> {
+    this.partition.assertOpen();
     const inbox = this.partition.requireInbox(inboxKey);
     const delivery = this.partition.delivery(inbox);
     const deadline = Date.now() + request.waitMs;
@@ -45,6 +46,8 @@ export class Consumption {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.partition.closed || this.partition.draining || request.signal?.aborted) return [];
       await this.waitForMessages(delivery, remaining, request);
+      // Leadership moved meanwhile: an empty answer, and the next pull finds the new leader.
+      if (this.partition.closed) return [];
       if (this.partition.existingDelivery(inbox.id) !== delivery) throw deleted(inbox);
     }
   }

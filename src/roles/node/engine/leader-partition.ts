@@ -43,8 +43,13 @@ export class LeaderPartition {
   }
 
   async commit(entries: LogEntry[], acks: AckMode = 'all'): Promise<void> {
-    if (this.closed) throw closedError(`the leadership of partition ${this.partition} here`);
+    this.assertOpen();
     await this.log.commit(entries, acks);
+  }
+
+  /** New work on a partition no longer led here fails (runtime/lifecycle.ts). */
+  assertOpen(): void {
+    if (this.closed) throw closedError(`the leadership of partition ${this.partition} here`);
   }
 
   /** The delivery state of an inbox, made on first use (counting what is ready in the store). */

@@ -29,6 +29,7 @@ export class Settlement {
   }
 
   private async settle(inboxKey: string, ids: string[], outcome: SettleOutcome, reason: 'nack' | 'rejected', user: number): Promise<SettleSummary> {
+    this.partition.assertOpen();
     const inbox = this.partition.requireInbox(inboxKey);
     const delivery = this.partition.delivery(inbox);
     const released: Lease[] = [];

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MomError } from '../../../../src/core/errors';
-import { QUEUE_INBOX, declareQueue, payloads, publishToQueue, pullNow, startEngine } from '../../../helpers/partition-engine';
+import { QUEUE_INBOX, declareQueue, payloads, publishToQueue, pullNow, startEngine, USER } from '../../../helpers/partition-engine';
 import { waitFor } from '../../../helpers/wait';
 
 const code = (expected: string) => (error: MomError) => error.code === expected;
@@ -28,8 +28,8 @@ test('redeliveries come first, oldest first, then first deliveries', async (t) =
   await declareQueue(engine);
   await publishToQueue(engine, 'm0', 'm1', 'm2', 'm3');
   const leased = await pullNow(engine, QUEUE_INBOX);
-  await engine.nack(QUEUE_INBOX, [leased[2]!.msg_id], true);
-  await engine.nack(QUEUE_INBOX, [leased[0]!.msg_id], true);
+  await engine.nack(QUEUE_INBOX, [leased[2]!.msg_id], true, USER);
+  await engine.nack(QUEUE_INBOX, [leased[0]!.msg_id], true, USER);
   await publishToQueue(engine, 'm4');
   const next = await pullNow(engine, QUEUE_INBOX);
   assert.deepEqual(payloads(next), ['m0', 'm2', 'm4']);
@@ -40,7 +40,7 @@ test('a long poll waits for a publish and answers with it', { timeout: 30_000 },
   const { engine } = await startEngine(t);
   await declareQueue(engine);
   // The poll is waiting once pull() returns its promise: nothing is deliverable yet.
-  const poll = engine.pull(QUEUE_INBOX, { max: 10, waitMs: 60_000, leaseMs: 60_000 });
+  const poll = engine.pull(QUEUE_INBOX, { max: 10, waitMs: 60_000, leaseMs: 60_000, user: USER });
   await publishToQueue(engine, 'awaited');
   assert.deepEqual(payloads(await poll), ['awaited']);
 });
@@ -49,7 +49,7 @@ test('a long poll with nothing to deliver answers empty when its wait ends', asy
   const { engine } = await startEngine(t);
   await declareQueue(engine);
   const started = Date.now();
-  assert.deepEqual(await engine.pull(QUEUE_INBOX, { max: 10, waitMs: 50, leaseMs: 60_000 }), []);
+  assert.deepEqual(await engine.pull(QUEUE_INBOX, { max: 10, waitMs: 50, leaseMs: 60_000, user: USER }), []);
   assert.ok(Date.now() - started >= 40, 'it waited (timers may fire a millisecond early)');
 });
 
@@ -57,7 +57,7 @@ test('an aborted long poll answers empty at once', { timeout: 30_000 }, async (t
   const { engine } = await startEngine(t);
   await declareQueue(engine);
   const abort = new AbortController();
-  const poll = engine.pull(QUEUE_INBOX, { max: 10, waitMs: 600_000, leaseMs: 60_000, signal: abort.signal });
+  const poll = engine.pull(QUEUE_INBOX, { max: 10, waitMs: 600_000, leaseMs: 60_000, signal: abort.signal, user: USER });
   abort.abort();
   assert.deepEqual(await poll, []);
   await publishToQueue(engine, 'later');
@@ -67,7 +67,7 @@ test('an aborted long poll answers empty at once', { timeout: 30_000 }, async (t
 test('a long poll on a queue deleted meanwhile fails with queue_not_found', { timeout: 30_000 }, async (t) => {
   const { engine } = await startEngine(t);
   await declareQueue(engine);
-  const poll = engine.pull(QUEUE_INBOX, { max: 10, waitMs: 600_000, leaseMs: 60_000 });
+  const poll = engine.pull(QUEUE_INBOX, { max: 10, waitMs: 600_000, leaseMs: 60_000, user: USER });
   await engine.deleteQueue('ex', 'q');
   await assert.rejects(poll, code('queue_not_found'));
 });
@@ -93,9 +93,9 @@ test('stats: depth is what is ready and not leased, in_flight what is leased, de
   await declareQueue(engine);
   await publishToQueue(engine, 'a', 'b', 'c', 'd');
   const [a, b] = await pullNow(engine, QUEUE_INBOX, 2);
-  await engine.nack(QUEUE_INBOX, [b!.msg_id], false);
+  await engine.nack(QUEUE_INBOX, [b!.msg_id], false, USER);
   assert.deepEqual(engine.stats(QUEUE_INBOX), { depth: 2, in_flight: 1, dead_letters: 1 });
-  await engine.ack(QUEUE_INBOX, [a!.msg_id]);
+  await engine.ack(QUEUE_INBOX, [a!.msg_id], USER);
   assert.deepEqual(engine.stats(QUEUE_INBOX), { depth: 2, in_flight: 0, dead_letters: 1 });
   assert.deepEqual(engine.deadLetters(QUEUE_INBOX, -1, 10).map((row) => [JSON.parse(row.payload), row.dead_reason]), [['b', 'rejected']]);
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MomError } from '../../../../src/core/errors';
-import { QUEUE_INBOX, declareQueue, payloads, publishToQueue, pullNow, startEngine } from '../../../helpers/partition-engine';
+import { QUEUE_INBOX, declareQueue, payloads, publishToQueue, pullNow, startEngine, USER } from '../../../helpers/partition-engine';
 
 const missing = (code: string, path: string) => (error: MomError) => error.code === code && error.message.includes(path);
 
@@ -42,7 +42,7 @@ test('a queue deleted and declared again starts with no leases: an ack of an old
   await engine.deleteQueue('ex', 'q');
   await declareQueue(engine);
   assert.deepEqual(engine.stats(QUEUE_INBOX), { depth: 0, in_flight: 0, dead_letters: 0 });
-  assert.deepEqual(await engine.ack(QUEUE_INBOX, [leased!.msg_id]), { settled: 0, unknown: [leased!.msg_id] });
+  assert.deepEqual(await engine.ack(QUEUE_INBOX, [leased!.msg_id], USER), { settled: 0, unknown: [leased!.msg_id] });
   await publishToQueue(engine, 'new');
   const [fresh] = await pullNow(engine, QUEUE_INBOX);
   assert.deepEqual([JSON.parse(fresh!.payload), fresh!.deliveries], ['new', 1]);

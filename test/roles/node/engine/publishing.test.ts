@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { targetKey } from '../../../../src/core/entries';
 import type { MomError } from '../../../../src/core/errors';
-import { PARTITION, QUEUE_INBOX, declareQueue, messages, payloads, publishToQueue, pullNow, startEngine } from '../../../helpers/partition-engine';
+import { PARTITION, QUEUE_INBOX, declareQueue, messages, payloads, publishToQueue, pullNow, startEngine, USER } from '../../../helpers/partition-engine';
 import { waitFor } from '../../../helpers/wait';
 
 const code = (expected: string) => (error: MomError) => error.code === expected;
@@ -76,7 +76,7 @@ test('a full queue refuses the whole batch with queue_full until a message is se
   await publishToQueue(engine, 'b');
   const [leased] = await pullNow(engine, QUEUE_INBOX, 1);
   await assert.rejects(engine.publish('queue', 'ex', 'q', messages(['c'], 'producer-c'), 'all'), code('queue_full'));
-  await engine.ack(QUEUE_INBOX, [leased!.msg_id]);
+  await engine.ack(QUEUE_INBOX, [leased!.msg_id], USER);
   assert.deepEqual(await engine.publish('queue', 'ex', 'q', messages(['c'], 'producer-c'), 'all'), { ids: ['producer-c'], duplicates: 0 }, 'the refused producer id was not remembered');
 });
 

@@ -9,7 +9,7 @@ import type { LogEntry } from '../../../../src/core/entries';
 import { MomError } from '../../../../src/core/errors';
 import type { AckMode, AppliedListener, CommitLog } from '../../../../src/log/commit-log';
 import type { LocalCommitLog } from '../../../../src/log/local-commit-log';
-import { QUEUE_INBOX, declareQueue, payloads, publishToQueue, pullNow, startEngine } from '../../../helpers/partition-engine';
+import { QUEUE_INBOX, declareQueue, payloads, publishToQueue, pullNow, startEngine, USER } from '../../../helpers/partition-engine';
 import { waitFor } from '../../../helpers/wait';
 
 const code = (expected: string) => (error: MomError) => error.code === expected;
@@ -50,8 +50,8 @@ test('an ack settles leased messages; ids unknown or no longer leased are listed
   await declareQueue(engine);
   await publishToQueue(engine, 'a', 'b');
   const [a] = await pullNow(engine, QUEUE_INBOX, 1);
-  assert.deepEqual(await engine.ack(QUEUE_INBOX, [a!.msg_id, 'no-such-id']), { settled: 1, unknown: ['no-such-id'] });
-  assert.deepEqual(await engine.ack(QUEUE_INBOX, [a!.msg_id]), { settled: 0, unknown: [a!.msg_id] }, 'acked already');
+  assert.deepEqual(await engine.ack(QUEUE_INBOX, [a!.msg_id, 'no-such-id'], USER), { settled: 1, unknown: ['no-such-id'] });
+  assert.deepEqual(await engine.ack(QUEUE_INBOX, [a!.msg_id], USER), { settled: 0, unknown: [a!.msg_id] }, 'acked already');
   assert.deepEqual(payloads(await pullNow(engine, QUEUE_INBOX)), ['b'], 'the acked message is not delivered again');
   assert.deepEqual(engine.stats(QUEUE_INBOX), { depth: 0, in_flight: 1, dead_letters: 0 });
 });
@@ -61,8 +61,8 @@ test('a nack with requeue makes the message deliverable again with one more deli
   await declareQueue(engine);
   await publishToQueue(engine, 'again', 'rejected');
   const [again, rejected] = await pullNow(engine, QUEUE_INBOX);
-  assert.deepEqual(await engine.nack(QUEUE_INBOX, [again!.msg_id], true), { settled: 1, unknown: [] });
-  assert.deepEqual(await engine.nack(QUEUE_INBOX, [rejected!.msg_id], false), { settled: 1, unknown: [] });
+  assert.deepEqual(await engine.nack(QUEUE_INBOX, [again!.msg_id], true, USER), { settled: 1, unknown: [] });
+  assert.deepEqual(await engine.nack(QUEUE_INBOX, [rejected!.msg_id], false, USER), { settled: 1, unknown: [] });
   const redelivered = await pullNow(engine, QUEUE_INBOX);
   assert.deepEqual(payloads(redelivered), ['again']);
   assert.equal(redelivered[0]!.deliveries, 2);
@@ -76,7 +76,7 @@ test('with max_deliveries 2 the second failed delivery dead-letters the message'
   for (const expected of [1, 2]) {
     const [message] = await pullNow(engine, QUEUE_INBOX);
     assert.equal(message!.deliveries, expected);
-    await engine.nack(QUEUE_INBOX, [message!.msg_id], true);
+    await engine.nack(QUEUE_INBOX, [message!.msg_id], true, USER);
   }
   assert.deepEqual(await pullNow(engine, QUEUE_INBOX), []);
   assert.deepEqual(engine.deadLetters(QUEUE_INBOX, -1, 10).map((row) => row.dead_reason), ['max_deliveries']);
@@ -86,11 +86,11 @@ test('an expired lease comes back with one more delivery; its late ack is unknow
   const { engine } = await startEngine(t);
   await declareQueue(engine);
   await publishToQueue(engine, 'slow');
-  const [leased] = await engine.pull(QUEUE_INBOX, { max: 1, waitMs: 0, leaseMs: 1_000 });
+  const [leased] = await engine.pull(QUEUE_INBOX, { max: 1, waitMs: 0, leaseMs: 1_000, user: USER });
   engine.sweepLeases(Date.now() + 60_000);
-  assert.deepEqual(await engine.ack(QUEUE_INBOX, [leased!.msg_id]), { settled: 0, unknown: [leased!.msg_id] });
+  assert.deepEqual(await engine.ack(QUEUE_INBOX, [leased!.msg_id], USER), { settled: 0, unknown: [leased!.msg_id] });
   // Deliverable again once the expiry is recorded: a long poll is woken by it.
-  const [again] = await engine.pull(QUEUE_INBOX, { max: 1, waitMs: 60_000, leaseMs: 60_000 });
+  const [again] = await engine.pull(QUEUE_INBOX, { max: 1, waitMs: 60_000, leaseMs: 60_000, user: USER });
   assert.deepEqual([again!.msg_id, again!.deliveries], [leased!.msg_id, 2]);
 });
 
@@ -98,10 +98,10 @@ test('a sweep leaves leases that have not expired', async (t) => {
   const { engine } = await startEngine(t);
   await declareQueue(engine);
   await publishToQueue(engine, 'kept');
-  const [leased] = await engine.pull(QUEUE_INBOX, { max: 1, waitMs: 0, leaseMs: 60_000 });
+  const [leased] = await engine.pull(QUEUE_INBOX, { max: 1, waitMs: 0, leaseMs: 60_000, user: USER });
   engine.sweepLeases(Date.now());
   assert.deepEqual(engine.stats(QUEUE_INBOX), { depth: 0, in_flight: 1, dead_letters: 0 });
-  assert.deepEqual(await engine.ack(QUEUE_INBOX, [leased!.msg_id]), { settled: 1, unknown: [] });
+  assert.deepEqual(await engine.ack(QUEUE_INBOX, [leased!.msg_id], USER), { settled: 1, unknown: [] });
 });
 
 test('an ack the log cannot record leaves the lease with its consumer; a retried ack settles it', async (t) => {
@@ -111,11 +111,11 @@ test('an ack the log cannot record leaves the lease with its consumer; a retried
   await publishToQueue(engine, 'm');
   const [leased] = await pullNow(engine, QUEUE_INBOX);
   log!.refusing = true;
-  await assert.rejects(engine.ack(QUEUE_INBOX, [leased!.msg_id]), code('insufficient_storage'));
+  await assert.rejects(engine.ack(QUEUE_INBOX, [leased!.msg_id], USER), code('insufficient_storage'));
   assert.deepEqual(engine.stats(QUEUE_INBOX), { depth: 0, in_flight: 1, dead_letters: 0 });
   assert.deepEqual(await pullNow(engine, QUEUE_INBOX), [], 'not handed out again');
   log!.refusing = false;
-  assert.deepEqual(await engine.ack(QUEUE_INBOX, [leased!.msg_id]), { settled: 1, unknown: [] });
+  assert.deepEqual(await engine.ack(QUEUE_INBOX, [leased!.msg_id], USER), { settled: 1, unknown: [] });
   assert.deepEqual(engine.stats(QUEUE_INBOX), { depth: 0, in_flight: 0, dead_letters: 0 });
 });
 
@@ -132,12 +132,12 @@ test('an expiry the log cannot record keeps the message out until a later sweep 
   assert.deepEqual(await pullNow(engine, QUEUE_INBOX), []);
   log!.refusing = false;
   engine.sweepLeases(Date.now() + 120_000);
-  const [again] = await engine.pull(QUEUE_INBOX, { max: 1, waitMs: 60_000, leaseMs: 60_000 });
+  const [again] = await engine.pull(QUEUE_INBOX, { max: 1, waitMs: 60_000, leaseMs: 60_000, user: USER });
   assert.deepEqual([again!.msg_id, again!.deliveries], [leased!.msg_id, 2]);
 });
 
 test('settling in a missing inbox is not found', async (t) => {
   const { engine } = await startEngine(t);
-  await assert.rejects(engine.ack(QUEUE_INBOX, ['x']), code('queue_not_found'));
-  await assert.rejects(engine.nack('s:ex/t/s', ['x'], true), code('subscription_not_found'));
+  await assert.rejects(engine.ack(QUEUE_INBOX, ['x'], USER), code('queue_not_found'));
+  await assert.rejects(engine.nack('s:ex/t/s', ['x'], true, USER), code('subscription_not_found'));
 });
