@@ -112,12 +112,34 @@ CREATE TABLE IF NOT EXISTS storage_probe (
 );
 `;
 
-export function openNodeDatabase(path: string): Database.Database {
+/** The write-ahead log is cut back to this size when SQLite restarts it after a checkpoint. */
+const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
+
+export interface OpenedNodeDatabase {
+  db: Database.Database;
+  /** The file predates incremental vacuum and was rewritten (VACUUM) to allow it. */
+  converted: boolean;
+}
+
+export function openNodeDatabase(path: string): OpenedNodeDatabase {
   ensurePrivateDir(dirname(path), { tighten: true });
   const db = new Database(path);
   // Messages are private: 0600 before WAL mode makes the -wal and -shm files (they take this mode).
   makeDatabasePrivate(path);
+  // Space given back (issue 11 §2b): pages freed by compaction go to a free list that
+  // NodeStore.reclaimSpace hands back to the file system in small steps. The mode must be set
+  // before the first table exists; a file made before it is rewritten once.
+  let converted = false;
+  if ((db.pragma('auto_vacuum', { simple: true }) as number) !== INCREMENTAL_VACUUM) {
+    const hasTables = (db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n > 0;
+    db.pragma('auto_vacuum = INCREMENTAL');
+    if (hasTables) {
+      db.exec('VACUUM');
+      converted = true;
+    }
+  }
   db.pragma('journal_mode = WAL');
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   // Commits do not sync: GroupCommit fdatasyncs the WAL off the event loop before answering,
   // and checkpoints run with synchronous=FULL (NodeStore.checkpoint), so a checkpoint syncs the
   // WAL and the database file before SQLite reuses the WAL. SQLite's own checkpoints are off
@@ -133,5 +155,8 @@ export function openNodeDatabase(path: string): Database.Database {
   else if (row.version !== SCHEMA_VERSION) {
     throw new Error(`database ${path} has schema version ${row.version}; this mombroker understands ${SCHEMA_VERSION}`);
   }
-  return db;
+  return { db, converted };
 }
+
+/** PRAGMA auto_vacuum's value for INCREMENTAL. */
+const INCREMENTAL_VACUUM = 2;

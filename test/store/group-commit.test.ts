@@ -30,7 +30,7 @@ interface Fixture {
 function open(t: TestContext, policy: FsyncPolicy): Fixture {
   const dir = mkdtempSync(join(tmpdir(), 'mom-group-commit-'));
   const path = join(dir, 'test.db');
-  const db = openNodeDatabase(path);
+  const { db } = openNodeDatabase(path);
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
   const wal = new WalFile(`${path}-wal`);
   // No probe comes back on its own during a test: the interval is longer than any of them.

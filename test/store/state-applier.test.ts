@@ -19,7 +19,7 @@ interface Replica {
 }
 
 function replica(t: TestContext): Replica {
-  const db = openNodeDatabase(':memory:');
+  const { db } = openNodeDatabase(':memory:');
   t.after(() => db.close());
   const catalog = new Catalog();
   const applier = new StateApplier(db, catalog);

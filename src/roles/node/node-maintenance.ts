@@ -7,6 +7,11 @@ const LEASE_SWEEP_MS = 100;
 const COMPACTION_MS = 100;
 /** Short, frequent checkpoints keep each one's pause small. */
 const CHECKPOINT_MS = 250;
+/** Space goes back to the file system in steps of 4 MiB (about a millisecond each), every second. */
+const RECLAIM_MS = 1_000;
+const RECLAIM_PAGES = 1_024;
+/** Free pages kept inside the file for the next burst (4 MiB at 4 KiB pages). */
+const KEEP_FREE_PAGES = 1_024;
 
 export interface NodeMaintenanceOptions {
   store: NodeStore;
@@ -17,8 +22,8 @@ export interface NodeMaintenanceOptions {
 
 /**
  * A node's background work, each on its own timer: expired leases go back to their inbox,
- * compaction and dedup expiry run in small passes (DESIGN §3), and the checkpointer copies
- * the WAL into the database. None of it runs while the disk refuses writes: the store's
+ * compaction and dedup expiry run in small passes (DESIGN §3), the checkpointer copies the
+ * WAL into the database, and free pages go back to the file system. None of it runs while the disk refuses writes: the store's
  * probe says when to resume, instead of a warning every 100 ms.
  */
 export class NodeMaintenance {
@@ -33,6 +38,7 @@ export class NodeMaintenance {
       setInterval(() => this.sweepLeases(), LEASE_SWEEP_MS),
       setInterval(() => this.compact(), COMPACTION_MS),
       setInterval(() => this.checkpoint(), CHECKPOINT_MS),
+      setInterval(() => this.reclaim(), RECLAIM_MS),
     );
     for (const timer of this.timers) timer.unref();
   }
@@ -66,6 +72,17 @@ export class NodeMaintenance {
         if (removed > 0) logger.debug('compacted', { rows: removed });
       })
       .catch((error: unknown) => logger.warn('compaction failed', { error }));
+  }
+
+  private reclaim(): void {
+    const { store, logger } = this.options;
+    if (this.closed || !store.health.writable) return;
+    void store.writes
+      .submit(() => store.reclaimSpace(RECLAIM_PAGES, KEEP_FREE_PAGES), { durable: false })
+      .then((pages) => {
+        if (pages > 0) logger.debug('gave space back to the file system', { pages });
+      })
+      .catch((error: unknown) => logger.warn('giving space back failed', { error }));
   }
 
   async close(): Promise<void> {
