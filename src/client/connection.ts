@@ -2,7 +2,8 @@
  * A connection to a mombroker gateway (or an all-in-one broker): one HTTP pool, one token,
  * and the request pipeline every handle uses: bearer auth, one re-login on 401, bounded
  * retries of what is safe to retry, and the server's `{"error":{…}}` turned into
- * MomClientError (DESIGN §8).
+ * MomClientError (DESIGN §8). One concept past 350 lines: the SDK's connection and its
+ * request pipeline, which every handle shares.
  */
 import { TokenManager } from './auth';
 import type { ApiRequest, ApiResponse, ClientContext, Flushable, OpenStream, PublishSettings, StreamRequest } from './context';

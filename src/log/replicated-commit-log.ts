@@ -55,7 +55,8 @@ const APPLY_RETRY_MS = 200;
  * A partition's log on its leader, replicated by followers that fetch (DESIGN §5). An entry
  * is committed when every ISR member has it and the ISR has at least min_insync_replicas
  * members; the high watermark (HW) is the committed offset, and only entries below it are
- * applied, so consumers never see anything above it.
+ * applied, so consumers never see anything above it. One concept past 350 lines: the HW,
+ * the ISR and the followers' progress are one state that must change together.
  */
 export class ReplicatedCommitLog implements CommitLog, FetchSource {
   readonly partition: number;

@@ -10,7 +10,8 @@ import { ensurePrivateDir, makeDatabasePrivate } from '../runtime/private-files'
 /**
  * The auth role's user table (DESIGN §3, §7): its own SQLite file at `<data>/auth/users.db`,
  * users with scrypt password hashes and per-exchange-pattern grants. WAL and a busy timeout
- * let `mombroker users …` change users while a broker holds the same file open.
+ * let `mombroker users …` change users while a broker holds the same file open. One concept
+ * past 350 lines: every read and write of that table is here, and only here.
  */
 export const USER_DB_RELATIVE_PATH = join('auth', 'users.db');
 
