@@ -22,8 +22,13 @@ export interface EngineOptions {
  * leader-local delivery state of each inbox (leases, redelivery order, waiters), kept in step
  * with what applying committed entries changed.
  */
+/** Repair counts kept for the operations waiting on them; older ones (their caller gave up) go. */
+const REPAIR_RESULTS_KEPT = 1_000;
+
 export class LeaderPartition {
   private readonly deliveries = new Map<number, InboxDelivery>();
+  /** How many messages each repair entry acted on, by the entry's offset, until its operation takes it. */
+  private readonly repairCounts = new Map<number, number>();
   closed = false;
   /** Shutting down: long polls answer at once instead of waiting again. */
   draining = false;
@@ -42,9 +47,20 @@ export class LeaderPartition {
     return this.log.partition;
   }
 
-  async commit(entries: LogEntry[], acks: AckMode = 'all'): Promise<void> {
+  /** Resolves with the offset of the first entry (see CommitLog.commit). */
+  async commit(entries: LogEntry[], acks: AckMode = 'all'): Promise<number> {
     if (this.closed) throw closedError(`the leadership of partition ${this.partition} here`);
-    await this.log.commit(entries, acks);
+    return this.log.commit(entries, acks);
+  }
+
+  /**
+   * The number of messages the repair entry at `offset` acted on, once applied (the commit of
+   * an acks=all write resolves after its effects arrive); undefined if it is not known here.
+   */
+  takeRepairCount(offset: number): number | undefined {
+    const count = this.repairCounts.get(offset);
+    this.repairCounts.delete(offset);
+    return count;
   }
 
   /** The delivery state of an inbox, made on first use (counting what is ready in the store). */
@@ -106,6 +122,8 @@ export class LeaderPartition {
         if (!delivery) return;
         let woke = false;
         for (const result of effect.results) {
+          // Not pending any more (purged, or settled twice): nothing to count or deliver.
+          if (!result.changed) continue;
           if (result.state === 'ready') {
             // Past the cursor, the first-delivery read of the store finds it again.
             if (result.offset > delivery.cursor) delivery.forgetUnread();
@@ -118,6 +136,9 @@ export class LeaderPartition {
         if (woke) delivery.wakeWaiters();
         return;
       }
+      case 'repaired':
+        this.onRepaired(effect);
+        return;
       case 'inbox_deleted':
         this.dropDelivery(effect.inbox.id);
         return;
@@ -128,6 +149,31 @@ export class LeaderPartition {
       case 'none':
         return;
     }
+  }
+
+  /**
+   * A purge took ready messages away: fewer to count, and the unread list may hold some of them
+   * (the next pull reads the store). The redelivery list may too: a pull skips offsets no
+   * longer pending, and it must keep the leased messages the purge kept that came back since.
+   * A redrive made dead letters ready: counted, and delivered as redeliveries (in offset order,
+   * before first deliveries) or, past the cursor, by the next read of the store.
+   */
+  private onRepaired(effect: Extract<ApplyEffect, { kind: 'repaired' }>): void {
+    this.repairCounts.set(effect.offset, effect.count);
+    if (this.repairCounts.size > REPAIR_RESULTS_KEPT) this.repairCounts.delete(this.repairCounts.keys().next().value!);
+    const delivery = this.deliveries.get(effect.inbox);
+    if (!delivery || effect.count === 0) return;
+    if (effect.from === 'ready') {
+      delivery.readyCount = Math.max(0, delivery.readyCount - effect.count);
+      delivery.forgetUnread();
+      return;
+    }
+    delivery.readyCount += effect.ready.length;
+    for (const offset of effect.ready) {
+      if (offset > delivery.cursor) delivery.forgetUnread();
+      else delivery.requeue(offset);
+    }
+    if (effect.ready.length > 0) delivery.wakeWaiters();
   }
 
   private dropDelivery(inboxId: number): void {
