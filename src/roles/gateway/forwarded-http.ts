@@ -9,13 +9,14 @@ const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept', 'u
 /**
  * Whether a request may be sent again after a connection broke mid-way (it may have been
  * processed). Reads, declares and deletes are idempotent; a second ack or nack of the same ids
- * lists them as unknown. A publish is not: it could be stored twice.
+ * lists them as unknown. A publish is not: it could be stored twice. Nor is a purge or a
+ * redrive: done twice, it would also take the messages published (or dead-lettered) between.
  */
 export function isResendable(method: string, path: string): boolean {
   if (method !== 'POST') return true;
   // MOM-py's POST / pushes, or pulls with ack on delivery: neither is harmless twice.
   if (path === '/') return false;
-  return !/\/messages\/?$/.test(path);
+  return !/\/(messages|purge|redrive)\/?$/.test(path);
 }
 
 /** A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 §6.3): nothing to read. */

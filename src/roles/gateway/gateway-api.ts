@@ -23,6 +23,9 @@ export function buildGatewayApi(forwarder: Forwarder): Router {
     .get('/v1/exchanges', (ctx) => forwarder.forward(ctx, { kind: 'exchange' }))
     .put(ex, toExchange)
     .delete(ex, toExchange)
+    // Lists span every partition: any node asks each partition's leader (listing-handlers.ts).
+    .get(`${ex}/queues`, toExchange)
+    .get(`${ex}/topics`, toExchange)
     .put(queue, toQueue)
     .get(queue, toQueue)
     .delete(queue, toQueue)
@@ -32,6 +35,9 @@ export function buildGatewayApi(forwarder: Forwarder): Router {
     .post(`${queue}/ack`, toQueue)
     .post(`${queue}/nack`, toQueue)
     .get(`${queue}/dead-letters`, toQueue)
+    .delete(`${queue}/dead-letters`, toQueue)
+    .post(`${queue}/dead-letters/redrive`, toQueue)
+    .post(`${queue}/purge`, toQueue)
     .put(topic, toTopic)
     .delete(topic, toTopic)
     .post(`${topic}/messages`, toTopic)
@@ -43,7 +49,10 @@ export function buildGatewayApi(forwarder: Forwarder): Router {
     .get(`${subscription}/stream`, toTopic)
     .post(`${subscription}/ack`, toTopic)
     .post(`${subscription}/nack`, toTopic)
-    .get(`${subscription}/dead-letters`, toTopic);
+    .get(`${subscription}/dead-letters`, toTopic)
+    .delete(`${subscription}/dead-letters`, toTopic)
+    .post(`${subscription}/dead-letters/redrive`, toTopic)
+    .post(`${subscription}/purge`, toTopic);
 }
 
 function partitionOf(ctx: RequestContext, param: 'q' | 't', nameKind: 'queue' | 'topic'): ForwardTarget {
