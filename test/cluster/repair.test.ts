@@ -67,6 +67,16 @@ test('listing and repair in a 3-node cluster, across a leader failover', { timeo
     expectError(await (await cluster.nodeApi('node-1')).get(`/v1/exchanges/${exchange}/queues?partitions=${notLed!.partition}`), 421, 'not_leader', 'a partition led elsewhere');
   });
 
+  await t.test('the gateway serves its copy of the map at GET /partitions, without a token', async () => {
+    const fromPartitioner = await cluster.partitionMap();
+    const fromGateway = await fetch(`${cluster.gatewayUrl}/partitions`);
+    assert.equal(fromGateway.status, 200);
+    const body = (await fromGateway.json()) as typeof fromPartitioner;
+    assert.deepEqual(body.partitions, fromPartitioner.partitions);
+    assert.deepEqual(body.nodes.map((node) => node.id), ['node-1', 'node-2', 'node-3']);
+    assert.equal(body.controller, null, 'only a partitioner knows the controller');
+  });
+
   await t.test('the gateway answers a wrong method with 405 and Allow', async () => {
     const path = queuePath(exchange, 'anything');
     const answer = await api.call('POST', path, {});

@@ -2,6 +2,8 @@
  * The gateway's /v1 routes (DESIGN §8), each forwarded by the Forwarder: queue and topic
  * routes to the leader of their partition, exchange routes to any live node.
  */
+import { MomError } from '../../core/errors';
+import { sendJson } from '../../http/response';
 import { Router, type RequestContext } from '../../http/router';
 import type { TokenVerifier } from '../../http/token-verifier';
 import type { Logger } from '../../runtime/logger';
@@ -72,7 +74,21 @@ export function routeSourceFromTable(table: PartitionMap): RouteSource {
       if (first) return first;
       return table.all().find((route) => route.node_location !== null)?.node_location ?? null;
     },
+    describe: () => ({ partitions: table.all().map((route) => ({ ...route, isr: table.isr(route.partition) })), nodes: table.liveNodes() }),
   };
+}
+
+/**
+ * `GET /partitions` at the gateway: its copy of the map, in the partitioner's shape (DESIGN §6:
+ * the public map a client may route with; no token, like the partitioner's). `controller` is
+ * null: only a partitioner knows it. What `mombroker status` shows as nodes and partitions.
+ */
+export function buildGatewayMapRoute(routes: RouteSource): Router {
+  return new Router().get('/partitions', (ctx) => {
+    const view = routes.describe?.();
+    if (!view) throw new MomError('unavailable', 'this gateway has no partition map yet; retry shortly');
+    sendJson(ctx.res, 200, { partitions: view.partitions, controller: null, nodes: view.nodes });
+  });
 }
 
 export interface GatewayApiOptions {
