@@ -23,9 +23,10 @@ export type ApplyEffect =
   | { kind: 'purged'; inboxes: InboxRecord[] }
   /**
    * A repair entry at `offset` (purge, redrive, dead-letter deletion) acted on `count` messages
-   * of the inbox: they left state `from`; `ready` lists the ones made deliverable again.
+   * of the inbox (null: it is gone, and the count 0): they left state `from`; `ready` lists
+   * the ones made deliverable again.
    */
-  | { kind: 'repaired'; offset: number; inbox: number; from: RepairPlan['from']; count: number; ready: number[] };
+  | { kind: 'repaired'; offset: number; inbox: number | null; from: RepairPlan['from']; count: number; ready: number[] };
 
 export interface SettleResult {
   /** The settled message's offset. */
@@ -167,9 +168,10 @@ export class StateApplier {
 
   /** Carries out repairPlan(entry) in one statement (the same as repairStep on each message). */
   private applyRepair(offset: number, entry: RepairEntry): ApplyEffect {
-    const inbox = this.catalog.inbox(entry.inbox);
-    if (!inbox) return NONE;
     const plan = repairPlan(entry);
+    const inbox = this.catalog.inbox(entry.inbox);
+    // Still an effect: the leader answers the request that wrote the entry from it.
+    if (!inbox) return { kind: 'repaired', offset, inbox: null, from: plan.from, count: 0, ready: [] };
     const params: unknown[] = [inbox.id, plan.from === 'dead' ? 1 : 0, JSON.stringify(plan.except)];
     if (plan.only !== null) params.push(JSON.stringify(plan.only));
     const which = plan.only === null ? 'all' : 'only';

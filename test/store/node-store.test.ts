@@ -144,7 +144,8 @@ test('repairs: purge keeps the named offsets and dead letters, redrive resets fa
   const deletedAll = await repair({ type: 'dead_letters.delete', inbox: 'q:ex/q', messages: null, at: 6 });
   assert.equal(deletedAll?.kind === 'repaired' && deletedAll.count, 1);
   assert.deepEqual(store.counts(inbox.id), { ready: 1, dead: 0 });
-  assert.deepEqual((await repair({ type: 'inbox.purge', inbox: 'q:ex/missing', keep: [], at: 7 }))?.kind, 'none', 'an inbox that is gone');
+  const gone = await repair({ type: 'inbox.purge', inbox: 'q:ex/missing', keep: [], at: 7 });
+  assert.deepEqual(gone, { kind: 'repaired', offset: 15, inbox: null, from: 'ready', count: 0, ready: [] }, 'an inbox that is gone: nothing, still an effect');
 
   await store.writes.submit(() => store.compact(0, Number.MAX_SAFE_INTEGER, Date.now()));
   assert.deepEqual(

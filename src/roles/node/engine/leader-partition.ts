@@ -29,6 +29,8 @@ export class LeaderPartition {
   private readonly deliveries = new Map<number, InboxDelivery>();
   /** How many messages each repair entry acted on, by the entry's offset, until its operation takes it. */
   private readonly repairCounts = new Map<number, number>();
+  /** Operations waiting for the effect of their repair entry, by the entry's offset. */
+  private readonly repairWaiters = new Map<number, { resolve: (count: number) => void; reject: (error: MomError) => void }>();
   closed = false;
   /** Shutting down: long polls answer at once instead of waiting again. */
   draining = false;
@@ -54,13 +56,19 @@ export class LeaderPartition {
   }
 
   /**
-   * The number of messages the repair entry at `offset` acted on, once applied (the commit of
-   * an acks=all write resolves after its effects arrive); undefined if it is not known here.
+   * How many messages the repair entry at `offset` acted on: at once when its effect has
+   * arrived (an acks=all commit resolves after its entries are applied, and the applied
+   * listener usually ran by then), else when it arrives. Fails with `timeout` (recorded, count
+   * unknown: never resent) if this leadership ends first.
    */
-  takeRepairCount(offset: number): number | undefined {
-    const count = this.repairCounts.get(offset);
-    this.repairCounts.delete(offset);
-    return count;
+  repairCount(offset: number): Promise<number> {
+    const known = this.repairCounts.get(offset);
+    if (known !== undefined) {
+      this.repairCounts.delete(offset);
+      return Promise.resolve(known);
+    }
+    if (this.closed) return Promise.reject(repairOutcomeUnknown(this.partition));
+    return new Promise((resolve, reject) => this.repairWaiters.set(offset, { resolve, reject }));
   }
 
   /** The delivery state of an inbox, made on first use (counting what is ready in the store). */
@@ -159,9 +167,15 @@ export class LeaderPartition {
    * before first deliveries) or, past the cursor, by the next read of the store.
    */
   private onRepaired(effect: Extract<ApplyEffect, { kind: 'repaired' }>): void {
-    this.repairCounts.set(effect.offset, effect.count);
-    if (this.repairCounts.size > REPAIR_RESULTS_KEPT) this.repairCounts.delete(this.repairCounts.keys().next().value!);
-    const delivery = this.deliveries.get(effect.inbox);
+    const waiter = this.repairWaiters.get(effect.offset);
+    if (waiter) {
+      this.repairWaiters.delete(effect.offset);
+      waiter.resolve(effect.count);
+    } else {
+      this.repairCounts.set(effect.offset, effect.count);
+      if (this.repairCounts.size > REPAIR_RESULTS_KEPT) this.repairCounts.delete(this.repairCounts.keys().next().value!);
+    }
+    const delivery = effect.inbox === null ? undefined : this.deliveries.get(effect.inbox);
     if (!delivery || effect.count === 0) return;
     if (effect.from === 'ready') {
       delivery.readyCount = Math.max(0, delivery.readyCount - effect.count);
@@ -191,6 +205,16 @@ export class LeaderPartition {
     const ended = reason ?? new MomError('unavailable', `partition ${this.partition} is no longer led here (its leadership moved); reconnect`);
     for (const delivery of this.deliveries.values()) delivery.close(ended);
     this.deliveries.clear();
+    for (const waiter of this.repairWaiters.values()) waiter.reject(repairOutcomeUnknown(this.partition));
+    this.repairWaiters.clear();
     await this.log.close();
   }
+}
+
+/** A repair whose entry is in the log but whose count this leader will not learn: not to be resent. */
+function repairOutcomeUnknown(partition: number): MomError {
+  return new MomError(
+    'timeout',
+    `partition ${partition}: the leadership moved while the repair was applied; it may or may not have been done, check the stats before repeating it`,
+  );
 }

@@ -49,6 +49,6 @@ export class Repair {
   /** Commits the entry (acks=all) and answers how many messages applying it acted on. */
   private async record(entry: RepairEntry): Promise<number> {
     const offset = await this.partition.commit([entry]);
-    return this.partition.takeRepairCount(offset) ?? 0;
+    return this.partition.repairCount(offset);
   }
 }
