@@ -29,8 +29,10 @@ Commands:
                 healthy: every process answers GET /health and the partitioner's map has a
                 leader for every partition (bounded by MOM_CLUSTER_UP_TIMEOUT_S, default 90 s;
                 on timeout it prints the logs' tails, stops what it started and fails). Prints
-                \`gateway: URL\`, \`partitioner: URL\`, \`auth: URL\` and where the logs and pid
-                files are. Options:
+                \`gateway: URL\`, \`partitioner: URL\`, \`auth: URL\`, where the logs and pid
+                files are, and last a line \`export MOM_URL=… MOM_USER=admin MOM_PASSWORD=…\`
+                that points the mombroker CLI at the gateway (run it, or
+                eval "\$(scripts/cluster.sh up | grep '^export ')"). Options:
                   --nodes N               broker nodes (default 3)
                   --partitions P          partitions, fixed for this cluster (default 16)
                   --replication-factor R  replicas per partition (default min(3, N));
@@ -375,6 +377,12 @@ cmd_up() {
   echo "logs: $LOG_DIR/"
   echo "pids: $PID_DIR/"
   echo "settings: $ENV_FILE"
+  # Ready to paste (or eval): the CLI and SDK examples then talk to this cluster's gateway as admin.
+  if [ -n "${MOM_ADMIN_PASSWORD:-}" ]; then
+    echo "export MOM_URL=$GATEWAY_URL MOM_USER=admin MOM_PASSWORD=\"\$MOM_ADMIN_PASSWORD\""
+  else
+    printf 'export MOM_URL=%s MOM_USER=admin MOM_PASSWORD="$(cat %q)"\n' "$GATEWAY_URL" "$DIR/admin-password"
+  fi
 }
 
 up_processes() {

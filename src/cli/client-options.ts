@@ -207,3 +207,8 @@ export function integerOption(value: string | undefined, flag: string, min: numb
   if (!Number.isSafeInteger(number) || number < min || number > max) throw usageError(`${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return number;
 }
+
+/** For a repeatable option: each value is added to the list. */
+export function collectRepeated(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

@@ -10,11 +10,12 @@ import type { ApiRequest, ApiResponse, ClientContext, Flushable, OpenStream, Pub
 import { declare } from './declare';
 import { closedError, errorFromAbort, MomClientError } from './errors';
 import { HttpTransport, requestWasNotSent, type TransportResponse } from './http-transport';
+import { listExchanges, listQueues, listTopics } from './listing';
 import { exchangePath, queryString } from './paths';
 import { Queue } from './queue';
 import { backoffDelay, delay, isRetryableStatus, retryAfterMs } from './retry';
 import { Topic } from './topic';
-import type { DeclareResult, WireAuthResponse, WireErrorBody } from './types';
+import type { DeclareResult, ExchangeInfo, QueueListing, TopicListing, WireAuthResponse, WireErrorBody } from './types';
 
 export interface ConnectOptions {
   /** Base URL of the gateway, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
@@ -149,6 +150,21 @@ export class Connection {
   async deleteExchange(exchange: string, options: { force?: boolean } = {}): Promise<void> {
     this.assertOpen();
     await this.request({ method: 'DELETE', path: exchangePath(exchange), query: { force: options.force ? true : undefined }, idempotent: true });
+  }
+
+  /** GET /v1/exchanges: the exchanges this user has a grant on. */
+  listExchanges(): Promise<ExchangeInfo[]> {
+    return listExchanges(this.context);
+  }
+
+  /** GET /v1/exchanges/{ex}/queues: every queue of the exchange with its stats, by name. */
+  listQueues(exchange: string): Promise<QueueListing[]> {
+    return listQueues(this.context, exchange);
+  }
+
+  /** GET /v1/exchanges/{ex}/topics: every topic of the exchange with its subscriptions' stats, by name. */
+  listTopics(exchange: string): Promise<TopicListing[]> {
+    return listTopics(this.context, exchange);
   }
 
   /** GET /health (no token needed). */

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
 import { sendError } from './response';
-import type { RequestContext, Router } from './router';
+import { methodNotAllowed, type RequestContext, type Router } from './router';
 
 /** Longer than the 30 s long-poll bound plus the time to answer it. */
 const IDLE_SOCKET_TIMEOUT_MS = 45_000;
@@ -143,6 +143,8 @@ export class HttpServer {
         return;
       }
       req.resume();
+      const allowed = new Set(this.routers.flatMap((router) => router.allowed(path)));
+      if (allowed.size > 0) throw methodNotAllowed(method, path, [...allowed]);
       throw new MomError('not_found', `no route for ${method} ${path}`);
     } catch (error) {
       if (!(error instanceof MomError)) this.options.logger.error('request failed', { error, url: req.url });

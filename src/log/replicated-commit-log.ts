@@ -119,7 +119,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
     this.listener = listener;
   }
 
-  async commit(entries: LogEntry[], acks: AckMode): Promise<void> {
+  async commit(entries: LogEntry[], acks: AckMode): Promise<number> {
     this.ensureLeading();
     if (this.isr.length < this.minIsr) throw this.notEnoughReplicas();
     const { store } = this.options;
@@ -132,8 +132,8 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
     await store.writes.whenDurable();
     this.durableEnd = Math.max(this.durableEnd, end);
     this.advanceHighWatermark();
-    if (acks === 'leader') return;
-    if (store.position(this.partition).applied >= end) return;
+    if (acks === 'leader') return first;
+    if (store.position(this.partition).applied >= end) return first;
     this.ensureLeading();
     await new Promise<void>((resolve, reject) => {
       const waiter: CommitWaiter = {
@@ -147,6 +147,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
       };
       this.waiters.push(waiter);
     });
+    return first;
   }
 
   /** A follower's fetch: validates its epoch and log, records its progress, returns what it lacks. */

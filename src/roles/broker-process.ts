@@ -15,7 +15,7 @@ import { prepareDataDir } from '../runtime/private-files';
 import { startAuthRole, type AuthRole } from './auth/auth-role';
 import { buildAuthRelay } from './gateway/auth-relay';
 import { Forwarder, type RouteSource } from './gateway/forwarder';
-import { buildGatewayApi, routeSourceFromTable } from './gateway/gateway-api';
+import { buildGatewayApi, buildGatewayMapRoute, routeSourceFromTable } from './gateway/gateway-api';
 import { MomPySend } from './gateway/mompy-send';
 import { PartitionerRoutes } from './gateway/partitioner-routes';
 import { PartitionMap } from '../coordination/partition-map';
@@ -229,6 +229,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
       });
       parts.gateway = [() => forwarder.close(), routes.close];
       http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));
+      http.mount(buildGatewayMapRoute(routes.source));
       if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl, config.clusterSecret));
       // With a node in this process (--role all), the node serves /v1 itself.
       if (!roles.has('node')) http.mount(buildGatewayApi(forwarder));

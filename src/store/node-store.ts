@@ -83,6 +83,7 @@ export class NodeStore {
     pendingMessage: Database.Statement;
     countByState: Database.Statement;
     deadLetters: Database.Statement;
+    deadLetterOffsets: Database.Statement;
     findDedup: Database.Statement;
     probeInsert: Database.Statement;
     probeDelete: Database.Statement;
@@ -148,6 +149,11 @@ export class NodeStore {
          FROM pending JOIN log ON log.k = ? + pending.msg
          WHERE pending.inbox = ? AND pending.state = 1 AND pending.msg > ?
          ORDER BY pending.msg LIMIT ?`,
+      ),
+      deadLetterOffsets: db.prepare(
+        `SELECT pending.msg AS "offset" FROM pending JOIN log ON log.k = ? + pending.msg
+         WHERE pending.inbox = ? AND pending.state = 1 AND log.msg_id IN (SELECT value FROM json_each(?))
+         ORDER BY pending.msg`,
       ),
       findDedup: db.prepare('SELECT msg_id, ts FROM dedup WHERE target = ? AND producer_id = ?'),
       probeInsert: db.prepare('INSERT INTO storage_probe (filler) VALUES (zeroblob(?))'),
@@ -364,6 +370,12 @@ export class NodeStore {
 
   deadLetters(partition: number, inboxId: number, afterOffset: number, limit: number): DeadLetterRow[] {
     return this.stmt.deadLetters.all(partition * OFFSET_BITS, inboxId, afterOffset, limit) as DeadLetterRow[];
+  }
+
+  /** Offsets of the inbox's dead letters with these message ids (an id reused after the dedup window may name several). */
+  deadLetterOffsets(partition: number, inboxId: number, ids: readonly string[]): number[] {
+    const rows = this.stmt.deadLetterOffsets.all(partition * OFFSET_BITS, inboxId, JSON.stringify(ids)) as Array<{ offset: number }>;
+    return rows.map((row) => row.offset);
   }
 
   findDedup(target: string, producerId: string): { msg_id: string; ts: number } | undefined {

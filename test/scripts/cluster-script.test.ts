@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
 import { partitionOf } from '../../src/core/hash';
-import { REPO_ROOT, login } from '../helpers/broker';
+import { MOMBROKER_BIN, REPO_ROOT, login } from '../helpers/broker';
 import { waitFor } from '../helpers/wait';
 import { Api } from '../helpers/http-api';
 
@@ -174,6 +174,17 @@ test('up, status, failover through the gateway after kill, start, down', { timeo
   assert.equal(stats.status, 200);
   assert.equal(stats.body.partition, partition, 'the partition is fnv1a32(exchange/queue) mod P');
   assert.equal(stats.body.depth, 1);
+
+  // up's last line is ready to paste: the CLI then talks to the gateway as admin.
+  const exportLine = up.stdout.trim().split('\n').at(-1)!;
+  assert.equal(exportLine, `export MOM_URL=${gatewayUrl} MOM_USER=admin MOM_PASSWORD="$(cat ${passwordFile})"`);
+  const viaExport = spawnSync('bash', ['-c', `${exportLine} && exec "$0" "$1" status ${exchange} ${queue} --json`, process.execPath, MOMBROKER_BIN], {
+    env: clusterEnv(dir),
+    encoding: 'utf8',
+  });
+  assert.equal(viaExport.status, 0, viaExport.stderr);
+  const viaStatus = JSON.parse(viaExport.stdout) as { url: string; queue: { depth: number; leader: string } };
+  assert.deepEqual([viaStatus.url, viaStatus.queue.depth, viaStatus.queue.leader], [gatewayUrl, 1, stats.body.leader], 'status names the leader to kill');
 
   // ---- kill the leader of that partition ----
   const before = (await partitionMap(partitionerUrl)).find((p) => p.partition === partition)!;

@@ -143,8 +143,12 @@ export class NodeRole {
 
   /** The engine of the partition holding `exchange/name`, or 421 naming the leader. */
   engineFor(exchange: string, name: string): PartitionEngine {
+    return this.engineAt(this.partitionOf(exchange, name));
+  }
+
+  /** The engine of `partition` once it may answer, or 421 naming the leader. */
+  engineAt(partition: number): PartitionEngine {
     const { replicas } = this.parts();
-    const partition = this.partitionOf(exchange, name);
     const engine = replicas.engine(partition);
     if (!engine) throw replicas.notLeader(partition);
     const notReady = engine.commitLog.notReady();
