@@ -11,8 +11,10 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { test } from 'node:test';
 import { connect } from '../../src/client';
+import { login } from '../helpers/broker';
 import { startCluster } from '../helpers/cluster';
-import { uniqueName } from '../helpers/http-api';
+import { Api, runCli, uniqueName } from '../helpers/http-api';
+import { waitFor } from '../helpers/wait';
 import { rawFetch } from '../helpers/replication';
 import { nameInPartition } from '../helpers/workloads';
 
@@ -74,6 +76,20 @@ test('a cluster over HTTPS with mutual TLS between replicators', { timeout: 240_
     await Promise.all(pulled.map((m) => m.ack()));
     await cluster.nodes.get(victim)!.restart();
     await cluster.waitHealthy();
+  });
+
+  await t.test('nodes poll the user state from auth over HTTPS: a removed user is refused within seconds', async () => {
+    const dataDir = cluster.auth.dataDir;
+    await runCli(['users', 'add', 'carol', '--password-stdin', '--data', dataDir], 'carol-password-1\n');
+    const token = await login(cluster.gatewayUrl, 'carol', 'carol-password-1', cluster.tls!.dispatcher);
+    const node = new Api(cluster.nodes.get('node-1')!.url, token, cluster.tls!.dispatcher);
+    await waitFor('node-1 to know carol', async () => (await node.get('/v1/exchanges')).status === 200, { timeoutMs: 15_000, intervalMs: 100 });
+    await runCli(['users', 'remove', 'carol', '--data', dataDir]);
+    const refused = await waitFor('node-1 to refuse the token of the removed carol', async () => {
+      const answer = await node.get('/v1/exchanges');
+      return answer.status === 401 ? answer : undefined;
+    }, { timeoutMs: 15_000, intervalMs: 100 });
+    assert.equal(refused.body.error.reason, 'user_removed');
   });
 
   await t.test('a forced exchange delete reaches partitions led by other nodes over HTTPS', async () => {
