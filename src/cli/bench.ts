@@ -56,7 +56,7 @@ export function registerBenchCommand(program: Command): void {
           };
         },
         async (admin, input, settings) => {
-          const target = { url: settings.url, user: settings.user!, password: settings.password! };
+          const target = { url: settings.url, user: settings.user!, password: settings.password!, ...(settings.ca ? { ca: settings.ca } : {}) };
           await admin.declareExchange(flags.exchange);
           // The broker runs elsewhere: no PIDs to read its CPU from.
           const driver = mombrokerDriver({ target, admin, exchange: flags.exchange, payloadBytes: input.payloadBytes, pullWaitMs: PULL_WAIT_MS, pids: () => [] });

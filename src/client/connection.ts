@@ -9,7 +9,7 @@ import { TokenManager } from './auth';
 import type { ApiRequest, ApiResponse, ClientContext, Flushable, OpenStream, PublishSettings, StreamRequest } from './context';
 import { declare } from './declare';
 import { closedError, errorFromAbort, MomClientError } from './errors';
-import { HttpTransport, requestWasNotSent, type TransportResponse } from './http-transport';
+import { HttpTransport, requestWasNotSent, type TransportResponse, type TrustedCa } from './http-transport';
 import { listExchanges, listQueues, listTopics } from './listing';
 import { exchangePath, queryString } from './paths';
 import { Queue } from './queue';
@@ -34,6 +34,12 @@ export interface ConnectOptions {
   acks?: 'all' | 'leader';
   /** Publish requests in flight per queue or topic (default 4). */
   maxPublishRequestsInFlight?: number;
+  /**
+   * For an `https://` URL: the CA certificate(s), PEM, that signed the server's certificate,
+   * trusted instead of the system's CAs (e.g. `readFileSync('ca.pem')`). Without it the
+   * system's CAs decide; an untrusted certificate fails with code `tls_error`.
+   */
+  ca?: TrustedCa;
 }
 
 export interface ConnectionStats {
@@ -114,7 +120,8 @@ export class Connection {
       maxBatchBytes: 900 * 1024,
     };
     const connections = positiveInteger('connections', options.connections, 16);
-    this.transport = new HttpTransport(url, { connections });
+    if (options.ca !== undefined && !isTrustedCa(options.ca)) throw invalid('ca: expected PEM text, a Buffer, or a list of them');
+    this.transport = new HttpTransport(url, { connections, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
     this.anonymous = options.password === undefined && options.token === undefined;
     const password = options.password;
     const user = options.user;
@@ -386,4 +393,9 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1)) throw invalid(`${name}: expected a ${zeroAllowed ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`);
   return value;
+}
+
+function isTrustedCa(value: unknown): value is TrustedCa {
+  const one = (item: unknown) => (typeof item === 'string' && item !== '') || Buffer.isBuffer(item);
+  return one(value) || (Array.isArray(value) && value.length > 0 && value.every(one));
 }

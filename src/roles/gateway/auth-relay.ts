@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { MomError } from '../../core/errors';
 import { readBody } from '../../http/body';
 import { CLUSTER_SECRET_HEADER } from '../../http/client-address';
@@ -15,7 +15,7 @@ const AUTH_TIMEOUT_MS = 10_000;
  * X-Forwarded-For, believed by the auth role when the cluster secret comes with it, so that
  * login throttling is per client and not per gateway.
  */
-export function buildAuthRelay(authUrl: string, clusterSecret?: string): Router {
+export function buildAuthRelay(authUrl: string, clusterSecret?: string, dispatcher?: Dispatcher): Router {
   const relay = (path: string) => async (ctx: RequestContext) => {
     const body = ctx.req.method === 'GET' ? undefined : await readBody(ctx.req, AUTH_BODY_LIMIT);
     let response;
@@ -30,6 +30,7 @@ export function buildAuthRelay(authUrl: string, clusterSecret?: string): Router 
         body,
         headersTimeout: AUTH_TIMEOUT_MS,
         bodyTimeout: AUTH_TIMEOUT_MS,
+        ...(dispatcher ? { dispatcher } : {}),
       });
     } catch (error) {
       throw new MomError('unavailable', `the auth role at ${authUrl} is unreachable: ${(error as Error).message}; retry shortly`, { cause: error });

@@ -74,6 +74,8 @@ export interface ForwarderOptions {
   responseTimeoutMs?: number;
   /** TCP connect timeout to a node; default 3 s. */
   connectTimeoutMs?: number;
+  /** The CA nodes' HTTPS certificates are checked against (`--tls-ca`); default the system's CAs. */
+  ca?: Buffer;
   /** First and largest pause between attempts; default 50 and 500 ms. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -148,6 +150,7 @@ export class Forwarder {
       connectionsPerNode: options.connectionsPerNode ?? 16,
       connectTimeoutMs: options.connectTimeoutMs ?? 3_000,
       responseTimeoutMs: this.responseTimeoutMs,
+      ...(options.ca ? { ca: options.ca } : {}),
     });
     this.streams = new StreamSupervisor((exchange, name) => this.routes.route(exchange, name));
     this.backoffInitialMs = options.backoffInitialMs ?? 50;

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { partitionOf } from '../../core/hash';
 import { MomError } from '../../core/errors';
 import type { Logger } from '../../runtime/logger';
@@ -30,10 +30,14 @@ export class PartitionerRoutes implements RouteSource {
   private inFlight: Promise<void> | undefined;
   private closed = false;
 
-  /** `partitionerUrls`: one URL or several, comma-separated; any partitioner serves the map. */
+  /**
+   * `partitionerUrls`: one URL or several, comma-separated; any partitioner serves the map.
+   * `dispatcher`: reaches them (one trusting `--tls-ca` for HTTPS); default undici's global one.
+   */
   constructor(
     private readonly partitionerUrls: string,
     private readonly logger: Logger,
+    private readonly dispatcher?: Dispatcher,
   ) {
     this.urls = partitionerUrls.split(',');
   }
@@ -79,7 +83,7 @@ export class PartitionerRoutes implements RouteSource {
     for (let i = 0; i < this.urls.length; i++) {
       const index = (this.preferred + i) % this.urls.length;
       try {
-        ({ routes: this.routes, nodes: this.nodes } = await fetchRoutes(this.urls[index]!));
+        ({ routes: this.routes, nodes: this.nodes } = await fetchRoutes(this.urls[index]!, this.dispatcher));
         this.preferred = index;
         return;
       } catch (error) {
@@ -95,8 +99,8 @@ export class PartitionerRoutes implements RouteSource {
   }
 }
 
-async function fetchRoutes(partitionerUrl: string): Promise<{ routes: PartitionsAnswer['partitions']; nodes: NodeInfo[] }> {
-  const response = await request(`${partitionerUrl}/partitions`, { method: 'GET', headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+async function fetchRoutes(partitionerUrl: string, dispatcher: Dispatcher | undefined): Promise<{ routes: PartitionsAnswer['partitions']; nodes: NodeInfo[] }> {
+  const response = await request(`${partitionerUrl}/partitions`, { method: 'GET', headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS, ...(dispatcher ? { dispatcher } : {}) });
   const text = await response.body.text();
   if (response.statusCode !== 200) throw new MomError('unavailable', `partitioner ${partitionerUrl} answered ${response.statusCode}: ${text.slice(0, 200)}`);
   const answer = JSON.parse(text) as PartitionsAnswer;

@@ -130,6 +130,8 @@ export class ListingHandlers {
         headers: authorization ? { authorization } : {},
         headersTimeout: REMOTE_TIMEOUT_MS,
         bodyTimeout: REMOTE_TIMEOUT_MS,
+        // Trusts the cluster's CA when the nodes serve HTTPS (--tls-ca).
+        ...(this.node.peerHttp ? { dispatcher: this.node.peerHttp } : {}),
       });
       status = response.statusCode;
       text = await response.body.text();
