@@ -26,6 +26,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --pull-max N          consumer prefetch: mombroker's stream (or messages per pull with
                         --pull), the peers' consumers (default 100)
   --pull                mombroker's consumers pull (long polls) instead of streaming
+  --idle-streams N      after the runs, mombroker's CPU with N idle streams open against
+                        none (default 1000; 0 skips it)
   --max-backlog N       producers wait while N messages are unacked (default 5000; 0 = no bound)
   --rate R              latency phase publish rate, msg/s (default 2000)
   --max-unconfirmed N   latency producer's unconfirmed publishes at most (default 500)
@@ -46,6 +48,8 @@ export interface BenchOptions extends WorkloadSettings {
   peers: boolean;
   /** mombroker's consumers use long polls instead of a stream. */
   pull: boolean;
+  /** Streams opened for the idle-streams measurement; 0 skips it. */
+  idleStreams: number;
   only: 'both' | 'throughput' | 'latency';
   out: string;
   cpuProf: boolean;
@@ -85,6 +89,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'in-flight': { type: 'string' },
       'pull-max': { type: 'string' },
       pull: { type: 'boolean' },
+      'idle-streams': { type: 'string' },
       'max-backlog': { type: 'string' },
       rate: { type: 'string' },
       'max-unconfirmed': { type: 'string' },
@@ -127,6 +132,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     cluster,
     peers: values.peers === true,
     pull: values.pull === true,
+    idleStreams: integer('idle-streams', values['idle-streams'], quick ? 0 : 1000, 0, 100_000),
     only,
     out: values.out ?? 'bench-results.json',
     cpuProf: values['cpu-prof'] === true || values['cpu-prof-dir'] !== undefined,

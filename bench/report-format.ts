@@ -245,7 +245,18 @@ const METRIC_BY_KEY = new Map(metricsFor(['throughput', 'latency']).map((metric)
 
 /** The human-readable report (what `npm run bench` prints). */
 export function formatReport(report: BenchReport): string {
-  const lines = [...setupLines(report), ...runTables(report), ...disturbanceNote(report), ...spreadTables(report)];
+  const lines = [...setupLines(report), ...runTables(report), ...disturbanceNote(report), ...spreadTables(report), ...idleStreamLines(report)];
   lines.push(...(report.comparison !== undefined && report.ratioTargets !== undefined ? ratioVerdictLines(report) : absoluteVerdictLines(report)));
   return lines.join('\n');
+}
+
+function idleStreamLines(report: BenchReport): string[] {
+  const idle = report.idleStreams;
+  if (idle === undefined) return [];
+  const cores = (value: number | undefined) => (value === undefined ? '?' : value.toFixed(3));
+  return [
+    '',
+    `  idle streams: ${idle.opened} of ${idle.streams} open on one queue; mombroker used ${cores(idle.baselineCores)} cores without them, ${cores(idle.withStreamsCores)} with them` +
+      ` over ${idle.seconds} s (${idle.microCoresPerStream ?? '?'} millionths of a core per stream)`,
+  ];
 }

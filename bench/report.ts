@@ -5,6 +5,7 @@
  * measured in this run, and absolute targets. Everything here is pure except writeJson();
  * report-format.ts prints it.
  */
+import type { IdleStreamsResult } from '../src/loadgen/idle-streams';
 import { writeFileSync } from 'node:fs';
 import type { FsyncPolicy } from './broker-under-test';
 import { compareToBestPeer, type BrokerFigures, type Comparison, type MetricSpec } from './compare';
@@ -168,6 +169,8 @@ export interface BenchReport {
   verdict: Verdict;
   /** Top self-time functions of the broker, when run with --cpu-prof. */
   profile?: unknown;
+  /** mombroker's CPU with N idle streams open against none (--idle-streams). */
+  idleStreams?: IdleStreamsResult;
 }
 
 function optionalSpread(values: Array<number | undefined>): Spread | undefined {

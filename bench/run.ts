@@ -42,6 +42,7 @@ import {
   type RunResult,
 } from './report';
 import { formatMs, formatRate, formatReport, formatUs } from './report-format';
+import { runIdleStreams, type IdleStreamsResult } from '../src/loadgen/idle-streams';
 import { runThroughput, type ThroughputResult } from '../src/loadgen/throughput';
 import { loginAt, openConnection } from '../src/loadgen/workload';
 
@@ -152,6 +153,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   progress(`broker at ${broker.url} (pids ${broker.pids.join(', ') || 'unknown'})`);
   let peers: PeerSet | undefined;
   const results: Array<BrokerResult & { driver: BenchDriver }> = [];
+  let idleStreams: IdleStreamsResult | undefined;
   try {
     const admin = await connectAdmin(broker);
     try {
@@ -188,6 +190,20 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           }
         }
       }
+      if (options.idleStreams > 0) {
+        const seconds = Math.max(2, Math.min(10, options.seconds));
+        progress(`idle streams: mombroker's CPU for ${seconds} s without streams, then with ${options.idleStreams} idle streams open`);
+        idleStreams = await runIdleStreams({
+          target: broker,
+          admin,
+          exchange: EXCHANGE,
+          token: broker.token ?? (await loginAt(broker.url, broker.user, broker.password)),
+          streams: options.idleStreams,
+          seconds,
+          brokerPids: () => broker.pids,
+        });
+        progress(`  ${idleStreams.opened} of ${idleStreams.streams} open: ${idleStreams.baselineCores ?? '?'} cores without, ${idleStreams.withStreamsCores ?? '?'} with (${idleStreams.microCoresPerStream ?? '?'} µcores per stream)`);
+      }
     } finally {
       await admin.close();
     }
@@ -202,7 +218,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     progress('stopping the broker');
     await broker.close();
   }
-  return buildReport(options, { mode, startedAt, loadAverageBefore, broker, peers, results, cpuProfileDir });
+  const report = buildReport(options, { mode, startedAt, loadAverageBefore, broker, peers, results, cpuProfileDir });
+  if (idleStreams !== undefined) report.idleStreams = idleStreams;
+  return report;
 }
 
 function buildReport(

@@ -288,7 +288,8 @@ test('up --tls: a throwaway CA, HTTPS everywhere, mutual TLS, and the export lin
   assert.equal(up.code, 0, `up --tls failed:\n${up.stdout}\n${up.stderr}\n${logsTail(dir)}`);
   const gatewayUrl = lineValue(up.stdout, 'gateway');
   for (const key of ['gateway', 'partitioner', 'auth', 'node-1']) assert.match(lineValue(up.stdout, key), /^https:\/\/127\.0\.0\.1:\d+$/, `${key} serves HTTPS`);
-  const exported = Object.fromEntries([...up.stdout.matchAll(/^export (MOM_[A-Z]+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+  const exportLines = up.stdout.split('\n').filter((line) => line.startsWith('export '));
+  const exported = Object.fromEntries(exportLines.flatMap((line) => [...line.matchAll(/(MOM_[A-Z]+)=("[^"]*"|\S+)/g)].map((m) => [m[1]!, m[2]!])));
   assert.equal(exported.MOM_URL, gatewayUrl, `an export MOM_URL line:\n${up.stdout}`);
   assert.equal(exported.MOM_CA, join(dir, 'tls', 'ca.pem'), `an export MOM_CA line:\n${up.stdout}`);
   // The CA's key and every process's key stay private.
