@@ -35,6 +35,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --payload-bytes N     payload size (default 1024; mombroker's is a JSON string of that size)
   --fsync POLICY        batch (default) | always | never
   --cluster N           a local N-node cluster via scripts/cluster.sh, through its gateway
+  --direct              with --cluster: mombroker's clients talk to each queue's partition
+                        leader instead of the gateway (leader-direct routing, DESIGN §6)
   --only PHASE          throughput | latency (default both)
   --out FILE            JSON results (default bench-results.json)
   --cpu-prof            run the broker with node --cpu-prof and print its hottest functions
@@ -50,6 +52,8 @@ export interface BenchOptions extends WorkloadSettings {
   pull: boolean;
   /** Streams opened for the idle-streams measurement; 0 skips it. */
   idleStreams: number;
+  /** Clients connect to the partition leaders directly (cluster only). */
+  direct: boolean;
   only: 'both' | 'throughput' | 'latency';
   out: string;
   cpuProf: boolean;
@@ -90,6 +94,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'pull-max': { type: 'string' },
       pull: { type: 'boolean' },
       'idle-streams': { type: 'string' },
+      direct: { type: 'boolean' },
       'max-backlog': { type: 'string' },
       rate: { type: 'string' },
       'max-unconfirmed': { type: 'string' },
@@ -133,6 +138,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     peers: values.peers === true,
     pull: values.pull === true,
     idleStreams: integer('idle-streams', values['idle-streams'], quick ? 0 : 1000, 0, 100_000),
+    direct: values.direct === true,
     only,
     out: values.out ?? 'bench-results.json',
     cpuProf: values['cpu-prof'] === true || values['cpu-prof-dir'] !== undefined,

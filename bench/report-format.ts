@@ -56,7 +56,7 @@ function nameWidth(report: BenchReport): number {
 function setupLines(report: BenchReport): string[] {
   const { config, environment } = report;
   const lines: string[] = [];
-  const where = config.mode === 'single' ? 'single node (--role all)' : `${config.nodes}-node cluster through the gateway (RF=${config.replicationFactor})`;
+  const where = config.mode === 'single' ? 'single node (--role all)' : `${config.nodes}-node cluster ${config.direct ? 'with clients on the partition leaders' : 'through the gateway'} (RF=${config.replicationFactor})`;
   const peers = report.brokers.filter((b) => b.peer).map((b) => b.name);
   lines.push(`mombroker bench: ${where}, fsync=${config.fsync}, acks=${config.acks}; ${peers.length > 0 ? `peers measured in this run: ${peers.join(', ')}` : 'no peer measured in this run'}`);
   lines.push(`  ${config.runs} run(s) × ${config.seconds} s after ${config.warmupSeconds} s warm-up, brokers interleaved within each run; payload ${config.payloadBytes} B, persistent`);

@@ -95,6 +95,10 @@ export interface BenchConfig extends WorkloadSettings {
   /** What was measured: both phases unless --only. */
   phases: Array<'throughput' | 'latency'>;
   peers: boolean;
+  /** mombroker's consumers pulled instead of streaming. */
+  pull?: boolean;
+  /** mombroker's clients talked to the partition leaders, not the gateway. */
+  direct?: boolean;
 }
 
 export interface Environment {
