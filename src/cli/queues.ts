@@ -4,39 +4,35 @@
  * (`{"queues":[…]}` or `{"topics":[…]}`) instead.
  */
 import type { Command } from 'commander';
-import type { QueueListing, TopicListing } from '../client';
+import type { Connection, QueueListing, TopicListing } from '../client';
 import { clientCommand, runClient, writeOut } from './client-options';
 import { formatTable } from './table';
 
 export function registerListCommands(program: Command): void {
-  clientCommand(program, 'queues')
-    .description('list the queues of an exchange with their depth, in-flight and dead letters (a table, or --json)')
-    .argument('<exchange>', 'exchange name')
-    .option('--json', 'print the JSON answer of GET /v1/exchanges/{ex}/queues')
-    .action(async (exchange: string, _options: unknown, command: Command) => {
-      const json = command.opts<{ json?: boolean }>().json === true;
-      await runClient(
-        command,
-        () => undefined,
-        async (connection) => {
-          const queues = await connection.listQueues(exchange);
-          await writeOut(json ? `${JSON.stringify({ queues }, null, 2)}\n` : queuesTable(queues));
-        },
-      );
-    });
+  registerList(program, 'queues', 'list the queues of an exchange with their depth, in-flight and dead letters (a table, or --json)', async (connection, exchange) => {
+    const queues = await connection.listQueues(exchange);
+    return { json: { queues }, table: queuesTable(queues) };
+  });
+  registerList(program, 'topics', 'list the topics of an exchange and their subscriptions with depth, in-flight and dead letters (a table, or --json)', async (connection, exchange) => {
+    const topics = await connection.listTopics(exchange);
+    return { json: { topics }, table: topicsTable(topics) };
+  });
+}
 
-  clientCommand(program, 'topics')
-    .description('list the topics of an exchange and their subscriptions with depth, in-flight and dead letters (a table, or --json)')
+/** `mombroker <what> EXCHANGE [--json]`: one listing of GET /v1/exchanges/{ex}/<what>. */
+function registerList(program: Command, what: 'queues' | 'topics', description: string, list: (connection: Connection, exchange: string) => Promise<{ json: unknown; table: string }>): void {
+  clientCommand(program, what)
+    .description(description)
     .argument('<exchange>', 'exchange name')
-    .option('--json', 'print the JSON answer of GET /v1/exchanges/{ex}/topics')
+    .option('--json', `print the JSON answer of GET /v1/exchanges/{ex}/${what}`)
     .action(async (exchange: string, _options: unknown, command: Command) => {
       const json = command.opts<{ json?: boolean }>().json === true;
       await runClient(
         command,
         () => undefined,
         async (connection) => {
-          const topics = await connection.listTopics(exchange);
-          await writeOut(json ? `${JSON.stringify({ topics }, null, 2)}\n` : topicsTable(topics));
+          const answer = await list(connection, exchange);
+          await writeOut(json ? `${JSON.stringify(answer.json, null, 2)}\n` : answer.table);
         },
       );
     });

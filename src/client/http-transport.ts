@@ -121,15 +121,7 @@ export class HttpTransport {
     if (request.signal?.aborted) throw errorFromAbort(request.signal);
     const asRequest: TransportRequest = { ...request, timeoutMs: request.idleTimeoutMs };
     try {
-      const response = await this.streamPool.request({
-        origin: this.origin,
-        method: request.method,
-        path: this.basePath + request.path,
-        headers: request.headers,
-        signal: request.signal,
-        headersTimeout: request.idleTimeoutMs,
-        bodyTimeout: request.idleTimeoutMs,
-      });
+      const response = await this.send(this.streamPool, asRequest);
       const body = response.body;
       const chunks = (async function* (transport: HttpTransport): AsyncGenerator<Buffer> {
         try {
@@ -148,21 +140,26 @@ export class HttpTransport {
     if (this.closed) throw closedError();
     if (request.signal?.aborted) throw errorFromAbort(request.signal);
     try {
-      const response = await this.pool.request({
-        origin: this.origin,
-        method: request.method,
-        path: this.basePath + request.path,
-        headers: request.headers,
-        body: request.body,
-        signal: request.signal,
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
-      });
+      const response = await this.send(this.pool, request);
       const text = await response.body.text();
       return { status: response.statusCode, headers: response.headers, text };
     } catch (error) {
       throw this.toClientError(error, request);
     }
+  }
+
+  /** `timeoutMs` bounds the wait for the head, and then for each chunk of the body. */
+  private send(pool: Pool, request: TransportRequest) {
+    return pool.request({
+      origin: this.origin,
+      method: request.method,
+      path: this.basePath + request.path,
+      headers: request.headers,
+      body: request.body,
+      signal: request.signal,
+      headersTimeout: request.timeoutMs,
+      bodyTimeout: request.timeoutMs,
+    });
   }
 
   /** Lets in-flight requests finish, then closes the sockets. Idempotent. */

@@ -83,27 +83,7 @@ async function startStreamConsumer(target: Target, exchange: string, queueName: 
       if (ackFailure !== undefined) throw ackFailure;
     }
   })();
-  const failed = loop.then(
-    () => new Promise<never>(() => {}),
-    (error: unknown) => Promise.reject(error),
-  );
-  failed.catch(() => {});
-  let stopped: Promise<void> | undefined;
-  return {
-    failed,
-    requests: () => connection.stats().requests,
-    stop() {
-      stopped ??= (async () => {
-        stopping.abort();
-        try {
-          await loop;
-        } finally {
-          await closeAll([connection]);
-        }
-      })();
-      return stopped;
-    },
-  };
+  return consumerHandle(connection, loop, stopping);
 }
 
 /** Pulls with a long poll (at most `prefetch` per pull) and acks in the background (workload.ts's consumeLoop). */
@@ -123,6 +103,11 @@ async function startPullConsumer(target: Target, exchange: string, queueName: st
           },
     onAcked: options.onAcked,
   });
+  return consumerHandle(connection, loop, stopping);
+}
+
+/** A running consumer loop as the workloads hold it: its failure, its requests, and stop(). */
+function consumerHandle(connection: Connection, loop: Promise<void>, stopping: AbortController): BenchConsumer {
   // Only the failure is reported here; the loop's normal end is awaited by stop().
   const failed = loop.then(
     () => new Promise<never>(() => {}),
