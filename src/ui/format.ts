@@ -12,15 +12,20 @@ export function formatRate(perSecond: number | undefined): string {
   const magnitude = Math.abs(perSecond);
   if (magnitude < 0.005) return '0/s';
   const digits = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2;
-  const text = magnitude.toFixed(digits).replace(/\.?0+$/, '');
-  return `${perSecond > 0 ? '+' : '−'}${text}/s`;
+  return `${perSecond > 0 ? '+' : '−'}${fixed(magnitude, digits)}/s`;
 }
 
 /** A rate of a counter (published per second): never signed. */
 export function formatThroughput(perSecond: number | undefined): string {
   if (perSecond === undefined || !Number.isFinite(perSecond)) return '—';
   const digits = perSecond >= 100 ? 0 : perSecond >= 10 ? 1 : 2;
-  return `${perSecond.toFixed(digits).replace(/\.?0+$/, '') || '0'}/s`;
+  return `${fixed(perSecond, digits)}/s`;
+}
+
+/** `value` with at most `digits` decimals, trailing zeros after the point dropped (`2.50` → `2.5`, `100` stays). */
+function fixed(value: number, digits: number): string {
+  const text = value.toFixed(digits);
+  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 }
 
 /** `3d 4h`, `5m 12s`, `800 ms`. */

@@ -131,7 +131,7 @@ function mount(view: View): ViewHandle {
 
 function flash(kind: 'ok' | 'error', text: string): void {
   const close = h('button', { type: 'button', class: 'close', 'aria-label': 'dismiss', on: { click: () => message.remove() } }, '×');
-  const message = h('div', { class: `flash ${kind}`, 'data-flash': kind }, h('span', null, text), close);
+  const message = h('div', { class: `flash ${kind}` }, h('span', { 'data-flash': kind }, text), close);
   fill(flashArea, message);
 }
 

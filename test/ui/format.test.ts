@@ -12,9 +12,13 @@ test('counts, rates and throughputs', () => {
   assert.equal(formatRate(-0.333), '−0.33/s');
   assert.equal(formatRate(12.34), '+12.3/s');
   assert.equal(formatRate(150.6), '+151/s');
+  assert.equal(formatRate(-100), '−100/s');
+  assert.equal(formatRate(20), '+20/s');
   assert.equal(formatThroughput(0), '0/s');
   assert.equal(formatThroughput(1500.4), '1500/s');
   assert.equal(formatThroughput(3.25), '3.25/s');
+  assert.equal(formatThroughput(10), '10/s');
+  assert.equal(formatThroughput(2.5), '2.5/s');
 });
 
 test('durations, timestamps and payload previews', () => {

@@ -57,6 +57,9 @@ export function inboxView(ctx: ViewContext, view: InboxView): ViewHandle {
     },
   });
 
+  const peekedPanel = section('Messages got and given back', peeked);
+  peekedPanel.hidden = true;
+
   const peekForm = form(ctx, {
     name: 'peek',
     inline: true,
@@ -82,14 +85,16 @@ export function inboxView(ctx: ViewContext, view: InboxView): ViewHandle {
   });
 
   function showPeeked(messages: WireMessage[]): void {
+    peekedPanel.hidden = false;
     fill(
       peeked,
+      h('p', { class: 'hint' }, `As they were at ${new Date().toLocaleTimeString([], { hour12: false })}, when they were got and given back; not refreshed.`),
       table(
         [
           { title: 'Id', field: 'id', cell: (m) => h('code', null, m.id) },
-          { title: 'Delivery', numeric: true, cell: (m) => String(m.deliveries) },
+          { title: 'Deliveries', numeric: true, cell: (m) => String(m.deliveries) },
           { title: 'Published', field: 'published_at', cell: (m) => formatTimestamp(m.published_at) },
-          { title: 'Headers', cell: (m) => (Object.keys(m.headers).length ? h('code', null, previewJson(m.headers, 60)) : '') },
+          { title: 'Headers', cell: (m) => (Object.keys(m.headers).length ? h('code', null, previewJson(m.headers, 60)) : h('span', { class: 'muted' }, 'none')) },
           { title: 'Payload', cell: (m) => payloadCell(m.payload) },
         ],
         messages,
@@ -195,9 +200,9 @@ export function inboxView(ctx: ViewContext, view: InboxView): ViewHandle {
           ': each message’s deliveries go up by one, it comes back ahead of the others, and one on its last allowed delivery (max deliveries) moves to the dead letters. It needs consume. Dead letters below are read without taking anything.',
         ),
         peekForm,
-        peeked,
       ),
     ),
+    peekedPanel,
     section('Dead letters', deadLetterNote, deadLetterTable, deadLetterActions),
   );
 

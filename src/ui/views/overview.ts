@@ -93,7 +93,7 @@ export function overviewView(ctx: ViewContext): ViewHandle {
       card('Ready', formatCount(ready), { field: 'total-depth', sub: formatRate(readyRate) }),
       card('In flight', formatCount(inFlight), { field: 'total-in-flight' }),
       card('Dead letters', formatCount(dead), { field: 'total-dead-letters', sub: formatRate(deadRate), tone: dead > 0 ? 'warn' : undefined }),
-      ...messageRates.map((rate) => card(rate.label[0]!.toUpperCase() + rate.label.slice(1), counted ? formatThroughput(rate.rate) : '—', { field: `rate-${rate.label}`, sub: counted ? 'messages per second' : 'not counted at this address' })),
+      ...messageRates.map((rate) => card(rate.label[0]!.toUpperCase() + rate.label.slice(1), counted ? formatThroughput(rate.rate) : '—', { field: `rate-${rate.label}`, sub: counted ? 'messages' : 'not counted here' })),
       card('Nodes', partitionsAnswer ? String(partitionsAnswer.nodes.length) : '—', { field: 'nodes' }),
       card('Partitions', partitionsAnswer ? String(partitionsAnswer.partitions.length) : '—', {
         field: 'partitions',
