@@ -26,6 +26,7 @@ let current: ViewHandle | undefined;
 let timer: number | undefined;
 let refreshing = false;
 let refreshAgain = false;
+let keepFlash = false;
 
 const status = h('span', { class: 'status', 'data-field': 'status' }, '');
 const flashArea = h('div', { class: 'flash-area', 'aria-live': 'polite' });
@@ -84,7 +85,9 @@ function route(): void {
     return;
   }
   const view = parseHash(location.hash);
-  fill(flashArea);
+  // A message stays when an action moved to another view (a deletion), and goes otherwise.
+  if (!keepFlash) fill(flashArea);
+  keepFlash = false;
   fill(refreshError);
   fill(app, shell());
   const handle = mount(view);
@@ -107,6 +110,7 @@ function mount(view: View): ViewHandle {
       void tick();
     },
     navigate: (target) => {
+      keepFlash = true;
       location.hash = hashOf(target);
     },
   };
@@ -167,12 +171,10 @@ async function tick(): Promise<void> {
   } finally {
     refreshing = false;
   }
-  if (handle !== current || !api.session) {
-    if (current) void tick();
-    return;
-  }
+  if (!current || !api.session) return;
   stopPolling();
-  if (refreshAgain) {
+  // Asked again meanwhile (an action, a visible tab), or the view changed: refresh at once.
+  if (refreshAgain || handle !== current) {
     refreshAgain = false;
     void tick();
   } else {
