@@ -165,7 +165,7 @@ export function form(ctx: ViewContext, options: { name: string; fields: FieldSpe
     return h('div', { class: 'field' }, h('label', { for: common.id }, field.label), input, field.hint ? h('div', { class: 'hint' }, field.hint) : null);
   });
   const submit = h('button', { type: 'submit', class: 'btn primary' }, options.submit);
-  const element = h('form', { class: `form${options.inline ? ' inline' : ''}`, 'data-form': options.name, novalidate: false }, ...rows, h('div', { class: 'field actions' }, submit));
+  const element = h('form', { class: `form${options.inline ? ' inline' : ''}`, 'data-form': options.name }, ...rows, h('div', { class: 'field actions' }, submit));
   element.addEventListener('submit', (event) => {
     event.preventDefault();
     const values: Record<string, string> = {};
