@@ -20,6 +20,7 @@ import { Forwarder, type RouteSource } from './gateway/forwarder';
 import { buildGatewayApi, buildGatewayMapRoute, routeSourceFromTable } from './gateway/gateway-api';
 import { MomPySend } from './gateway/mompy-send';
 import { PartitionerRoutes } from './gateway/partitioner-routes';
+import { buildUiRoutes } from './gateway/ui-route';
 import { PartitionMap } from '../coordination/partition-map';
 import { buildClientApi } from './node/client-api';
 import { MomPyHandler } from './node/mompy-handler';
@@ -240,6 +241,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
       parts.gateway = [() => forwarder.close(), routes.close];
       http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));
       http.mount(buildGatewayMapRoute(routes.source));
+      http.mount(buildUiRoutes());
       if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl, config.clusterSecret, peerHttp));
       // With a node in this process (--role all), the node serves /v1 itself.
       if (!roles.has('node')) http.mount(buildGatewayApi(forwarder));
