@@ -161,21 +161,31 @@ healthy() {
 }
 
 # Node one-liners stand in for jq: node is required to run mombroker anyway.
+# Ports are picked below the kernel's ephemeral range (ip_local_port_range), so that between
+# this check and the process binding it, no other program's listen(0) or connect() can be
+# handed the same port; each is checked free by binding it.
 free_ports() {
   "$MOM_NODE" -e '
     const net = require("net");
+    const fs = require("fs");
     const n = Number(process.argv[1]);
-    const servers = [];
-    for (let i = 0; i < n; i++) {
+    let low = 32768;
+    try { low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low; } catch {}
+    const base = Math.max(1024, low - 12000);
+    const chosen = new Set();
+    const tryPort = (port) => new Promise((resolve) => {
       const server = net.createServer();
-      server.listen(0, "127.0.0.1", () => {
-        servers.push(server);
-        if (servers.length === n) {
-          console.log(servers.map((s) => s.address().port).join(" "));
-          for (const s of servers) s.close();
-        }
-      });
-    }
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    (async () => {
+      for (let attempts = 0; chosen.size < n && attempts < 10000; attempts++) {
+        const port = base + Math.floor(Math.random() * (low - 1 - base));
+        if (!chosen.has(port) && (await tryPort(port))) chosen.add(port);
+      }
+      if (chosen.size < n) { console.error("cluster: found no free ports below " + low); process.exit(1); }
+      console.log([...chosen].join(" "));
+    })();
   ' "$1"
 }
 
