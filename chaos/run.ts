@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { interrupted, undoAll } from './cleanup';
 import { namespacesUnavailable } from './lab';
 import { formatDetails, formatTable, suiteFailed, type SuiteReport } from './report';
-import { runScenario, type ScenarioResult } from './runner';
+import { lastHistory, runScenario, type ScenarioResult } from './runner';
 import { findScenario, SCENARIOS, type Scenario } from './scenarios';
 
 export const USAGE = `usage: npm run chaos [-- [SCENARIO…] [--short] [--out FILE]]
@@ -69,8 +69,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   const results: ScenarioResult[] = report.results;
   for (const scenario of args.scenarios) {
     if (interrupted()) break;
-    results.push(await runScenario(scenario, { short: args.short, namespacesUnavailable: unavailable, progress }));
+    const result = await runScenario(scenario, { short: args.short, namespacesUnavailable: unavailable, progress });
+    results.push(result);
     writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+    // The whole history of a scenario that did not pass, to look into.
+    if (lastHistory && result.status !== 'passed') {
+      const file = args.out.replace(/(\.json)?$/, `.${scenario.name}.history.json`);
+      writeFileSync(file, JSON.stringify({ ...lastHistory, inboxes: Object.fromEntries(lastHistory.inboxes) }));
+      progress(`[${scenario.name}] its history is in ${file}`);
+    }
   }
   process.stdout.write(`\n${formatTable(results)}\n\n${formatDetails(results)}\n\nJSON: ${args.out}\n`);
   for (const r of results) if (r.logTails) process.stderr.write(`\n===== logs of ${r.name} (${r.status}) =====\n${r.logTails}\n`);

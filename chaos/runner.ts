@@ -11,7 +11,7 @@ import { partitionOf } from '../src/core/hash';
 import { undoMark, undoTo } from './cleanup';
 import { ChaosCluster, type PartitionMap } from './cluster';
 import { makeContext, type Check, type RecordedFault } from './context';
-import { checkHistory, faultWindows, fullIsrAt, type FaultWindows, type HistoryVerdict } from './history';
+import { checkHistory, faultWindows, fullIsrAt, type FaultWindows, type History, type HistoryVerdict } from './history';
 import { loopbackLab, namespaceLab, type Lab } from './lab';
 import { degradeNodeLinks } from './links';
 import type { Scenario } from './scenarios';
@@ -106,7 +106,11 @@ function pickInboxes(map: PartitionMap, runTag: string): InboxSpec[] {
   return inboxes;
 }
 
+/** The history of the last scenario run (the runner writes it out when the scenario did not pass). */
+export let lastHistory: History | undefined;
+
 export async function runScenario(scenario: Scenario, settings: RunSettings): Promise<ScenarioResult> {
+  lastHistory = undefined;
   if (scenario.needsNetns && settings.namespacesUnavailable !== undefined) return notRun(scenario, `needs network namespaces: ${settings.namespacesUnavailable}`);
   const started = Date.now();
   const mark = undoMark();
@@ -204,7 +208,7 @@ export async function runScenario(scenario: Scenario, settings: RunSettings): Pr
     faults.forEach((fault, i) => {
       fault.until = Math.min(faults[i + 1]?.startedAt ?? running.stoppedAt, running.stoppedAt || now);
     });
-    const history = {
+    const history: History = {
       publishes: running.publishes,
       deliveries: running.deliveries,
       samples: sampler.samples,
@@ -215,6 +219,7 @@ export async function runScenario(scenario: Scenario, settings: RunSettings): Pr
     };
     const verdict = checkHistory(history);
     result.verdict = verdict;
+    lastHistory = history;
     result.windows = faultWindows(history);
     const measured = result.windows.filter((_, i) => faults[i]!.measured);
     result.ledWindowMs = maxOf(measured.map((w) => w.ledMs));

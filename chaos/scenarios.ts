@@ -196,8 +196,11 @@ export const SCENARIOS: readonly Scenario[] = [
       const said = node.records(/corrupt/i);
       ctx.check('it says what it found', said.length > 0, said.length > 0 ? JSON.stringify(said[0]).slice(0, 300) : 'no log line mentioning the corruption');
       await ctx.waitHealthy(120_000);
-      // It must not lead before it is back in the ISR of that partition.
-      const premature = ctx.sampler.samples.filter((s) => s.at >= restartedAt && s.leader === victim && !wasInIsrBefore(ctx, s.partition, victim, restartedAt, s.at));
+      // It must not lead before it is back in the ISR of that partition. Samples taken before
+      // the map showed it leading nothing are about the old process (its leaderships move once
+      // its session ends).
+      const handedOver = ctx.sampler.samples.find((s) => s.at >= restartedAt && !ctx.sampler.samples.some((o) => o.at === s.at && o.leader === victim));
+      const premature = ctx.sampler.samples.filter((s) => handedOver !== undefined && s.at > handedOver.at && s.leader === victim && !wasInIsrBefore(ctx, s.partition, victim, handedOver.at, s.at));
       ctx.check('it does not lead before it caught up', premature.length === 0, premature.length === 0 ? 'never leader while out of the ISR' : `led p${premature[0]!.partition} at ${new Date(premature[0]!.at).toISOString()}`);
       // Proof that it rebuilt: make it the only live replica, so that it leads everything, then bring the others back.
       const others = [...ctx.cluster.nodes.keys()].filter((id) => id !== victim);
