@@ -166,7 +166,7 @@ export async function runScenario(scenario: Scenario, settings: RunSettings): Pr
     });
     await load.start();
     const running = load;
-    const warm = short ? 20 : 60;
+    const warm = short ? 20 : 300;
     await cluster.waitHealthy(10_000);
     await waitFor(`${warm} acknowledged publishes on every inbox`, () => inboxes.every((s) => running.ackedCount(s.inbox) >= warm), 60_000);
     say(`load running on ${inboxes.length} inboxes (${inboxes.map((s) => `${s.inbox}@p${s.partition}`).join(', ')}); injecting`);
@@ -195,7 +195,8 @@ export async function runScenario(scenario: Scenario, settings: RunSettings): Pr
     await sampler.sample();
     // A little more load after the heal: every inbox must acknowledge again.
     const healedAt = Date.now();
-    await waitFor('publishes acknowledged on every inbox after the heal', () => inboxes.every((s) => running.ackedSince(s.inbox, healedAt) >= 10), 60_000).catch((error: Error) => {
+    const after = short ? 10 : 200;
+    await waitFor(`${after} publishes acknowledged on every inbox after the heal`, () => inboxes.every((s) => running.ackedSince(s.inbox, healedAt) >= after), 60_000).catch((error: Error) => {
       result.reasons.push(error.message);
     });
     await running.stopProducers();
