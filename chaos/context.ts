@@ -122,7 +122,12 @@ export function makeContext(parts: ContextParts): ScenarioContext {
       ),
     waitPartition,
     waitLeaderNot: (partition, node, timeoutMs) => waitPartition(partition, (p) => p.leader !== null && p.leader !== node, `a leader other than ${node}`, timeoutMs),
-    waitHealthy: (timeoutMs) => cluster.waitHealthy(timeoutMs),
+    waitHealthy: async (timeoutMs) => {
+      const map = await cluster.waitHealthy(timeoutMs);
+      // A sample of the full map now, before anything else happens, for the "ISR full after" figure.
+      await parts.sampler.sample();
+      return map;
+    },
     hold: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     disk: (nodeId) => {
       const disk = parts.disks.get(nodeId);

@@ -60,6 +60,12 @@ const SESSION_TIMEOUT_MS = 4_000;
 const REPLICA_LAG_MAX_MS = 4_000;
 const EXCHANGE = 'chaos';
 const QUEUES_PER_NODE = 2;
+/**
+ * Issue 11 §2: no single fault may keep a queue from acknowledging for longer than about the
+ * session timeout plus 2 s. Measured at the client, whose retries come up to ~1 s apart (SDK
+ * backoff, and the producer's pause between attempts), hence one more second here.
+ */
+export const WINDOW_BOUND_MS = SESSION_TIMEOUT_MS + 3_000;
 
 function notRun(scenario: Scenario, reason: string): ScenarioResult {
   return {
@@ -241,6 +247,14 @@ export async function runScenario(scenario: Scenario, settings: RunSettings): Pr
     if (verdict.orderViolations > 0) result.reasons.push(`${verdict.orderViolations} first deliveries out of publish order, e.g. ${verdict.orderExamples.map((e) => e.what).join('; ')}`);
     if (verdict.doubleLeases > 0) result.reasons.push(`${verdict.doubleLeases} messages leased to two consumers at once in one epoch, e.g. ${verdict.doubleLeaseExamples.map((e) => e.what).join('; ')}`);
     if (result.isrFullAfterMs === undefined) result.reasons.push('the ISRs were not seen full again');
+    result.windows.forEach((w, i) => {
+      if (!faults[i]!.measured) return;
+      for (const [group, ms, inbox] of [['led', w.ledMs, w.ledInbox], ['followed', w.followedMs, w.followedInbox]] as const) {
+        if (ms !== undefined && ms > WINDOW_BOUND_MS) {
+          result.reasons.push(`${inbox} (${w.victim === undefined ? 'under a fault on no node' : `in a partition ${w.victim} ${group}`}) acknowledged no publish for ${(ms / 1000).toFixed(1)} s during "${w.label}", longer than the session timeout + 3 s (${WINDOW_BOUND_MS / 1000} s; issue 11 §2)`);
+        }
+      }
+    });
     for (const check of checks) if (!check.ok) result.reasons.push(`${check.name}: ${check.detail}`);
     result.status = result.reasons.length === 0 ? 'passed' : 'failed';
   } catch (error) {

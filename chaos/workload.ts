@@ -236,6 +236,7 @@ export class MapSampler {
   readonly samples: EpochSample[] = [];
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  private inFlight: Promise<void> | undefined;
   errors = 0;
 
   constructor(
@@ -244,21 +245,28 @@ export class MapSampler {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    this.timer = setInterval(() => {
+      if (!this.busy) void this.sample();
+    }, this.intervalMs);
   }
 
+  /** Takes a sample now (after the one in flight, if any). */
   async sample(): Promise<void> {
-    if (this.busy) return;
+    while (this.inFlight) await this.inFlight;
     this.busy = true;
-    try {
-      const map = await this.cluster.partitionMap();
-      const at = Date.now();
-      for (const p of map.partitions) this.samples.push({ at, partition: p.partition, epoch: p.leader_epoch, leader: p.leader, isr: [...p.isr], replicas: [...p.replicas] });
-    } catch {
-      this.errors++;
-    } finally {
-      this.busy = false;
-    }
+    this.inFlight = (async () => {
+      try {
+        const map = await this.cluster.partitionMap();
+        const at = Date.now();
+        for (const p of map.partitions) this.samples.push({ at, partition: p.partition, epoch: p.leader_epoch, leader: p.leader, isr: [...p.isr], replicas: [...p.replicas] });
+      } catch {
+        this.errors++;
+      } finally {
+        this.busy = false;
+        this.inFlight = undefined;
+      }
+    })();
+    await this.inFlight;
   }
 
   /** The latest sample of a partition. */
