@@ -305,11 +305,25 @@ function duplicateReason(earlier: readonly DeliveryRecord[], later: DeliveryReco
   return 'ack_in_flight';
 }
 
-/** Whether `delivery` was still leased to its consumer at `at`: not acked, not expired. */
+/**
+ * Whether `delivery` was surely still leased to its consumer at `at`. Consumers ack at once,
+ * so what bounds the lease is the broker's answer: an ack answered `acked` was settled by the
+ * broker before it answered, so the lease lasted at least until the ack was sent (and the
+ * broker may not hand the message out again before settling it: until the answer). An ack
+ * answered `unknown` says the lease had already ended (a stream that closed gives its
+ * messages back): no claim. A failed or unanswered ack leaves the lease with its consumer
+ * until it expires.
+ */
 function heldAt(delivery: DeliveryRecord, at: number): boolean {
   if (at < delivery.at || at >= delivery.at + delivery.leaseMs) return false;
-  // Once an ack is sent the lease may end any moment (settled or answered unknown).
-  return delivery.ackSentAt === undefined || delivery.ackSentAt > at;
+  switch (delivery.ackResult) {
+    case 'acked':
+      return delivery.ackAnsweredAt === undefined || at < delivery.ackAnsweredAt;
+    case 'unknown':
+      return false;
+    default:
+      return true;
+  }
 }
 
 function samePayload(payload: unknown, record: PublishRecord): boolean {

@@ -124,6 +124,15 @@ test('a message leased to two consumers at once in one epoch is a double lease; 
   // After the lease ran out, another consumer may have it.
   const expired = checkHistory(history({ publishes: [published(0, 10)], deliveries: [delivered(0, 20, { ...held, leaseMs: 500 }), delivered(0, 1_000, { consumer: 'c2' })] }));
   assert.equal(expired.doubleLeases, 0);
+  // Handed to another consumer before the broker answered the first one's ack with `acked`.
+  const beforeSettled = checkHistory(history({ publishes: [published(0, 10)], deliveries: [delivered(0, 20, { ackAnsweredAt: 900 }), delivered(0, 600, { consumer: 'c2' })] }));
+  assert.equal(beforeSettled.doubleLeases, 1);
+  // The first one's ack was answered `unknown`: its lease had ended (a stream closed, say).
+  const givenBack = checkHistory(history({ publishes: [published(0, 10)], deliveries: [delivered(0, 20, { ackResult: 'unknown', ackAnsweredAt: 900 }), delivered(0, 600, { consumer: 'c2' })] }));
+  assert.equal(givenBack.doubleLeases, 0);
+  // A failed ack leaves the lease with its consumer.
+  const failedAck = checkHistory(history({ publishes: [published(0, 10)], deliveries: [delivered(0, 20, { ackResult: 'error', ackAnsweredAt: 100 }), delivered(0, 600, { consumer: 'c2' })] }));
+  assert.equal(failedAck.doubleLeases, 1);
 });
 
 test('first deliveries out of publish order, per consumer and producer, in one epoch, are violations', () => {
