@@ -17,6 +17,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { installSignalHandlers, killPid, live, OutputTail, waitForExit } from './processes';
 
+/** The idle-streams phase opens its streams as one user: above the per-user default of 128. */
+const BENCH_LIMITS = { MOM_MAX_LONG_POLLS_PER_USER: '5000' };
+
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const MOMBROKER_BIN = join(REPO_ROOT, 'bin', 'mombroker');
 const CLUSTER_SCRIPT = join(REPO_ROOT, 'scripts', 'cluster.sh');
@@ -93,7 +96,7 @@ async function startSingle(options: BrokerUnderTestOptions): Promise<BrokerUnder
   const args = [...nodeFlags, MOMBROKER_BIN, '--role', 'all', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--fsync', options.fsync];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: dir,
-    env: { ...process.env, MOM_ADMIN_PASSWORD: password, MOM_LOG_LEVEL: 'info' },
+    env: { ...process.env, MOM_ADMIN_PASSWORD: password, MOM_LOG_LEVEL: 'info', ...BENCH_LIMITS },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const output = new OutputTail(16_000, options.onOutput);
@@ -222,6 +225,7 @@ async function startCluster(options: BrokerUnderTestOptions): Promise<BrokerUnde
     MOM_CLUSTER_DIR: dir,
     MOM_ADMIN_PASSWORD: password,
     MOM_FSYNC: options.fsync,
+    ...BENCH_LIMITS,
   };
   // Outside the cluster dir, which the script populates itself.
   let wrapperDir: string | undefined;

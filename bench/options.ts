@@ -26,6 +26,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --pull-max N          consumer prefetch: mombroker's stream (or messages per pull with
                         --pull), the peers' consumers (default 100)
   --pull                mombroker's consumers pull (long polls) instead of streaming
+  --idle-streams N      after the runs, mombroker's CPU with N idle streams open against
+                        none (default 1000; 0 skips it)
   --max-backlog N       producers wait while N messages are unacked (default 5000; 0 = no bound)
   --rate R              latency phase publish rate, msg/s (default 2000)
   --max-unconfirmed N   latency producer's unconfirmed publishes at most (default 500)
@@ -33,6 +35,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --payload-bytes N     payload size (default 1024; mombroker's is a JSON string of that size)
   --fsync POLICY        batch (default) | always | never
   --cluster N           a local N-node cluster via scripts/cluster.sh, through its gateway
+  --direct              with --cluster: mombroker's clients talk to each queue's partition
+                        leader instead of the gateway (leader-direct routing, DESIGN §6)
   --only PHASE          throughput | latency (default both)
   --out FILE            JSON results (default bench-results.json)
   --cpu-prof            run the broker with node --cpu-prof and print its hottest functions
@@ -46,6 +50,10 @@ export interface BenchOptions extends WorkloadSettings {
   peers: boolean;
   /** mombroker's consumers use long polls instead of a stream. */
   pull: boolean;
+  /** Streams opened for the idle-streams measurement; 0 skips it. */
+  idleStreams: number;
+  /** Clients connect to the partition leaders directly (cluster only). */
+  direct: boolean;
   only: 'both' | 'throughput' | 'latency';
   out: string;
   cpuProf: boolean;
@@ -85,6 +93,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'in-flight': { type: 'string' },
       'pull-max': { type: 'string' },
       pull: { type: 'boolean' },
+      'idle-streams': { type: 'string' },
+      direct: { type: 'boolean' },
       'max-backlog': { type: 'string' },
       rate: { type: 'string' },
       'max-unconfirmed': { type: 'string' },
@@ -127,6 +137,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     cluster,
     peers: values.peers === true,
     pull: values.pull === true,
+    idleStreams: integer('idle-streams', values['idle-streams'], quick ? 0 : 1000, 0, 100_000),
+    direct: values.direct === true,
     only,
     out: values.out ?? 'bench-results.json',
     cpuProf: values['cpu-prof'] === true || values['cpu-prof-dir'] !== undefined,

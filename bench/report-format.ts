@@ -56,7 +56,7 @@ function nameWidth(report: BenchReport): number {
 function setupLines(report: BenchReport): string[] {
   const { config, environment } = report;
   const lines: string[] = [];
-  const where = config.mode === 'single' ? 'single node (--role all)' : `${config.nodes}-node cluster through the gateway (RF=${config.replicationFactor})`;
+  const where = config.mode === 'single' ? 'single node (--role all)' : `${config.nodes}-node cluster ${config.direct ? 'with clients on the partition leaders' : 'through the gateway'} (RF=${config.replicationFactor})`;
   const peers = report.brokers.filter((b) => b.peer).map((b) => b.name);
   lines.push(`mombroker bench: ${where}, fsync=${config.fsync}, acks=${config.acks}; ${peers.length > 0 ? `peers measured in this run: ${peers.join(', ')}` : 'no peer measured in this run'}`);
   lines.push(`  ${config.runs} run(s) × ${config.seconds} s after ${config.warmupSeconds} s warm-up, brokers interleaved within each run; payload ${config.payloadBytes} B, persistent`);
@@ -245,7 +245,18 @@ const METRIC_BY_KEY = new Map(metricsFor(['throughput', 'latency']).map((metric)
 
 /** The human-readable report (what `npm run bench` prints). */
 export function formatReport(report: BenchReport): string {
-  const lines = [...setupLines(report), ...runTables(report), ...disturbanceNote(report), ...spreadTables(report)];
+  const lines = [...setupLines(report), ...runTables(report), ...disturbanceNote(report), ...spreadTables(report), ...idleStreamLines(report)];
   lines.push(...(report.comparison !== undefined && report.ratioTargets !== undefined ? ratioVerdictLines(report) : absoluteVerdictLines(report)));
   return lines.join('\n');
+}
+
+function idleStreamLines(report: BenchReport): string[] {
+  const idle = report.idleStreams;
+  if (idle === undefined) return [];
+  const cores = (value: number | undefined) => (value === undefined ? '?' : value.toFixed(3));
+  return [
+    '',
+    `  idle streams: ${idle.opened} of ${idle.streams} open on one queue; mombroker used ${cores(idle.baselineCores)} cores without them, ${cores(idle.withStreamsCores)} with them` +
+      ` over ${idle.seconds} s (${idle.microCoresPerStream ?? '?'} millionths of a core per stream)`,
+  ];
 }

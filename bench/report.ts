@@ -5,6 +5,7 @@
  * measured in this run, and absolute targets. Everything here is pure except writeJson();
  * report-format.ts prints it.
  */
+import type { IdleStreamsResult } from '../src/loadgen/idle-streams';
 import { writeFileSync } from 'node:fs';
 import type { FsyncPolicy } from './broker-under-test';
 import { compareToBestPeer, type BrokerFigures, type Comparison, type MetricSpec } from './compare';
@@ -94,6 +95,10 @@ export interface BenchConfig extends WorkloadSettings {
   /** What was measured: both phases unless --only. */
   phases: Array<'throughput' | 'latency'>;
   peers: boolean;
+  /** mombroker's consumers pulled instead of streaming. */
+  pull?: boolean;
+  /** mombroker's clients talked to the partition leaders, not the gateway. */
+  direct?: boolean;
 }
 
 export interface Environment {
@@ -168,6 +173,8 @@ export interface BenchReport {
   verdict: Verdict;
   /** Top self-time functions of the broker, when run with --cpu-prof. */
   profile?: unknown;
+  /** mombroker's CPU with N idle streams open against none (--idle-streams). */
+  idleStreams?: IdleStreamsResult;
 }
 
 function optionalSpread(values: Array<number | undefined>): Spread | undefined {

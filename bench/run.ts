@@ -42,6 +42,8 @@ import {
   type RunResult,
 } from './report';
 import { formatMs, formatRate, formatReport, formatUs } from './report-format';
+import { partitionOf } from '../src/core/hash';
+import { runIdleStreams, type IdleStreamsResult } from '../src/loadgen/idle-streams';
 import { runThroughput, type ThroughputResult } from '../src/loadgen/throughput';
 import { loginAt, openConnection } from '../src/loadgen/workload';
 
@@ -53,6 +55,22 @@ function progress(text: string): void {
 }
 
 /** Runs until the broker answers the first login and declare (a cluster may still be electing). */
+/**
+ * Leader-direct routing for the bench's clients (DESIGN §6): a queue's partition and its
+ * leader from the gateway's public map, and a token from the gateway (nodes verify tokens
+ * themselves).
+ */
+async function leaderDirect(broker: BrokerUnderTest): Promise<(queueName: string) => Promise<string>> {
+  broker.token ??= await loginAt(broker.url, broker.user, broker.password);
+  return async (queueName) => {
+    const response = await fetch(`${broker.url}/partitions`);
+    const map = (await response.json()) as { partitions: Array<{ partition: number; node_location: string | null }> };
+    const route = map.partitions[partitionOf(EXCHANGE, queueName, map.partitions.length)];
+    if (!route?.node_location) throw new Error(`no leader for ${EXCHANGE}/${queueName} in the gateway's map`);
+    return route.node_location;
+  };
+}
+
 async function connectAdmin(broker: BrokerUnderTest): Promise<Connection> {
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -152,6 +170,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   progress(`broker at ${broker.url} (pids ${broker.pids.join(', ') || 'unknown'})`);
   let peers: PeerSet | undefined;
   const results: Array<BrokerResult & { driver: BenchDriver }> = [];
+  let idleStreams: IdleStreamsResult | undefined;
   try {
     const admin = await connectAdmin(broker);
     try {
@@ -162,12 +181,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         payloadBytes: options.payloadBytes,
         pullWaitMs: PULL_WAIT_MS,
         pull: options.pull,
+        ...(options.direct && mode === 'cluster' ? { direct: await leaderDirect(broker) } : {}),
         pids: () => broker.pids,
         description:
           (mode === 'single'
             ? `--role all, fsync=${options.fsync}; SDK over HTTP; `
-            : `${options.cluster} nodes, RF=${Math.min(3, options.cluster)}, acks=all, fsync=${options.fsync}, through the gateway; SDK over HTTP; `) +
-          (options.pull ? 'consumers pull (long poll)' : 'consumers stream (server push)'),
+            : `${options.cluster} nodes, RF=${Math.min(3, options.cluster)}, acks=all, fsync=${options.fsync}${options.direct ? '' : ', through the gateway'}; SDK over HTTP; `) +
+          (options.pull ? 'consumers pull (long poll)' : 'consumers stream (server push)') +
+          (options.direct && mode === 'cluster' ? '; clients talk to the partition leaders directly' : ''),
       });
       results.push({ name: ours.name, peer: false, description: ours.description, runs: [], driver: ours });
       if (options.peers) {
@@ -188,6 +209,20 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           }
         }
       }
+      if (options.idleStreams > 0) {
+        const seconds = Math.max(2, Math.min(10, options.seconds));
+        progress(`idle streams: mombroker's CPU for ${seconds} s without streams, then with ${options.idleStreams} idle streams open`);
+        idleStreams = await runIdleStreams({
+          target: broker,
+          admin,
+          exchange: EXCHANGE,
+          token: broker.token ?? (await loginAt(broker.url, broker.user, broker.password)),
+          streams: options.idleStreams,
+          seconds,
+          brokerPids: () => broker.pids,
+        });
+        progress(`  ${idleStreams.opened} of ${idleStreams.streams} open: ${idleStreams.baselineCores ?? '?'} cores without, ${idleStreams.withStreamsCores ?? '?'} with (${idleStreams.microCoresPerStream ?? '?'} µcores per stream)`);
+      }
     } finally {
       await admin.close();
     }
@@ -202,7 +237,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     progress('stopping the broker');
     await broker.close();
   }
-  return buildReport(options, { mode, startedAt, loadAverageBefore, broker, peers, results, cpuProfileDir });
+  const report = buildReport(options, { mode, startedAt, loadAverageBefore, broker, peers, results, cpuProfileDir });
+  if (idleStreams !== undefined) report.idleStreams = idleStreams;
+  return report;
 }
 
 function buildReport(

@@ -3,6 +3,7 @@
 //
 //   dist/mombroker.cjs        src/cli/main.ts and every dependency, one CommonJS file (node20)
 //   dist/better_sqlite3.node  better-sqlite3's native addon, the only other file
+//                             (the web page's files are inside mombroker.cjs)
 //
 // Copy both into one directory and run `node mombroker.cjs --role all` (or `./mombroker.cjs`).
 // `node scripts/bundle.mjs --outdir DIR` writes the two files into DIR instead (tests use it).
@@ -12,7 +13,12 @@
 // exist beside a bundle. The `native-addon-beside-bundle` plugin below replaces the `bindings`
 // module, inside the bundle only, with a function that requires the addon from the bundle's
 // own directory (`__dirname` of dist/mombroker.cjs). No source file knows about bundling.
+//
+// The web page (GET /ui) travels inside the bundle: the `ui-files-inside-bundle` plugin builds
+// it (scripts/build-ui.mjs) and replaces src/roles/gateway/ui-files.ts, which reads build/ui/,
+// with a module that holds the files, so the deploy stays two files.
 import { build } from 'esbuild';
+import { buildUi } from './build-ui.mjs';
 import { chmodSync, copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -53,9 +59,34 @@ const nativeAddonBesideBundle = {
   },
 };
 
+/** src/roles/gateway/ui-files.ts → the built page's files, inside the bundle (see the header). */
+function uiFilesInsideBundle(files) {
+  const state = { replaced: false };
+  const plugin = {
+    name: 'ui-files-inside-bundle',
+    setup(pluginBuild) {
+      pluginBuild.onLoad({ filter: /[\\/]src[\\/]roles[\\/]gateway[\\/]ui-files\.ts$/ }, () => {
+        state.replaced = true;
+        const encoded = JSON.stringify(files.map((file) => [file.name, file.body.toString('base64')]));
+        return {
+          loader: 'js',
+          contents: `
+            const FILES = ${encoded};
+            exports.UI_BUILD_DIR = '(inside the bundle)';
+            exports.loadUiFiles = () => FILES.map(([name, body]) => ({ name, body: Buffer.from(body, 'base64') }));
+          `,
+        };
+      });
+    },
+  };
+  return { plugin, state };
+}
+
 export async function bundle({ outDir = join(root, 'dist'), quiet = false } = {}) {
   const outFile = join(outDir, 'mombroker.cjs');
   mkdirSync(outDir, { recursive: true });
+  // The page's type check belongs to npm run build; the bundle, like the server code, is esbuild's.
+  const uiFiles = uiFilesInsideBundle(await buildUi({ typecheck: false }));
   const result = await build({
     stdin: {
       // The entry wrapper: the CLI module exports main(); the bundle runs it.
@@ -72,7 +103,7 @@ export async function bundle({ outDir = join(root, 'dist'), quiet = false } = {}
     outfile: outFile,
     banner: { js: '#!/usr/bin/env node' },
     tsconfig: join(root, 'tsconfig.json'),
-    plugins: [nativeAddonBesideBundle],
+    plugins: [nativeAddonBesideBundle, uiFiles.plugin],
     legalComments: 'none',
     logLevel: quiet ? 'error' : 'warning',
     // @grpc/grpc-js requires @grpc/proto-loader lazily for channelz/ORCA, which we never
@@ -80,6 +111,7 @@ export async function bundle({ outDir = join(root, 'dist'), quiet = false } = {}
     external: ['@grpc/proto-loader'],
   });
   if (result.errors.length > 0) throw new Error('esbuild failed');
+  if (!uiFiles.state.replaced) throw new Error('src/roles/gateway/ui-files.ts was not bundled: the bundle would not serve GET /ui');
   chmodSync(outFile, 0o755);
   copyFileSync(addonSource(), join(outDir, ADDON));
   if (!quiet) {

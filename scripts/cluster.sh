@@ -10,7 +10,7 @@ STOP_TIMEOUT_S=${MOM_CLUSTER_STOP_TIMEOUT_S:-15}
 
 usage() {
   cat <<EOF
-usage: $0 up [--nodes N] [--partitions P] [--replication-factor R] [--bundle]
+usage: $0 up [--nodes N] [--partitions P] [--replication-factor R] [--tls] [--bundle]
        $0 down | status | kill NAME | start NAME | --help
 
 Runs a whole mombroker cluster on 127.0.0.1 under \$MOM_CLUSTER_DIR (default ./.cluster,
@@ -29,12 +29,22 @@ Commands:
                 healthy: every process answers GET /health and the partitioner's map has a
                 leader for every partition (bounded by MOM_CLUSTER_UP_TIMEOUT_S, default 90 s;
                 on timeout it prints the logs' tails, stops what it started and fails). Prints
-                \`gateway: URL\`, \`partitioner: URL\`, \`auth: URL\` and where the logs and pid
-                files are. Options:
+                \`gateway: URL\`, \`partitioner: URL\`, \`auth: URL\`, where the logs and pid
+                files are, and last lines to paste into a shell for the CLI:
+                \`export MOM_URL=… MOM_USER=admin MOM_PASSWORD=…\` (the gateway, as admin)
+                and, with --tls, \`export MOM_CA=FILE\` (run them, or
+                eval "\$(scripts/cluster.sh up | grep '^export ')"). Options:
                   --nodes N               broker nodes (default 3)
                   --partitions P          partitions, fixed for this cluster (default 16)
                   --replication-factor R  replicas per partition (default min(3, N));
                                           min-insync-replicas is min(2, R)
+                  --tls                   TLS everywhere: make a throwaway CA and a certificate
+                                          per process with openssl (for 127.0.0.1 and
+                                          localhost) under \$MOM_CLUSTER_DIR/tls/; every process
+                                          serves HTTPS (--tls-cert/--tls-key) and trusts the CA
+                                          for the others (--tls-ca); nodes replicate over
+                                          mutual TLS (--grpc-tls-cert/-key/-ca). Kept by the
+                                          cluster: \`up\` again restarts it with TLS.
                   --bundle                run dist/mombroker.cjs (npm run bundle) instead of
                                           bin/mombroker
                 Running \`up\` again after \`down\` restarts the same cluster (same ports, secret
@@ -54,6 +64,8 @@ Files under \$MOM_CLUSTER_DIR:
   logs/NAME.log   each process's JSON log lines; zookeeper/zookeeper.log for ZooKeeper
   pids/NAME.pid   each process's pid
   data/NAME/      each process's --data directory
+  tls/            with --tls: ca.pem (trust it: MOM_CA, --ca, curl --cacert), ca.key, and
+                  NAME.pem/NAME.key for each process (keys mode 0600)
 
 Environment:
   MOM_CLUSTER_DIR     where the cluster lives (default ./.cluster)
@@ -86,6 +98,7 @@ PID_DIR=$DIR/pids
 LOG_DIR=$DIR/logs
 DATA_DIR=$DIR/data
 ZK_DIR=$DIR/zookeeper
+TLS_DIR=$DIR/tls
 
 load_env() {
   [ -f "$ENV_FILE" ] || {
@@ -120,7 +133,9 @@ http_port_of() {
   esac
 }
 
-url_of() { echo "http://127.0.0.1:$(http_port_of "$1")"; }
+scheme() { if [ "${TLS:-0}" = 1 ]; then echo https; else echo http; fi; }
+
+url_of() { echo "$(scheme)://127.0.0.1:$(http_port_of "$1")"; }
 
 # The pid from NAME's pid file if it is alive and still one of ours (its --data is in this
 # cluster dir); empty otherwise. Pids are only ever signalled after this check.
@@ -136,8 +151,13 @@ live_pid() {
   echo "$pid"
 }
 
+# curl that trusts the cluster's CA when it runs with --tls.
+curl_cluster() {
+  if [ "${TLS:-0}" = 1 ]; then curl --cacert "$TLS_DIR/ca.pem" "$@"; else curl "$@"; fi
+}
+
 healthy() {
-  curl -fsS --max-time 2 -o /dev/null "$1/health" 2>/dev/null
+  curl_cluster -fsS --max-time 2 -o /dev/null "$1/health" 2>/dev/null
 }
 
 # Node one-liners stand in for jq: node is required to run mombroker anyway.
@@ -163,6 +183,30 @@ random_token() {
   head -c 32 /dev/urandom | base64 | tr -d '/+=\n' | head -c "$1"
 }
 
+# A throwaway CA and, for each process, a certificate it signed for 127.0.0.1 and localhost
+# (server and client use: the nodes' also serves for mutual TLS on gRPC). Kept across up/down.
+make_certificates() {
+  command -v openssl >/dev/null || die "--tls needs openssl (Debian: apt-get install -y openssl)"
+  mkdir -p "$TLS_DIR"
+  chmod 0700 "$TLS_DIR"
+  local quiet=$TLS_DIR/openssl.log name
+  if [ ! -s "$TLS_DIR/ca.pem" ]; then
+    (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+      -subj "/CN=mombroker cluster CA" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" >"$quiet" 2>&1) || die "openssl could not make the CA; see $quiet"
+  fi
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n' >"$TLS_DIR/leaf.ext"
+  for name in $(process_names); do
+    [ -s "$TLS_DIR/$name.pem" ] && continue
+    (umask 077 && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
+      -keyout "$TLS_DIR/$name.key" -out "$TLS_DIR/$name.csr" >>"$quiet" 2>&1 &&
+      openssl x509 -req -in "$TLS_DIR/$name.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" -CAcreateserial \
+        -days 365 -extfile "$TLS_DIR/leaf.ext" -out "$TLS_DIR/$name.pem" >>"$quiet" 2>&1) || die "openssl could not make the certificate of $name; see $quiet"
+    rm -f "$TLS_DIR/$name.csr"
+  done
+  chmod 0644 "$TLS_DIR"/*.pem
+}
+
 # ---- starting one process ----------------------------------------------------------------
 
 args_of() {
@@ -170,6 +214,10 @@ args_of() {
   local common=(--node-id "$name" --data "$DATA_DIR/$name" --listen "127.0.0.1:$(http_port_of "$name")")
   local cluster=(--zookeeper "$ZOOKEEPER_CONNECT" --zk-root "$ZK_ROOT" --partitions "$PARTITIONS"
     --replication-factor "$REPLICATION_FACTOR" --min-insync-replicas "$MIN_INSYNC_REPLICAS")
+  if [ "${TLS:-0}" = 1 ]; then
+    common+=(--tls-cert "$TLS_DIR/$name.pem" --tls-key "$TLS_DIR/$name.key" --tls-ca "$TLS_DIR/ca.pem")
+    case $name in node-*) common+=(--grpc-tls-cert "$TLS_DIR/$name.pem" --grpc-tls-key "$TLS_DIR/$name.key" --grpc-tls-ca "$TLS_DIR/ca.pem") ;; esac
+  fi
   case $name in
     auth) printf '%s\n' --role auth "${common[@]}" ;;
     partitioner) printf '%s\n' --role partitioner "${common[@]}" "${cluster[@]}" ;;
@@ -233,7 +281,7 @@ wait_healthy() {
 # The partitioner's map, as "partition leader epoch isr" lines; fails if not reachable.
 partition_lines() {
   local body
-  body=$(curl -fsS --max-time 3 "$(url_of partitioner)/partitions" 2>/dev/null) || return 1
+  body=$(curl_cluster -fsS --max-time 3 "$(url_of partitioner)/partitions" 2>/dev/null) || return 1
   printf '%s' "$body" | "$MOM_NODE" -e '
     let text = "";
     process.stdin.on("data", (c) => (text += c)).on("end", () => {
@@ -256,13 +304,14 @@ every_partition_led() {
 # ---- commands ----------------------------------------------------------------------------
 
 cmd_up() {
-  local nodes='' partitions='' rf='' bundle=0
+  local nodes='' partitions='' rf='' bundle=0 tls=0
   while [ $# -gt 0 ]; do
     case $1 in
       --nodes) [ $# -ge 2 ] || die "--nodes needs N"; nodes=$2; shift 2 ;;
       --partitions) [ $# -ge 2 ] || die "--partitions needs P"; partitions=$2; shift 2 ;;
       --replication-factor) [ $# -ge 2 ] || die "--replication-factor needs R"; rf=$2; shift 2 ;;
       --bundle) bundle=1; shift ;;
+      --tls) tls=1; shift ;;
       -h | --help) usage; exit 0 ;;
       *) die "up: unknown argument \"$1\" (see --help)" ;;
     esac
@@ -282,6 +331,7 @@ cmd_up() {
     [ -z "$nodes" ] || [ "$nodes" = "$NODES" ] || die "the cluster in $DIR has $NODES nodes; remove $DIR for a new cluster with $nodes"
     [ -z "$partitions" ] || [ "$partitions" = "$PARTITIONS" ] || die "the cluster in $DIR has $PARTITIONS partitions; remove $DIR for a new cluster with $partitions"
     [ -z "$rf" ] || [ "$rf" = "$REPLICATION_FACTOR" ] || die "the cluster in $DIR has replication factor $REPLICATION_FACTOR; remove $DIR for a new cluster"
+    [ $tls = 0 ] || [ "${TLS:-0}" = 1 ] || die "the cluster in $DIR runs without TLS; remove $DIR for a new cluster with --tls"
     echo "restarting the cluster in $DIR (same ports, secret and data)"
   else
     NODES=${nodes:-3}
@@ -317,6 +367,9 @@ cmd_up() {
       ZK_ROOT=${MOM_ZK_ROOT:-/mom}
     fi
     CLUSTER_SECRET=$(random_token 32)
+    TLS=$tls
+    local http=http
+    [ "$TLS" = 0 ] || http=https
     umask 077
     {
       echo "# Written by scripts/cluster.sh up on $(date -u +%Y-%m-%dT%H:%M:%SZ); sourced by the other commands."
@@ -331,12 +384,13 @@ cmd_up() {
       echo "ZK_PORT=$ZK_PORT"
       echo "ZK_ROOT=$ZK_ROOT"
       echo "CLUSTER_SECRET=$CLUSTER_SECRET"
+      echo "TLS=$TLS"
       echo "AUTH_PORT=$AUTH_PORT"
-      echo "AUTH_URL=http://127.0.0.1:$AUTH_PORT"
+      echo "AUTH_URL=$http://127.0.0.1:$AUTH_PORT"
       echo "PARTITIONER_PORT=$PARTITIONER_PORT"
-      echo "PARTITIONER_URL=http://127.0.0.1:$PARTITIONER_PORT"
+      echo "PARTITIONER_URL=$http://127.0.0.1:$PARTITIONER_PORT"
       echo "GATEWAY_PORT=$GATEWAY_PORT"
-      echo "GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT"
+      echo "GATEWAY_URL=$http://127.0.0.1:$GATEWAY_PORT"
       local i
       for ((i = 1; i <= NODES; i++)); do
         echo "NODE_${i}_HTTP_PORT=${ports[$((2 + 2 * i))]}"
@@ -356,6 +410,7 @@ cmd_up() {
     chmod 0600 "$DIR/admin-password"
   fi
   mkdir -p "$PID_DIR" "$LOG_DIR" "$DATA_DIR"
+  [ "${TLS:-0}" = 0 ] || make_certificates
 
   local deadline=$((SECONDS + UP_TIMEOUT_S))
   if ! up_processes "$deadline"; then
@@ -375,6 +430,14 @@ cmd_up() {
   echo "logs: $LOG_DIR/"
   echo "pids: $PID_DIR/"
   echo "settings: $ENV_FILE"
+  [ "${TLS:-0}" = 0 ] || echo "tls: $TLS_DIR/ (CA ca.pem; HTTPS everywhere, mutual TLS between nodes)"
+  # Ready to paste (or eval): the CLI and SDK examples then talk to this cluster's gateway as admin.
+  if [ -n "${MOM_ADMIN_PASSWORD:-}" ]; then
+    echo "export MOM_URL=$GATEWAY_URL MOM_USER=admin MOM_PASSWORD=\"\$MOM_ADMIN_PASSWORD\""
+  else
+    printf 'export MOM_URL=%s MOM_USER=admin MOM_PASSWORD="$(cat %q)"\n' "$GATEWAY_URL" "$DIR/admin-password"
+  fi
+  [ "${TLS:-0}" = 0 ] || echo "export MOM_CA=$TLS_DIR/ca.pem"
 }
 
 up_processes() {

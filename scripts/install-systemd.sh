@@ -22,9 +22,12 @@ Writes the systemd unit mombroker-ROLE.service that runs
 and, unless --no-enable or --unit-dir is given, creates the service user and the data
 directory and runs \`systemctl daemon-reload && systemctl enable --now mombroker-ROLE\`.
 
-ROLE          node,replicator | auth | partitioner | gateway | all, or a comma-separated
-              combination of node, replicator, auth, partitioner, gateway (replicator needs
-              node). Commas become dashes in the unit name: mombroker-node-replicator.service.
+ROLE          node | auth | partitioner | gateway | all, or a comma-separated combination of
+              node, replicator, auth, partitioner, gateway (replicator needs node). \`node\`
+              alone installs a broker node as it runs in a cluster, node,replicator: the
+              unit's --role wins over the config's "roles", and a node without its
+              replicator could not be followed. Commas become dashes in the unit name:
+              mombroker-node-replicator.service.
 --config FILE the JSON config (see config.example.json); required. Its "data" key must be an
               absolute directory: it becomes the only writable path of the service
               (ReadWritePaths=). The file must be readable by USER; keep it mode 0640
@@ -87,7 +90,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-[ -n "$role" ] || { usage >&2; die "ROLE is required (one of: node,replicator auth partitioner gateway all)"; }
+[ -n "$role" ] || { usage >&2; die "ROLE is required (one of: node auth partitioner gateway all)"; }
+# A broker node replicates (DESIGN §1: --role node,replicator). The unit's --role overrides the
+# config's "roles" (flags win), so a bare `node` would run without its replicator.
+if [ "$role" = node ]; then
+  role=node,replicator
+  echo "role node: installing node,replicator (a broker node and its replicator, as in a cluster)"
+fi
 [ -n "$config" ] || die "--config FILE is required"
 
 # ---- validation --------------------------------------------------------------------------

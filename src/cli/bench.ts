@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { mombrokerDriver } from '../loadgen/mombroker-driver';
 import { runLatency } from '../loadgen/latency';
 import { runThroughput } from '../loadgen/throughput';
+import { ProgressDisplay } from './bench-progress';
 import { clientCommand, integerOption, runClient, usageError, writeOut, type ClientFlags } from './client-options';
 
 interface BenchFlags extends ClientFlags {
@@ -24,10 +25,13 @@ const PULL_MAX = 100;
 const PULL_WAIT_MS = 1_000;
 /** The latency phase's producer, as the peers' benchmarks run it (issue 8). */
 const MAX_UNCONFIRMED = 500;
+const WARMUP_MS = 2_000;
+/** What the latency phase waits after its window for messages still on their way (its default). */
+const LATENCY_DRAIN_MS = 3_000;
 
 export function registerBenchCommand(program: Command): void {
   clientCommand(program, 'bench')
-    .description('measure end-to-end throughput and latency at a fixed rate against a running broker (JSON lines)')
+    .description('measure end-to-end throughput and latency at a fixed rate against a running broker (JSON lines; progress on stderr when it is a terminal)')
     .option('--exchange <name>', 'exchange to use (declared if missing; a fresh queue per phase)', 'bench')
     .option('--seconds <n>', 'measured seconds per phase (default 10)')
     .option('--producers <n>', 'throughput producers (default 4)')
@@ -52,18 +56,28 @@ export function registerBenchCommand(program: Command): void {
           };
         },
         async (admin, input, settings) => {
-          const target = { url: settings.url, user: settings.user!, password: settings.password! };
+          const target = { url: settings.url, user: settings.user!, password: settings.password!, ...(settings.ca ? { ca: settings.ca } : {}) };
           await admin.declareExchange(flags.exchange);
           // The broker runs elsewhere: no PIDs to read its CPU from.
           const driver = mombrokerDriver({ target, admin, exchange: flags.exchange, payloadBytes: input.payloadBytes, pullWaitMs: PULL_WAIT_MS, pids: () => [] });
-          const common = { driver, prefetch: PULL_MAX, warmupMs: 2_000, measureMs: input.measureMs };
-          if (flags.only !== 'latency') {
-            const result = await runThroughput({ ...common, producers: input.producers, consumers: input.consumers, inFlight: input.inFlight, maxBacklog: 5_000 });
-            await writeOut(`${JSON.stringify({ phase: 'throughput', consumed_per_second: Math.round(result.consumedPerSecond), published_per_second: Math.round(result.publishedPerSecond), publish_errors: result.publishErrors, backlog_at_end: result.backlogAtEnd })}\n`);
-          }
-          if (flags.only !== 'throughput') {
-            const result = await runLatency({ ...common, rate: input.rate, consumers: 1, maxUnconfirmed: MAX_UNCONFIRMED });
-            await writeOut(`${JSON.stringify({ phase: 'latency', rate: input.rate, achieved_rate: Math.round(result.achievedRate), p50_ms: result.latencyMs.p50, p99_ms: result.latencyMs.p99, max_ms: result.latencyMs.max, missing: result.missing })}\n`);
+          const common = { driver, prefetch: PULL_MAX, warmupMs: WARMUP_MS, measureMs: input.measureMs };
+          // On a terminal, a line on stderr shows each phase running; the results stay JSON lines on stdout.
+          const progress = ProgressDisplay.forStderr();
+          try {
+            if (flags.only !== 'latency') {
+              const observe = progress?.start('throughput', WARMUP_MS + input.measureMs);
+              const result = await runThroughput({ ...common, producers: input.producers, consumers: input.consumers, inFlight: input.inFlight, maxBacklog: 5_000, observe });
+              progress?.stop();
+              await writeOut(`${JSON.stringify({ phase: 'throughput', consumed_per_second: Math.round(result.consumedPerSecond), published_per_second: Math.round(result.publishedPerSecond), publish_errors: result.publishErrors, backlog_at_end: result.backlogAtEnd })}\n`);
+            }
+            if (flags.only !== 'throughput') {
+              const observe = progress?.start('latency', WARMUP_MS + input.measureMs + LATENCY_DRAIN_MS);
+              const result = await runLatency({ ...common, rate: input.rate, consumers: 1, maxUnconfirmed: MAX_UNCONFIRMED, drainMs: LATENCY_DRAIN_MS, observe });
+              progress?.stop();
+              await writeOut(`${JSON.stringify({ phase: 'latency', rate: input.rate, achieved_rate: Math.round(result.achievedRate), p50_ms: result.latencyMs.p50, p99_ms: result.latencyMs.p99, max_ms: result.latencyMs.max, missing: result.missing })}\n`);
+            }
+          } finally {
+            progress?.stop();
           }
         },
       );

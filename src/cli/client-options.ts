@@ -8,9 +8,12 @@
  * present: `API_SERVER_LOCATION` or `MOM_SERVER_LOCATION`, `USERNAME`, `PASSWORD`), a prompt
  * on the terminal for the password, and for the URL the default `http://127.0.0.1:8080`.
  * `--password` works but warns: `ps` shows a command line to every user of the machine.
+ * For an https:// URL, `--ca FILE` (or `MOM_CA`) names the PEM CA that signed the server's
+ * certificate, trusted instead of the system's CAs.
  *
  * Exit codes: 0 ok, 1 the server or the network failed, 2 usage or configuration.
  */
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CommanderError, type Command } from 'commander';
@@ -26,12 +29,15 @@ export interface ClientFlags {
   password?: string;
   passwordStdin?: boolean;
   clientConfig?: string;
+  ca?: string;
 }
 
 export interface ClientSettings {
   url: string;
   user: string | undefined;
   password: string | undefined;
+  /** PEM CA certificate(s) to trust for https:// (`--ca` or `MOM_CA`); absent: the system's CAs. */
+  ca?: Buffer;
 }
 
 export interface ResolveSources {
@@ -108,7 +114,25 @@ export function resolveClientSettings(sources: ResolveSources, requireCredential
       .join(' and ');
     throw usageError(`no ${missing}: give it as a flag, in the environment, or in a client config (--client-config FILE, or ./config.json)`);
   }
-  return { url: url === undefined ? DEFAULT_URL : normalizeUrl(url.value, url.from), user, password };
+  const ca = pick(flags.ca, 'MOM_CA', undefined, '--ca', '');
+  return { url: url === undefined ? DEFAULT_URL : normalizeUrl(url.value, url.from), user, password, ...(ca ? { ca: readCaFile(ca.value, ca.from, sources.cwd) } : {}) };
+}
+
+/** The PEM CA file of `--ca` or `MOM_CA`; unreadable or not a certificate is a usage error naming it. */
+function readCaFile(path: string, from: string, cwd: string): Buffer {
+  const file = resolve(cwd, path);
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (error) {
+    throw usageError(`${from}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw usageError(`${from}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return pem;
 }
 
 /** Adds `--url --user --password --client-config` and exit code 2 for usage errors. */
@@ -120,6 +144,7 @@ export function clientCommand(parent: Command, name: string): Command {
     .option('--password <password>', 'password; visible to other users in ps, prefer MOM_PASSWORD, --password-stdin or the prompt [env MOM_PASSWORD]')
     .option('--password-stdin', 'read the password from the first line of stdin (for publish, messages may follow on the next lines)')
     .option('--client-config <file>', 'MOM-py client config JSON (API_SERVER_LOCATION, USERNAME, PASSWORD) [default ./config.json if present]')
+    .option('--ca <file>', 'PEM CA certificate that signed the server\'s (for https:// URLs), trusted instead of the system\'s CAs [env MOM_CA]')
     .exitOverride(usageExit);
 }
 
@@ -150,7 +175,8 @@ export async function runClient<T>(
     const input = prepare();
     const credentials = options.credentials ?? true;
     const settings = await resolveCredentials(command.opts<ClientFlags>(), credentials);
-    connection = await connect(credentials ? { url: settings.url, user: settings.user, password: settings.password } : { url: settings.url });
+    const trust = settings.ca ? { ca: settings.ca } : {};
+    connection = await connect(credentials ? { url: settings.url, user: settings.user, password: settings.password, ...trust } : { url: settings.url, ...trust });
     await body(connection, input, settings);
   } catch (error) {
     report(error);
@@ -206,4 +232,9 @@ export function integerOption(value: string | undefined, flag: string, min: numb
   const number = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number < min || number > max) throw usageError(`${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return number;
+}
+
+/** For a repeatable option: each value is added to the list. */
+export function collectRepeated(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }

@@ -28,7 +28,11 @@ const BATCH = 100;
 
 export function registerConsumeCommand(program: Command): void {
   clientCommand(program, 'consume')
-    .description('print messages of a queue (or of a topic subscription with --topic) as JSON lines, acking them')
+    .summary('print messages of a queue or subscription as JSON lines, acking them; follows forever without --max')
+    .description(
+      'print messages of a queue (or of a topic subscription with --topic) as JSON lines, acking them; ' +
+        'without --max it follows forever, until Ctrl-C (or SIGTERM), then says on stderr how many it printed',
+    )
     .argument('<exchange>', 'exchange name')
     .argument('[queue]', 'queue name (omit with --topic)')
     .option('--topic <topic>', 'consume a subscription of this topic')

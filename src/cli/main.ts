@@ -1,8 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { isMomError } from '../core/errors';
 import { registerConsumeCommand } from './consume';
+import { registerDeadLettersCommand } from './dead-letters';
 import { registerDeclareCommand } from './declare';
 import { registerPublishCommand } from './publish';
+import { registerPurgeCommand } from './purge';
+import { registerListCommands } from './queues';
+import { registerRedriveCommand } from './redrive';
 import { registerServeOptions } from './serve';
 import { registerStatusCommand } from './status';
 import { registerBenchCommand } from './bench';
@@ -21,6 +25,10 @@ export function buildProgram(): Command {
   registerConsumeCommand(program);
   registerDeclareCommand(program);
   registerStatusCommand(program);
+  registerListCommands(program);
+  registerPurgeCommand(program);
+  registerRedriveCommand(program);
+  registerDeadLettersCommand(program);
   registerBenchCommand(program);
   return program;
 }

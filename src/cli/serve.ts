@@ -31,6 +31,7 @@ const FATAL_EXIT_CODE = 3;
 
 async function serve(config: BrokerConfig): Promise<void> {
   const logger = new Logger(parseLogLevel(config.logLevel)).child({ node: config.nodeId });
+  logNodeWarnings(logger);
   // Handlers go in before start-up, so a signal during it still ends in an orderly exit 0.
   let broker: BrokerProcess | undefined;
   let stopSignal: string | undefined;
@@ -74,4 +75,18 @@ function closeAndExit(broker: BrokerProcess, logger: Logger): void {
       logger.error('shutdown failed', { error });
       process.exit(1);
     });
+}
+
+/**
+ * Node's own warnings go to the log as JSON lines like everything else, not as free text on
+ * stderr. Deprecations are for developers (e.g. DEP0123: gRPC over TLS to an IP address names
+ * the IP as the TLS server name), so they are debug; other warnings are warn.
+ */
+function logNodeWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    const fields = { name: warning.name, code: warning.code, warning: warning.message };
+    if (warning.name === 'DeprecationWarning') logger.debug('node.js deprecation warning', fields);
+    else logger.warn('node.js warning', fields);
+  });
 }

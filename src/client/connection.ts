@@ -2,18 +2,20 @@
  * A connection to a mombroker gateway (or an all-in-one broker): one HTTP pool, one token,
  * and the request pipeline every handle uses: bearer auth, one re-login on 401, bounded
  * retries of what is safe to retry, and the server's `{"error":{…}}` turned into
- * MomClientError (DESIGN §8).
+ * MomClientError (DESIGN §8). One concept past 350 lines: the SDK's connection and its
+ * request pipeline, which every handle shares.
  */
 import { TokenManager } from './auth';
 import type { ApiRequest, ApiResponse, ClientContext, Flushable, OpenStream, PublishSettings, StreamRequest } from './context';
 import { declare } from './declare';
 import { closedError, errorFromAbort, MomClientError } from './errors';
-import { HttpTransport, requestWasNotSent, type TransportResponse } from './http-transport';
+import { HttpTransport, requestWasNotSent, type TransportResponse, type TrustedCa } from './http-transport';
+import { listExchanges, listQueues, listTopics } from './listing';
 import { exchangePath, queryString } from './paths';
 import { Queue } from './queue';
 import { backoffDelay, delay, isRetryableStatus, retryAfterMs } from './retry';
 import { Topic } from './topic';
-import type { DeclareResult, WireAuthResponse, WireErrorBody } from './types';
+import type { DeclareResult, ExchangeInfo, QueueListing, TopicListing, WireAuthResponse, WireErrorBody } from './types';
 
 export interface ConnectOptions {
   /** Base URL of the gateway, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
@@ -32,6 +34,12 @@ export interface ConnectOptions {
   acks?: 'all' | 'leader';
   /** Publish requests in flight per queue or topic (default 4). */
   maxPublishRequestsInFlight?: number;
+  /**
+   * For an `https://` URL: the CA certificate(s), PEM, that signed the server's certificate,
+   * trusted instead of the system's CAs (e.g. `readFileSync('ca.pem')`). Without it the
+   * system's CAs decide; an untrusted certificate fails with code `tls_error`.
+   */
+  ca?: TrustedCa;
 }
 
 export interface ConnectionStats {
@@ -112,7 +120,8 @@ export class Connection {
       maxBatchBytes: 900 * 1024,
     };
     const connections = positiveInteger('connections', options.connections, 16);
-    this.transport = new HttpTransport(url, { connections });
+    if (options.ca !== undefined && !isTrustedCa(options.ca)) throw invalid('ca: expected PEM text, a Buffer, or a list of them');
+    this.transport = new HttpTransport(url, { connections, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
     this.anonymous = options.password === undefined && options.token === undefined;
     const password = options.password;
     const user = options.user;
@@ -148,6 +157,21 @@ export class Connection {
   async deleteExchange(exchange: string, options: { force?: boolean } = {}): Promise<void> {
     this.assertOpen();
     await this.request({ method: 'DELETE', path: exchangePath(exchange), query: { force: options.force ? true : undefined }, idempotent: true });
+  }
+
+  /** GET /v1/exchanges: the exchanges this user has a grant on. */
+  listExchanges(): Promise<ExchangeInfo[]> {
+    return listExchanges(this.context);
+  }
+
+  /** GET /v1/exchanges/{ex}/queues: every queue of the exchange with its stats, by name. */
+  listQueues(exchange: string): Promise<QueueListing[]> {
+    return listQueues(this.context, exchange);
+  }
+
+  /** GET /v1/exchanges/{ex}/topics: every topic of the exchange with its subscriptions' stats, by name. */
+  listTopics(exchange: string): Promise<TopicListing[]> {
+    return listTopics(this.context, exchange);
   }
 
   /** GET /health (no token needed). */
@@ -369,4 +393,9 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1)) throw invalid(`${name}: expected a ${zeroAllowed ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`);
   return value;
+}
+
+function isTrustedCa(value: unknown): value is TrustedCa {
+  const one = (item: unknown) => (typeof item === 'string' && item !== '') || Buffer.isBuffer(item);
+  return one(value) || (Array.isArray(value) && value.length > 0 && value.every(one));
 }

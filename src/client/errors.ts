@@ -7,6 +7,7 @@
 /** Codes the client produces itself, when no server error body is there to name one. */
 export const CLIENT_ERROR_CODES = [
   'network_error', // the connection failed or broke (refused, reset, DNS)
+  'tls_error', // the TLS handshake failed: the server's certificate is not trusted (pass its CA), or it does not speak TLS
   'timeout', // no response within the request timeout
   'closed', // the connection was closed; no new work is accepted
   'aborted', // the caller's AbortSignal fired

@@ -40,7 +40,32 @@ export interface StreamingResponse {
 export interface HttpTransportOptions {
   /** Sockets per origin (default 16). */
   connections?: number;
+  /** For https:// URLs: the CA certificate(s), PEM, to trust instead of the system's. */
+  ca?: TrustedCa;
 }
+
+/** PEM CA certificates: one, or a list (a bundle). */
+export type TrustedCa = string | Buffer | Array<string | Buffer>;
+
+/**
+ * Node's codes for a server certificate that does not verify (https://nodejs.org/api/tls.html,
+ * OpenSSL's X509_V_ERR_* names), and for a server that does not answer TLS at all.
+ */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'EPROTO']);
 
 /** Failures that happen before a request is written, so it cannot have reached the server. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -76,12 +101,15 @@ export class HttpTransport {
     }
     this.origin = baseUrl.origin;
     this.basePath = baseUrl.pathname.replace(/\/+$/, '');
+    // Both pools, the stream one too, check the server's certificate against the same CA.
+    const connect = options.ca !== undefined && baseUrl.protocol === 'https:' ? { connect: { ca: options.ca } } : {};
     this.pool = new Pool(this.origin, {
       connections: options.connections ?? 16,
       pipelining: 1,
       keepAliveTimeout: 4_000,
+      ...connect,
     });
-    this.streamPool = new Pool(this.origin, { connections: null, pipelining: 1, keepAliveTimeout: 4_000 });
+    this.streamPool = new Pool(this.origin, { connections: null, pipelining: 1, keepAliveTimeout: 4_000, ...connect });
   }
 
   /**
@@ -93,15 +121,7 @@ export class HttpTransport {
     if (request.signal?.aborted) throw errorFromAbort(request.signal);
     const asRequest: TransportRequest = { ...request, timeoutMs: request.idleTimeoutMs };
     try {
-      const response = await this.streamPool.request({
-        origin: this.origin,
-        method: request.method,
-        path: this.basePath + request.path,
-        headers: request.headers,
-        signal: request.signal,
-        headersTimeout: request.idleTimeoutMs,
-        bodyTimeout: request.idleTimeoutMs,
-      });
+      const response = await this.send(this.streamPool, asRequest);
       const body = response.body;
       const chunks = (async function* (transport: HttpTransport): AsyncGenerator<Buffer> {
         try {
@@ -120,21 +140,26 @@ export class HttpTransport {
     if (this.closed) throw closedError();
     if (request.signal?.aborted) throw errorFromAbort(request.signal);
     try {
-      const response = await this.pool.request({
-        origin: this.origin,
-        method: request.method,
-        path: this.basePath + request.path,
-        headers: request.headers,
-        body: request.body,
-        signal: request.signal,
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
-      });
+      const response = await this.send(this.pool, request);
       const text = await response.body.text();
       return { status: response.statusCode, headers: response.headers, text };
     } catch (error) {
       throw this.toClientError(error, request);
     }
+  }
+
+  /** `timeoutMs` bounds the wait for the head, and then for each chunk of the body. */
+  private send(pool: Pool, request: TransportRequest) {
+    return pool.request({
+      origin: this.origin,
+      method: request.method,
+      path: this.basePath + request.path,
+      headers: request.headers,
+      body: request.body,
+      signal: request.signal,
+      headersTimeout: request.timeoutMs,
+      bodyTimeout: request.timeoutMs,
+    });
   }
 
   /** Lets in-flight requests finish, then closes the sockets. Idempotent. */
@@ -152,6 +177,15 @@ export class HttpTransport {
     const detail = error instanceof Error ? error.message : String(error);
     if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') {
       return new MomClientError('closed', `${what}: the connection is closed`, { cause: error });
+    }
+    if (code !== undefined && (CERTIFICATE_CODES.has(code) || NOT_TLS_CODES.has(code))) {
+      // A retry would meet the same certificate: fail at once, saying what to do. Nothing was sent.
+      const hint = CERTIFICATE_CODES.has(code)
+        ? `the server's TLS certificate is not trusted (${detail}); give the CA that signed it (connect({ ca }), or --ca FILE / MOM_CA on the command line)`
+        : `the TLS handshake failed (${detail}); is ${this.origin} serving HTTPS? Use http:// for a server without --tls-cert`;
+      const tlsError = new MomClientError('tls_error', `${what}: ${hint}`, { retryable: false, cause: error });
+      notSentErrors.add(tlsError);
+      return tlsError;
     }
     const isTimeout = code !== undefined && TIMEOUT_CODES.has(code);
     const clientError = new MomClientError(

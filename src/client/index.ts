@@ -8,6 +8,7 @@
  *   await conn.close();
  */
 export { connect, Connection, type ConnectOptions, type ConnectionStats } from './connection';
+export type { TrustedCa } from './http-transport';
 export type { ApiRequest, ApiResponse } from './context';
 export { CLIENT_ERROR_CODES, isMomClientError, MomClientError, type ClientErrorCode } from './errors';
 export type { ConsumeOptions, DeadLettersOptions, PullOptions } from './consumer';
@@ -19,13 +20,18 @@ export { Topic } from './topic';
 export type {
   AckResult,
   DeclareResult,
+  ExchangeInfo,
   Headers,
+  InboxCounts,
   JsonValue,
   NackResult,
   QueueOptions,
+  QueueListing,
   QueueStats,
+  SubscriptionListing,
   SubscriptionOptions,
   SubscriptionStart,
+  TopicListing,
   TopicOptions,
   WireDeadLetter,
   WireMessage,

@@ -2,6 +2,7 @@
 import type { ClientContext, Flushable } from './context';
 import { MessageSource, type ConsumeOptions, type DeadLettersOptions, type PullOptions } from './consumer';
 import { declare } from './declare';
+import { deleteDeadLetters, purge, redrive } from './repair';
 import type { Message, NackOptions } from './message';
 import { queuePath } from './paths';
 import { Publisher, type PublishOptions } from './publisher';
@@ -51,6 +52,27 @@ export class Queue implements Flushable {
 
   publishBatch(messages: readonly WirePublishMessage[]): Promise<string[]> {
     return this.publisher.publishBatch(messages);
+  }
+
+  /**
+   * Removes the messages ready for delivery (`POST …/purge`, needs configure); the leased ones
+   * stay with their consumers. Resolves how many were removed.
+   */
+  purge(): Promise<number> {
+    return purge(this.context, this.path);
+  }
+
+  /**
+   * Makes dead letters deliverable again (all of them, or those with `ids`), with their
+   * deliveries counted afresh; needs configure. Resolves how many.
+   */
+  redrive(ids?: readonly string[]): Promise<number> {
+    return redrive(this.context, this.path, ids);
+  }
+
+  /** Deletes dead letters (all of them, or those with `ids`); needs configure. Resolves how many. */
+  deleteDeadLetters(ids?: readonly string[]): Promise<number> {
+    return deleteDeadLetters(this.context, this.path, ids);
   }
 
   pull(options?: PullOptions): Promise<Message[]> {

@@ -7,6 +7,7 @@ import { MessageSource, type ConsumeOptions, type DeadLettersOptions, type PullO
 import type { Message, NackOptions } from './message';
 import { subscriptionPath } from './paths';
 import { declare } from './declare';
+import { deleteDeadLetters, purge, redrive } from './repair';
 import type { AckResult, DeclareResult, NackResult, QueueStats, SubscriptionOptions, WireDeadLetter } from './types';
 
 export class Subscription implements Flushable {
@@ -47,6 +48,27 @@ export class Subscription implements Flushable {
 
   deadLetters(options?: DeadLettersOptions): Promise<WireDeadLetter[]> {
     return this.source.deadLetters(options);
+  }
+
+  /**
+   * Removes the messages ready for delivery (`POST …/purge`, needs configure); the leased ones
+   * stay with their consumers. Resolves how many were removed.
+   */
+  purge(): Promise<number> {
+    return purge(this.context, this.path);
+  }
+
+  /**
+   * Makes dead letters deliverable again (all of them, or those with `ids`), with their
+   * deliveries counted afresh; needs configure. Resolves how many.
+   */
+  redrive(ids?: readonly string[]): Promise<number> {
+    return redrive(this.context, this.path, ids);
+  }
+
+  /** Deletes dead letters (all of them, or those with `ids`); needs configure. Resolves how many. */
+  deleteDeadLetters(ids?: readonly string[]): Promise<number> {
+    return deleteDeadLetters(this.context, this.path, ids);
   }
 
   pull(options?: PullOptions): Promise<Message[]> {

@@ -103,3 +103,39 @@ export interface QueueStats {
 export interface DeclareResult {
   created: boolean;
 }
+
+/** One exchange of `GET /v1/exchanges`. */
+export interface ExchangeInfo {
+  name: string;
+  /** ISO 8601. */
+  created_at: string;
+}
+
+/** Depth (ready, not leased), in flight (leased) and dead letters of a queue or subscription. */
+export interface InboxCounts {
+  depth: number;
+  in_flight: number;
+  dead_letters: number;
+}
+
+/** One queue of `GET /v1/exchanges/{ex}/queues`. */
+export interface QueueListing extends InboxCounts {
+  name: string;
+  partition: number;
+  /** The node id of the partition's leader. */
+  leader: string;
+}
+
+/** One subscription of a topic in `GET /v1/exchanges/{ex}/topics`. */
+export interface SubscriptionListing extends InboxCounts {
+  name: string;
+}
+
+/** One topic of `GET /v1/exchanges/{ex}/topics`. */
+export interface TopicListing {
+  name: string;
+  retention_ms: number;
+  partition: number;
+  leader: string;
+  subscriptions: SubscriptionListing[];
+}

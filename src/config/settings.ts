@@ -39,6 +39,15 @@ export interface BrokerConfig {
   dedupWindowMs: number;
   metricsRequireAuth: boolean;
   clusterSecret: string | undefined;
+  /** PEM certificate (chain) and key files: the client HTTP listener serves HTTPS (see tls-files.ts). */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** PEM CA file trusted when this process reaches other roles over HTTPS (default: the system's CAs). */
+  tlsCa: string | undefined;
+  /** PEM files for mutual TLS between replicators: this node's certificate and key, and the CA peers must be signed by. */
+  grpcTlsCert: string | undefined;
+  grpcTlsKey: string | undefined;
+  grpcTlsCa: string | undefined;
   logLevel: string;
   gatewayRetryDeadlineMs: number;
   replicaLagMaxMs: number;
@@ -170,6 +179,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   spec({ key: 'dedupWindowMs', flag: 'dedup-window-ms', env: 'MOM_DEDUP_WINDOW_MS', description: 'how long a producer id is remembered', parse: parseInteger(0, 7 * 24 * 3600 * 1000), default: 600_000 }),
   spec({ key: 'metricsRequireAuth', flag: 'metrics-require-auth', env: 'MOM_METRICS_REQUIRE_AUTH', description: 'require a token for GET /metrics', parse: parseBoolean, default: false }),
   spec({ key: 'clusterSecret', flag: 'cluster-secret', env: 'MOM_CLUSTER_SECRET', description: 'shared secret for inter-node gRPC', parse: parseOptionalString, default: undefined }),
+  spec({ key: 'tlsCert', flag: 'tls-cert', env: 'MOM_TLS_CERT', description: 'PEM certificate (chain) file: serve the client HTTP API over HTTPS (with --tls-key)', parse: parseOptionalString, default: undefined }),
+  spec({ key: 'tlsKey', flag: 'tls-key', env: 'MOM_TLS_KEY', description: 'PEM private key file of --tls-cert', parse: parseOptionalString, default: undefined }),
+  spec({ key: 'tlsCa', flag: 'tls-ca', env: 'MOM_TLS_CA', description: 'PEM CA file trusted when reaching other roles over HTTPS (default: the system CAs)', parse: parseOptionalString, default: undefined }),
+  spec({ key: 'grpcTlsCert', flag: 'grpc-tls-cert', env: 'MOM_GRPC_TLS_CERT', description: 'PEM certificate file of this node for mutual TLS on inter-node gRPC (with --grpc-tls-key and --grpc-tls-ca)', parse: parseOptionalString, default: undefined }),
+  spec({ key: 'grpcTlsKey', flag: 'grpc-tls-key', env: 'MOM_GRPC_TLS_KEY', description: 'PEM private key file of --grpc-tls-cert', parse: parseOptionalString, default: undefined }),
+  spec({ key: 'grpcTlsCa', flag: 'grpc-tls-ca', env: 'MOM_GRPC_TLS_CA', description: 'PEM CA file that must have signed every peer node\'s gRPC certificate', parse: parseOptionalString, default: undefined }),
   spec({ key: 'logLevel', flag: 'log-level', env: 'MOM_LOG_LEVEL', description: 'debug, info, warn, error or silent', parse: parseLogLevel, default: 'info' }),
   spec({ key: 'gatewayRetryDeadlineMs', flag: 'gateway-retry-deadline-ms', env: 'MOM_GATEWAY_RETRY_DEADLINE_MS', description: 'how long the gateway retries during a failover', parse: parseInteger(0, 120_000), default: 10_000 }),
   spec({ key: 'replicaLagMaxMs', flag: 'replica-lag-max-ms', env: 'MOM_REPLICA_LAG_MAX_MS', description: 'a follower behind for longer leaves the ISR', parse: parseInteger(100, 600_000), default: 10_000 }),

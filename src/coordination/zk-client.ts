@@ -9,7 +9,8 @@
  *   socket behind (zk-liveness.ts).
  *
  * A ZkClient is one session: when the session expires the object is finished and the
- * coordinator makes a new one.
+ * coordinator makes a new one. One concept past 350 lines: one wrapper per ZooKeeper
+ * operation, each small.
  */
 import * as zookeeper from 'node-zookeeper-client';
 import { MomError } from '../core/errors';

@@ -14,6 +14,9 @@
  * Errors: anything that fails for want of ZooKeeper is a MomError `unavailable`
  * ("ZooKeeper at 127.0.0.1:2181 is unreachable: …"). An operation that times out has an
  * unknown outcome: read again before writing again (the CAS makes a retry safe).
+ *
+ * One concept past 350 lines: the Coordinator interface's methods, each a short composition
+ * of the files above.
  */
 import { CreateMode, type Stat } from 'node-zookeeper-client';
 import { MomError } from '../core/errors';

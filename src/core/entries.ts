@@ -59,8 +59,20 @@ export type LogEntry =
       reason: DeadReason | 'nack' | 'lease_expired' | 'consumer_gone';
       at: number;
     }
+  /**
+   * Purge (DESIGN §8): the inbox's ready messages go, except `keep`, the offsets leased on the
+   * leader when it wrote the entry (RabbitMQ's purge leaves delivered, unacked messages).
+   */
+  | { type: 'inbox.purge'; inbox: string; keep: number[]; at: number }
+  /** Redrive: dead letters (`messages`: their offsets; null: all of them) become deliverable again. */
+  | { type: 'dead_letters.redrive'; inbox: string; messages: number[] | null; at: number }
+  /** Dead letters (`messages`: their offsets; null: all of them) are deleted. */
+  | { type: 'dead_letters.delete'; inbox: string; messages: number[] | null; at: number }
   /** Written by a new leader at the start of its epoch (Raft's no-op), so the epoch has an offset. */
   | { type: 'epoch.start'; nodeId: string };
+
+/** The entries that repair an inbox (purge, redrive, dead-letter deletion). */
+export type RepairEntry = Extract<LogEntry, { type: 'inbox.purge' | 'dead_letters.redrive' | 'dead_letters.delete' }>;
 
 /** An entry as stored: its place in the partition's log and the leader epoch that wrote it. */
 export interface StoredEntry {

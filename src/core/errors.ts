@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'invalid_credentials', // POST /auth with a wrong user or password
   'forbidden', // valid token, no grant for this exchange/action
   'not_found', // route or resource
+  'method_not_allowed', // a known path under another method (405, with Allow)
   'exchange_not_found',
   'queue_not_found',
   'topic_not_found',

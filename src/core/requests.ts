@@ -113,3 +113,23 @@ export function parseSettleBody(body: unknown, withRequeue: boolean): { ids: str
   if (typeof requeue !== 'boolean') throw badRequest('"requeue" must be true or false');
   return { ids: ids as string[], requeue };
 }
+
+/**
+ * The body of a dead-letter redrive or deletion: none (or `{}`) for every dead letter,
+ * `{"ids":[…]}` for those messages only.
+ */
+export function parseDeadLetterSelection(body: unknown, what: string): { ids: string[] | null } {
+  const object = asObject(body, `${what} body`);
+  rejectUnknownKeys(object, ['ids'], `${what} body`);
+  if (object.ids === undefined || object.ids === null) return { ids: null };
+  const ids = object.ids;
+  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw badRequest('"ids" must be an array of message id strings (or leave it out for every dead letter)');
+  if (ids.length > MAX_IDS_PER_SETTLE) throw badRequest(`at most ${MAX_IDS_PER_SETTLE} ids per request`);
+  return { ids: ids as string[] };
+}
+
+/** A purge takes no options: no body, or `{}`. */
+export function parsePurgeBody(body: unknown): void {
+  const fields = Object.keys(asObject(body, 'purge body'));
+  if (fields.length > 0) throw badRequest(`a purge takes no fields, got ${JSON.stringify(fields[0])}; send no body`);
+}

@@ -4,7 +4,7 @@
  * reads the rows, asks these, and writes the answer in SQL; every replica applying the same
  * entries in the same order decides the same, so their derived tables agree.
  */
-import type { DeadReason, LogEntry } from './entries';
+import type { DeadReason, LogEntry, RepairEntry } from './entries';
 
 /** A message still pending in an inbox: its failed deliveries, and whether it is a dead letter. */
 export interface PendingMessage {
@@ -47,4 +47,50 @@ export function deadReason(reason: SettleEntry['reason']): DeadReason {
  */
 export function retainedSince(at: number, retentionMs: number): number {
   return at - retentionMs;
+}
+
+/**
+ * What a repair entry does to an inbox's pending messages: the messages in state `from`
+ * (limited to `only` when given, never those in `except`) are removed (`to: 'gone'`) or made
+ * deliverable again (`to: 'ready'`).
+ */
+export interface RepairPlan {
+  /** `ready`: unsettled and not dead (leased ones included: the store does not know leases). */
+  from: 'ready' | 'dead';
+  /** Only these offsets; null: every message in `from`. */
+  only: number[] | null;
+  /** Never these offsets. */
+  except: number[];
+  /**
+   * `ready` starts the message over: its failed deliveries go back to 0 and its dead reason
+   * goes, so it gets max_deliveries deliveries again (as a message moved back from a
+   * dead-letter queue by a shovel is a new message to its queue, and SQS's redrive resets the
+   * receive count). Without the reset, one more failure would dead-letter it again at once.
+   */
+  to: 'gone' | 'ready';
+}
+
+/**
+ * Purge: ready messages go, the leased ones stay (RabbitMQ's queue.purge removes the messages
+ * that are ready, not those delivered and unacknowledged; they may still be acked, or come
+ * back when nacked or when their lease expires). Redrive: dead letters become ready.
+ * Deleting dead letters removes them.
+ */
+export function repairPlan(entry: RepairEntry): RepairPlan {
+  switch (entry.type) {
+    case 'inbox.purge':
+      return { from: 'ready', only: null, except: entry.keep, to: 'gone' };
+    case 'dead_letters.redrive':
+      return { from: 'dead', only: entry.messages, except: [], to: 'ready' };
+    case 'dead_letters.delete':
+      return { from: 'dead', only: entry.messages, except: [], to: 'gone' };
+  }
+}
+
+/** A pending message a repair with `plan` acts on: what it becomes (undefined: left as it is). */
+export function repairStep(pending: PendingMessage, offset: number, plan: RepairPlan): PendingMessage | 'gone' | undefined {
+  if (pending.dead !== (plan.from === 'dead')) return undefined;
+  if (plan.only !== null && !plan.only.includes(offset)) return undefined;
+  if (plan.except.includes(offset)) return undefined;
+  return plan.to === 'gone' ? 'gone' : { failures: 0, dead: false };
 }

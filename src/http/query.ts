@@ -28,3 +28,19 @@ export function boolParam(params: URLSearchParams, name: string, fallback: boole
   if (raw === 'false' || raw === '0') return false;
   throw new MomError('bad_request', `query parameter ${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
+
+/** A comma-separated list of integers within [min, max] (`1,4,7`), or null when absent; anything else is a 400. */
+export function intListParam(params: URLSearchParams, name: string, min: number, max: number): number[] | null {
+  const raw = params.get(name);
+  if (raw === null) return null;
+  const values = raw.split(',');
+  const list: number[] = [];
+  for (const value of values) {
+    const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(number) || number < min || number > max) {
+      throw new MomError('bad_request', `query parameter ${name} must be a comma-separated list of integers from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    if (!list.includes(number)) list.push(number);
+  }
+  return list;
+}

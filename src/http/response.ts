@@ -37,5 +37,8 @@ export function sendError(res: ServerResponse, error: unknown): void {
   // Whether a retry can help is the code's own flag (src/core/errors.ts), not a list kept here.
   if (momError.retryable) res.setHeader('retry-after', String(retryAfterSeconds(momError)));
   if (momError.code === 'unauthorized') res.setHeader('www-authenticate', 'Bearer');
+  // RFC 9110 §15.5.6: a 405 names the methods the path has.
+  const allow = momError.details?.['allow'];
+  if (momError.code === 'method_not_allowed' && Array.isArray(allow)) res.setHeader('allow', allow.join(', '));
   sendJson(res, status, { error: { code: momError.code, message: momError.message, ...momError.details } });
 }

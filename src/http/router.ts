@@ -27,8 +27,9 @@ export interface RouteMatch {
 
 /**
  * A small router: literal segments and `:name` parameters, nothing else. Parameters are
- * percent-decoded. A path that exists under another method is a 404 `not_found` naming the
- * method (DESIGN §8's status list has no 405).
+ * percent-decoded. A path that exists only under other methods is not a match here: the
+ * server asks every router which methods it has (`allowed`) and answers 405
+ * `method_not_allowed` with `Allow` (DESIGN §8), since another router may serve the method.
  */
 export class Router {
   private readonly routes: Route[] = [];
@@ -51,19 +52,36 @@ export class Router {
     return this.add('DELETE', pattern, handler);
   }
 
-  /** Returns the matching route, `undefined` when no route has this path, or throws when only the method is wrong. */
+  /** The route for this method and path, or `undefined` (see `allowed` for a path known under other methods). */
   match(method: string, path: string): RouteMatch | undefined {
     const segments = splitPath(path);
-    let pathMatched = false;
     for (const route of this.routes) {
+      if (route.method !== method) continue;
       const params = matchSegments(route.segments, segments);
-      if (params === undefined) continue;
-      if (route.method === method) return { handler: route.handler, params };
-      pathMatched = true;
+      if (params !== undefined) return { handler: route.handler, params };
     }
-    if (pathMatched) throw new MomError('not_found', `method ${method} is not allowed on ${path}`);
     return undefined;
   }
+
+  /** The methods this router serves `path` with (none: it does not know the path). */
+  allowed(path: string): HttpMethod[] {
+    const segments = splitPath(path);
+    const methods: HttpMethod[] = [];
+    for (const route of this.routes) {
+      if (methods.includes(route.method)) continue;
+      if (matchSegments(route.segments, segments) !== undefined) methods.push(route.method);
+    }
+    return methods;
+  }
+}
+
+/**
+ * 405 for a path known only under other methods (RFC 9110 §15.5.6: the answer names them in
+ * `Allow`); the methods also travel in the error body as `allow`.
+ */
+export function methodNotAllowed(method: string, path: string, allowed: readonly string[]): MomError {
+  const allow = [...allowed].sort();
+  return new MomError('method_not_allowed', `method ${method} is not allowed on ${path}; use ${allow.join(', ')}`, { details: { allow } });
 }
 
 function splitPath(path: string): string[] {

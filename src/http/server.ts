@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { MomError } from '../core/errors';
 import type { Logger } from '../runtime/logger';
 import { sendError } from './response';
-import type { RequestContext, Router } from './router';
+import { methodNotAllowed, type RequestContext, type Router } from './router';
 
 /** Longer than the 30 s long-poll bound plus the time to answer it. */
 const IDLE_SOCKET_TIMEOUT_MS = 45_000;
@@ -27,7 +29,12 @@ export interface HttpServerOptions {
    * new connections are dropped unanswered so descriptors cannot run out.
    */
   maxConnections?: number;
+  /** Serve HTTPS with this certificate (chain) and key, PEM (DESIGN §7: `--tls-cert`, `--tls-key`). */
+  tls?: { cert: Buffer; key: Buffer };
 }
+
+/** A TLS handshake must end within the header deadline's time, or the connection is dropped. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * One HTTP listener that several roles mount routers on (DESIGN §1: roles share a port in one
@@ -49,9 +56,13 @@ export class HttpServer {
     this.holding = options.holdUntilReady === true;
     // Node checks the header and request deadlines only every connectionsCheckingInterval
     // (30 s by default), so a slow client would hold its socket up to 40 s, not 10.
-    this.server = createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
+    const serverOptions = { keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000, connectionsCheckingInterval: 1_000 };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
-    });
+    };
+    this.server = options.tls
+      ? createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onRequest)
+      : createServer(serverOptions, onRequest);
     this.server.requestTimeout = options.requestTimeoutMs ?? 60_000;
     this.server.headersTimeout = options.headersTimeoutMs ?? 10_000;
     // A connection that never sends a byte is not covered by the header deadline; an idle
@@ -59,12 +70,21 @@ export class HttpServer {
     this.server.timeout = IDLE_SOCKET_TIMEOUT_MS;
     const maxConnections = options.maxConnections;
     if (maxConnections !== undefined) this.server.maxConnections = maxConnections + Math.max(64, Math.ceil(maxConnections / 10));
+    // `sockets` holds every TCP connection (TLS or not): what the limit counts and close() ends.
     this.server.on('connection', (socket: Socket) => {
       socket.setNoDelay(true);
-      if (maxConnections !== undefined && this.sockets.size >= maxConnections) this.overLimit.add(socket);
+      if (!options.tls && maxConnections !== undefined && this.sockets.size >= maxConnections) this.overLimit.add(socket);
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
+    if (options.tls) {
+      // Over TLS a request's socket is the TLS socket wrapping the TCP one: mark that one.
+      this.server.on('secureConnection', (socket: TLSSocket) => {
+        if (maxConnections !== undefined && this.sockets.size > maxConnections) this.overLimit.add(socket);
+      });
+      // A client that does not trust the certificate, or speaks plain HTTP to this port.
+      this.server.on('tlsClientError', (error: Error) => options.logger.debug('tls handshake failed', { error }));
+    }
     this.server.on('clientError', (error, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
@@ -93,20 +113,25 @@ export class HttpServer {
     this.holding = false;
   }
 
-  /** `http://host:port` as actually bound (port 0 becomes the real port). */
+  /** `http://host:port` (`https://` with TLS) as actually bound (port 0 becomes the real port). */
   url(): string {
     const address = this.server.address() as AddressInfo | null;
     if (!address) throw new MomError('unavailable', 'http server is not listening');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${host}:${address.port}`;
   }
 
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
       // Idle keep-alive sockets would hold close() open; busy ones close after their response.
-      for (const socket of this.sockets) {
-        if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.destroy();
+      // (server.close() ends idle HTTP connections itself; the loop below also covers sockets
+      // that never sent a request. Over TLS those are TCP sockets under the TLS ones, which
+      // would not tell busy from idle: close() and the final sweep cover them.)
+      this.server.close(() => resolve());
+      if (!this.options.tls) {
+        for (const socket of this.sockets) {
+          if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.destroy();
+        }
       }
       void this.whenIdle().then(() => {
         for (const socket of this.sockets) socket.destroy();
@@ -143,6 +168,8 @@ export class HttpServer {
         return;
       }
       req.resume();
+      const allowed = new Set(this.routers.flatMap((router) => router.allowed(path)));
+      if (allowed.size > 0) throw methodNotAllowed(method, path, [...allowed]);
       throw new MomError('not_found', `no route for ${method} ${path}`);
     } catch (error) {
       if (!(error instanceof MomError)) this.options.logger.error('request failed', { error, url: req.url });

@@ -10,6 +10,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   invalid_credentials: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   exchange_not_found: 404,
   queue_not_found: 404,
   topic_not_found: 404,

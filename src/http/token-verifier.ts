@@ -9,6 +9,7 @@ import {
   type FlattenedJWSInput,
   type KeyLike,
 } from 'jose';
+import { Agent as HttpsAgent } from 'node:https';
 import { MomError } from '../core/errors';
 import { isAction, type Grant, type Principal } from '../core/permissions';
 import type { LiveUserState, UserStateFeed } from './user-state-feed';
@@ -56,6 +57,8 @@ export interface TokenVerifierOptions {
   /** For remote JWKS: minimum time between refetches when an unknown `kid` shows up. */
   jwksCooldownMs?: number;
   jwksTimeoutMs?: number;
+  /** For remote JWKS over HTTPS: the CA to trust instead of the system's (`--tls-ca`). */
+  jwksCa?: Buffer;
 }
 
 const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
@@ -165,6 +168,7 @@ function keyResolver(source: TokenKeySource, options: TokenVerifierOptions): Key
     cooldownDuration: options.jwksCooldownMs ?? 30_000,
     cacheMaxAge: 10 * 60_000,
     timeoutDuration: options.jwksTimeoutMs ?? 5_000,
+    ...(options.jwksCa && url.protocol === 'https:' ? { agent: new HttpsAgent({ ca: options.jwksCa, keepAlive: true }) } : {}),
   });
   return async (header, token) => {
     try {

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { MomError } from '../core/errors';
 import { isAction, type Grant, type Principal } from '../core/permissions';
 import type { Logger } from '../runtime/logger';
@@ -53,6 +53,8 @@ export interface UserStateFeedOptions {
   pollMs?: number;
   firstWaitMs?: number;
   timeoutMs?: number;
+  /** Reaches auth through this (one trusting `--tls-ca` for HTTPS); default undici's global one. */
+  dispatcher?: Dispatcher;
 }
 
 type FeedState = 'loading' | 'active' | 'inactive';
@@ -122,6 +124,7 @@ export class UserStateFeed {
         headers: this.options.clusterSecret ? { [CLUSTER_SECRET_HEADER]: this.options.clusterSecret } : {},
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
+        ...(this.options.dispatcher ? { dispatcher: this.options.dispatcher } : {}),
       });
       const text = await response.body.text();
       if (response.statusCode === 404 || response.statusCode === 401 || response.statusCode === 403) {

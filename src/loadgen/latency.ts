@@ -14,6 +14,7 @@
  */
 import { CpuMeter, cpuMicrosPerMessage, type CpuShare } from './cpu-meter';
 import type { BenchConsumer, BenchDriver, BenchProducer } from './driver';
+import type { ObserveRun } from './progress';
 import { FixedRateSchedule, UnconfirmedWindow } from './schedule';
 import { SampleBuffer, summarizeLatencies, type LatencySummary } from './stats';
 import { nowMs, sleep } from './workload';
@@ -32,6 +33,8 @@ export interface LatencyOptions {
   measureMs: number;
   /** How long to wait after the window for messages still on their way (default 3 s). */
   drainMs?: number;
+  /** For a progress display: called once at the start with a reader of the live counts. */
+  observe?: ObserveRun;
 }
 
 export interface LatencyResult {
@@ -129,6 +132,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     };
     let stopped = false;
     let settled = 0;
+    options.observe?.(() => ({ published: settled - publishErrors, consumed: receivedTotal }));
 
     const pump = () => {
       if (stopped) return;

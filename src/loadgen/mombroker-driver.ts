@@ -22,6 +22,11 @@ export interface MombrokerDriverOptions {
   pullWaitMs: number;
   /** Consume with long polls instead of a stream. */
   pull?: boolean;
+  /**
+   * Where a queue's producers and consumers connect instead of `target.url`: its partition's
+   * leader, to measure leader-direct routing (DESIGN §6) against the gateway.
+   */
+  direct?: (queueName: string) => Promise<string>;
   pids: () => number[];
   name?: string;
   description?: string;
@@ -39,6 +44,7 @@ function startConsumer(target: Target, exchange: string, queueName: string, opti
 export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
   const { target, admin, exchange } = options;
   const payload = makePayload(options.payloadBytes);
+  const targetFor = async (queueName: string): Promise<Target> => (options.direct ? { ...target, url: await options.direct(queueName) } : target);
   return {
     name: options.name ?? 'mombroker',
     description: options.description ?? `SDK over HTTP, fsync before acknowledging; consumer ${options.pull ? 'pulls (long poll)' : 'streams (server push)'}`,
@@ -46,7 +52,7 @@ export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
     freshQueue: (prefix) => declareFreshQueue(admin, exchange, prefix),
     deleteQueue: (name) => deleteQueueQuietly(admin, exchange, name),
     async openProducer(queueName): Promise<BenchProducer> {
-      const connection = await openConnection(target, PRODUCER_SOCKETS);
+      const connection = await openConnection(await targetFor(queueName), PRODUCER_SOCKETS);
       const queue = connection.queue(exchange, queueName);
       return {
         async publish(stamp) {
@@ -56,7 +62,7 @@ export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
         close: () => closeAll([connection]),
       };
     },
-    openConsumer: (queueName, consumerOptions) => startConsumer(target, exchange, queueName, consumerOptions, options.pullWaitMs, options.pull === true),
+    openConsumer: async (queueName, consumerOptions) => startConsumer(await targetFor(queueName), exchange, queueName, consumerOptions, options.pullWaitMs, options.pull === true),
     close: async () => {},
   };
 }
@@ -77,27 +83,7 @@ async function startStreamConsumer(target: Target, exchange: string, queueName: 
       if (ackFailure !== undefined) throw ackFailure;
     }
   })();
-  const failed = loop.then(
-    () => new Promise<never>(() => {}),
-    (error: unknown) => Promise.reject(error),
-  );
-  failed.catch(() => {});
-  let stopped: Promise<void> | undefined;
-  return {
-    failed,
-    requests: () => connection.stats().requests,
-    stop() {
-      stopped ??= (async () => {
-        stopping.abort();
-        try {
-          await loop;
-        } finally {
-          await closeAll([connection]);
-        }
-      })();
-      return stopped;
-    },
-  };
+  return consumerHandle(connection, loop, stopping);
 }
 
 /** Pulls with a long poll (at most `prefetch` per pull) and acks in the background (workload.ts's consumeLoop). */
@@ -117,6 +103,11 @@ async function startPullConsumer(target: Target, exchange: string, queueName: st
           },
     onAcked: options.onAcked,
   });
+  return consumerHandle(connection, loop, stopping);
+}
+
+/** A running consumer loop as the workloads hold it: its failure, its requests, and stop(). */
+function consumerHandle(connection: Connection, loop: Promise<void>, stopping: AbortController): BenchConsumer {
   // Only the failure is reported here; the loop's normal end is awaited by stop().
   const failed = loop.then(
     () => new Promise<never>(() => {}),

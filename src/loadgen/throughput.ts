@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { CpuMeter, cpuMicrosPerMessage, type CpuShare } from './cpu-meter';
 import type { BenchConsumer, BenchDriver, BenchProducer } from './driver';
+import type { ObserveRun } from './progress';
 import { sleep } from './workload';
 
 export interface ThroughputOptions {
@@ -23,6 +24,8 @@ export interface ThroughputOptions {
   prefetch: number;
   warmupMs: number;
   measureMs: number;
+  /** For a progress display: called once at the start with a reader of the live counts. */
+  observe?: ObserveRun;
 }
 
 export interface ThroughputResult {
@@ -149,6 +152,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   let stopProducers = false;
   const counters: Counters = { published: 0, consumed: 0, publishErrors: 0 };
   const gate = new BacklogGate(options.maxBacklog);
+  options.observe?.(() => ({ published: counters.published, consumed: counters.consumed }));
   try {
     // A loop failing mid-run must fail the run, not hang it.
     let loopFailure: unknown;

@@ -14,6 +14,8 @@ export interface Target {
   password: string;
   /** A bearer token to use instead of logging in at `url` (tokens live an hour: enough for a bench). */
   token?: string;
+  /** PEM CA to trust for an https:// `url`. */
+  ca?: Buffer;
 }
 
 /** Wall-clock milliseconds with sub-millisecond resolution (same clock in every part of this process). */
@@ -39,7 +41,7 @@ export function sleep(ms: number): Promise<void> {
  */
 export function openConnection(target: Target, sockets: number): Promise<Connection> {
   const credentials = target.token !== undefined ? { token: target.token } : { user: target.user, password: target.password };
-  return connect({ url: target.url, ...credentials, connections: sockets, retryDeadlineMs: 5_000 });
+  return connect({ url: target.url, ...credentials, connections: sockets, retryDeadlineMs: 5_000, ...(target.ca ? { ca: target.ca } : {}) });
 }
 
 /** POST /auth at `authUrl` (the auth role itself), for a gateway that does not route it. */

@@ -19,7 +19,12 @@ export interface CommitLog {
   readonly epoch: number;
   /** Starts the epoch: writes its first entry, so the epoch owns an offset (see Lifecycle). */
   start(): Promise<void>;
-  commit(entries: LogEntry[], acks: AckMode): Promise<void>;
+  /**
+   * Appends `entries` and resolves with the offset of the first once committed (acks=all) or
+   * stored on the leader (acks=leader). With acks=all their apply effects (which name offsets)
+   * have reached the applied listener by then.
+   */
+  commit(entries: LogEntry[], acks: AckMode): Promise<number>;
   onApplied(listener: AppliedListener): void;
   /**
    * Undefined once this leader knows everything committed before its epoch; until its own

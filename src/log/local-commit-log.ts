@@ -24,17 +24,18 @@ export class LocalCommitLog implements CommitLog {
     this.listener = listener;
   }
 
-  async commit(entries: LogEntry[], _acks: AckMode, startsEpoch = false): Promise<void> {
+  async commit(entries: LogEntry[], _acks: AckMode, startsEpoch = false): Promise<number> {
     if (this.closed) throw new MomError('unavailable', `partition ${this.partition} is no longer led here; retry`);
-    const effects = await this.store.writes.submit(() => {
+    const { first, effects } = await this.store.writes.submit(() => {
       if (startsEpoch) this.store.recordEpochStart(this.partition, this.epoch, this.store.position(this.partition).logEnd);
       const first = this.store.append(this.partition, this.epoch, entries);
       const effects = this.store.applyAppended(this.partition, first, entries);
       // No other replica reads this log: settled messages can go at once.
       this.store.compactApplied(this.partition, first, entries, effects);
-      return effects;
+      return { first, effects };
     });
     this.listener(effects);
+    return first;
   }
 
   notReady(): MomError | undefined {

@@ -55,7 +55,8 @@ const APPLY_RETRY_MS = 200;
  * A partition's log on its leader, replicated by followers that fetch (DESIGN §5). An entry
  * is committed when every ISR member has it and the ISR has at least min_insync_replicas
  * members; the high watermark (HW) is the committed offset, and only entries below it are
- * applied, so consumers never see anything above it.
+ * applied, so consumers never see anything above it. One concept past 350 lines: the HW,
+ * the ISR and the followers' progress are one state that must change together.
  */
 export class ReplicatedCommitLog implements CommitLog, FetchSource {
   readonly partition: number;
@@ -118,7 +119,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
     this.listener = listener;
   }
 
-  async commit(entries: LogEntry[], acks: AckMode): Promise<void> {
+  async commit(entries: LogEntry[], acks: AckMode): Promise<number> {
     this.ensureLeading();
     if (this.isr.length < this.minIsr) throw this.notEnoughReplicas();
     const { store } = this.options;
@@ -131,8 +132,8 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
     await store.writes.whenDurable();
     this.durableEnd = Math.max(this.durableEnd, end);
     this.advanceHighWatermark();
-    if (acks === 'leader') return;
-    if (store.position(this.partition).applied >= end) return;
+    if (acks === 'leader') return first;
+    if (store.position(this.partition).applied >= end) return first;
     this.ensureLeading();
     await new Promise<void>((resolve, reject) => {
       const waiter: CommitWaiter = {
@@ -146,6 +147,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
       };
       this.waiters.push(waiter);
     });
+    return first;
   }
 
   /** A follower's fetch: validates its epoch and log, records its progress, returns what it lacks. */

@@ -15,6 +15,7 @@ export const GRPC_STATUS_BY_CODE: Record<ErrorCode, status> = {
   invalid_credentials: status.UNAUTHENTICATED,
   forbidden: status.PERMISSION_DENIED,
   not_found: status.NOT_FOUND,
+  method_not_allowed: status.UNIMPLEMENTED,
   exchange_not_found: status.NOT_FOUND,
   queue_not_found: status.NOT_FOUND,
   topic_not_found: status.NOT_FOUND,

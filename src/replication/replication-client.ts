@@ -1,14 +1,26 @@
-import { credentials } from '@grpc/grpc-js';
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import type { MutualTls } from '../config/tls-files';
 import { ReplicationClient } from '../gen/mom/replication/v1/replication';
 import { FetchStream } from './fetch-stream';
 
 const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
 
-/** gRPC clients to other nodes' replicators, one channel per address, reused by every partition. */
+/**
+ * gRPC clients to other nodes' replicators, one channel per address, reused by every partition.
+ * With `tls` (DESIGN §5, `--grpc-tls-*`) each channel is mutual TLS: it presents this node's
+ * certificate and accepts only a replicator whose certificate the CA signed, for the address
+ * it dials (the certificate names that host or IP).
+ */
 export class ReplicationPeers {
   private readonly clients = new Map<string, ReplicationClient>();
+  private readonly credentials: ChannelCredentials;
 
-  constructor(private readonly clusterSecret: string | undefined) {}
+  constructor(
+    private readonly clusterSecret: string | undefined,
+    tls?: MutualTls,
+  ) {
+    this.credentials = tls ? credentials.createSsl(tls.ca, tls.key, tls.cert) : credentials.createInsecure();
+  }
 
   /** Opens a FetchStream call to `address` (a follower keeps one per partition it follows). */
   openFetchStream(address: string): FetchStream {
@@ -18,7 +30,7 @@ export class ReplicationPeers {
   private client(address: string): ReplicationClient {
     let client = this.clients.get(address);
     if (!client) {
-      client = new ReplicationClient(address, credentials.createInsecure(), {
+      client = new ReplicationClient(address, this.credentials, {
         'grpc.max_receive_message_length': 256 * 1024 * 1024,
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1_000,

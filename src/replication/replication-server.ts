@@ -1,5 +1,6 @@
 import { Server, ServerCredentials, type Metadata, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { timingSafeEqual, createHash } from 'node:crypto';
+import type { MutualTls } from '../config/tls-files';
 import { MomError } from '../core/errors';
 import type { FetchRequest } from '../gen/mom/replication/v1/replication';
 import type { Logger } from '../runtime/logger';
@@ -17,6 +18,11 @@ export interface ReplicationServerOptions {
   logger: Logger;
   /** The log of a partition this node leads, to serve its followers' fetches from. */
   leaderLog: (partition: number) => FetchSource | undefined;
+  /**
+   * Mutual TLS (DESIGN §5, `--grpc-tls-*`): serve with this certificate and accept only
+   * followers that present one the CA signed. The cluster secret is checked as well.
+   */
+  tls?: MutualTls;
 }
 
 const MAX_WAIT_CAP_MS = 5_000;
@@ -42,7 +48,7 @@ export class ReplicationServer {
 
   async start(): Promise<void> {
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${this.options.host}:${this.options.port}`, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+      this.server.bindAsync(`${this.options.host}:${this.options.port}`, serverCredentials(this.options.tls), (error, port) => (error ? reject(error) : resolve(port)));
     });
   }
 
@@ -146,6 +152,13 @@ export class ReplicationServer {
       });
     });
   }
+}
+
+/** With mutual TLS, a client that presents no certificate, or one the CA did not sign, fails its handshake. */
+function serverCredentials(tls: MutualTls | undefined): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  const checkClientCertificate = true;
+  return ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], checkClientCertificate);
 }
 
 function wrongSecret(): MomError {

@@ -1,4 +1,6 @@
+import { Agent, type Dispatcher } from 'undici';
 import type { BrokerConfig, Role } from '../config/settings';
+import { loadTlsMaterial } from '../config/tls-files';
 import type { Coordinator } from '../coordination/coordinator';
 import { EmbeddedCoordinator } from '../coordination/embedded-coordinator';
 import { ZooKeeperCoordinator } from '../coordination/zookeeper-coordinator';
@@ -15,9 +17,10 @@ import { prepareDataDir } from '../runtime/private-files';
 import { startAuthRole, type AuthRole } from './auth/auth-role';
 import { buildAuthRelay } from './gateway/auth-relay';
 import { Forwarder, type RouteSource } from './gateway/forwarder';
-import { buildGatewayApi, routeSourceFromTable } from './gateway/gateway-api';
+import { buildGatewayApi, buildGatewayMapRoute, routeSourceFromTable } from './gateway/gateway-api';
 import { MomPySend } from './gateway/mompy-send';
 import { PartitionerRoutes } from './gateway/partitioner-routes';
+import { buildUiRoutes } from './gateway/ui-route';
 import { PartitionMap } from '../coordination/partition-map';
 import { buildClientApi } from './node/client-api';
 import { MomPyHandler } from './node/mompy-handler';
@@ -96,7 +99,11 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
   const roles = expandRoles(config.roles);
   checkRoleCombination(config, roles);
   const metrics = new Metrics();
-  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true, maxConnections: config.maxConnections });
+  // TLS files are read and checked before anything is bound or written (DESIGN §7, §8).
+  const tls = loadTlsMaterial(config);
+  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true, maxConnections: config.maxConnections, ...(tls.http ? { tls: tls.http } : {}) });
+  // How this process reaches other roles: over HTTPS trusting --tls-ca, when one is given.
+  const peerHttp: Dispatcher | undefined = tls.peerCa ? new Agent({ connect: { ca: tls.peerCa } }) : undefined;
   const parts: Parts = {};
   let closing: Promise<void> | undefined;
   // Closed in this order: drain and stop HTTP first, then what requests used, then the rest.
@@ -113,6 +120,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         ['coordinator', () => parts.coordinator?.close()],
         ['auth', () => parts.auth?.close()],
         ['user state', () => parts.userState?.close()],
+        ['peer http', () => peerHttp?.close()],
       ];
       for (const [name, step] of steps) {
         try {
@@ -138,6 +146,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         clusterSecret: config.clusterSecret,
         logger,
         leaderLog: (partition) => parts.node?.leaderLog(partition),
+        ...(tls.grpc ? { tls: tls.grpc } : {}),
       });
       await bindOrRefuse(() => parts.replication!.start(), 'grpc', config.grpc);
     }
@@ -156,7 +165,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
     }
     // One verifier for every role of the process, with one poller of the auth role's user state.
     let verifier: TokenVerifier | undefined;
-    const tokenVerifier = (): TokenVerifier => (verifier ??= tokenVerifierFor(config, parts, logger));
+    const tokenVerifier = (): TokenVerifier => (verifier ??= tokenVerifierFor(config, parts, logger, { dispatcher: peerHttp, ca: tls.peerCa }));
     const metricsVerifier = config.metricsRequireAuth ? tokenVerifier() : undefined;
     http.mount(
       buildSystemRoutes({
@@ -195,7 +204,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
 
     if (roles.has('node')) {
       const grpcAddress = parts.replication ? (config.advertiseGrpc ?? parts.replication.address()) : '';
-      if (config.zookeeper) parts.peers = new ReplicationPeers(config.clusterSecret);
+      if (config.zookeeper) parts.peers = new ReplicationPeers(config.clusterSecret, tls.grpc);
       const guard = new RequestGuard(tokenVerifier());
       const node = new NodeRole({
         config,
@@ -207,6 +216,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         version: VERSION,
         onFatal: hooks.onFatal,
         ...(parts.peers ? { replication: { peers: parts.peers } } : {}),
+        ...(peerHttp ? { peerHttp } : {}),
       });
       parts.node = node;
       const consumerSlots = new PerUserSlots(config.maxLongPollsPerUser, 'long polls', '--max-long-polls-per-user');
@@ -216,7 +226,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
     }
 
     if (roles.has('gateway')) {
-      const routes = await startRouteSource(config, coordinator, logger);
+      const routes = await startRouteSource(config, coordinator, logger, peerHttp);
       const forwarder = new Forwarder({
         routes: routes.source,
         verifier: tokenVerifier(),
@@ -226,15 +236,18 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         // Past the session timeout a silent node is fenced and its partitions move (DESIGN §4):
         // no request waits longer than a failover takes (issue 11 §2).
         ...(config.zookeeper || config.partitionerUrl ? { responseTimeoutMs: config.zkSessionTimeoutMs + 1_000 } : {}),
+        ...(tls.peerCa ? { ca: tls.peerCa } : {}),
       });
       parts.gateway = [() => forwarder.close(), routes.close];
       http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));
-      if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl, config.clusterSecret));
+      http.mount(buildGatewayMapRoute(routes.source));
+      http.mount(buildUiRoutes());
+      if (!parts.auth && config.authUrl) http.mount(buildAuthRelay(config.authUrl, config.clusterSecret, peerHttp));
       // With a node in this process (--role all), the node serves /v1 itself.
       if (!roles.has('node')) http.mount(buildGatewayApi(forwarder));
     }
 
-    logger.info('listening', { url: http.url(), roles: [...roles], data: config.data, node_id: config.nodeId, ...(parts.replication ? { grpc: parts.replication.address() } : {}) });
+    logger.info('listening', { url: http.url(), roles: [...roles], data: config.data, node_id: config.nodeId, ...(parts.replication ? { grpc: parts.replication.address() } : {}), ...(tls.grpc ? { grpc_tls: 'mutual' } : {}) });
     return { url: http.url(), roles: [...roles], close: closeAll };
   } catch (error) {
     await closeAll();
@@ -264,9 +277,9 @@ async function bindOrRefuse(bind: () => Promise<void>, setting: 'listen' | 'grpc
 }
 
 /** The gateway's map: from the partitioner (DESIGN §6), or by watching the coordinator itself. */
-async function startRouteSource(config: BrokerConfig, coordinator: Coordinator | undefined, logger: Logger): Promise<{ source: RouteSource; close: () => void }> {
+async function startRouteSource(config: BrokerConfig, coordinator: Coordinator | undefined, logger: Logger, peerHttp: Dispatcher | undefined): Promise<{ source: RouteSource; close: () => void }> {
   if (config.partitionerUrl) {
-    const routes = new PartitionerRoutes(config.partitionerUrl, logger.child({ role: 'gateway' }));
+    const routes = new PartitionerRoutes(config.partitionerUrl, logger.child({ role: 'gateway' }), peerHttp);
     await routes.start();
     return { source: routes, close: () => routes.close() };
   }
@@ -275,9 +288,9 @@ async function startRouteSource(config: BrokerConfig, coordinator: Coordinator |
   return { source: routeSourceFromTable(table), close: () => table.close() };
 }
 
-function tokenVerifierFor(config: BrokerConfig, parts: Parts, logger: Logger): TokenVerifier {
+function tokenVerifierFor(config: BrokerConfig, parts: Parts, logger: Logger, peer: { dispatcher: Dispatcher | undefined; ca: Buffer | undefined }): TokenVerifier {
   if (parts.auth) return parts.auth.verifier;
   if (!config.authUrl) throw new MomError('config_invalid', 'auth-url: a node or gateway without the auth role needs --auth-url to fetch the JWKS');
-  parts.userState = new UserStateFeed({ authUrl: config.authUrl, clusterSecret: config.clusterSecret, logger: logger.child({ part: 'user-state' }) });
-  return createTokenVerifier({ jwksUrl: `${config.authUrl}/.well-known/jwks.json` }, { userState: parts.userState });
+  parts.userState = new UserStateFeed({ authUrl: config.authUrl, clusterSecret: config.clusterSecret, logger: logger.child({ part: 'user-state' }), ...(peer.dispatcher ? { dispatcher: peer.dispatcher } : {}) });
+  return createTokenVerifier({ jwksUrl: `${config.authUrl}/.well-known/jwks.json` }, { userState: parts.userState, ...(peer.ca ? { jwksCa: peer.ca } : {}) });
 }

@@ -13,7 +13,7 @@ import type { ApplyEffect } from './state-applier';
 const COMPACT_WINDOW = 3_000;
 
 /**
- * Compaction (DESIGN §3): log entries whose effect is over go away — applied settles,
+ * Compaction (DESIGN §3): log entries whose effect is over go away — applied settles and repairs,
  * publishes whose message is settled everywhere, topic messages past retention that no
  * subscription holds — and expired dedup ids. Runs inside the caller's transaction.
  */
@@ -48,7 +48,10 @@ export class Compactor {
         `UPDATE log SET target = (SELECT id FROM topics WHERE exchange = json_extract(log.data, '$.exchange') AND name = json_extract(log.data, '$.name'))
          WHERE k >= ? AND k < ? AND type = 'publish.topic' AND target IS NULL`,
       ),
-      compactSettled: db.prepare("DELETE FROM log WHERE k >= ? AND k < ? AND type IN ('settle', 'epoch.start')"),
+      // Entries whose whole effect is in the derived tables once applied: settles, repairs, epoch starts.
+      compactSettled: db.prepare(
+        "DELETE FROM log WHERE k >= ? AND k < ? AND type IN ('settle', 'epoch.start', 'inbox.purge', 'dead_letters.redrive', 'dead_letters.delete')",
+      ),
       compactQueueMessages: db.prepare(
         `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.queue' AND target IS NOT NULL
          AND NOT EXISTS (SELECT 1 FROM pending WHERE pending.inbox = log.target AND pending.msg = log.k - ?)`,

@@ -1,3 +1,9 @@
+/**
+ * The node's store (DESIGN §3), one concept past 350 lines: the one door to a node's SQLite
+ * database. What lies behind it has files of its own (the group committer, the state
+ * applier, the catalog, leader epochs, compaction, checkpoints, storage health); this class
+ * keeps the partitions' positions and the statements of the log and its reads.
+ */
 import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../config/settings';
@@ -6,6 +12,7 @@ import { MomError } from '../core/errors';
 import { Catalog } from './catalog';
 import { Checkpointer } from './checkpointer';
 import { Compactor } from './compactor';
+import { LeaderEpochs } from './leader-epochs';
 import { entryToRow, rowToEntry, type LogRow } from './log-row-codec';
 import { GroupCommit } from './group-commit';
 import { OFFSET_BITS, openNodeDatabase, type OnCorruptDatabase } from './schema';
@@ -64,10 +71,9 @@ export class NodeStore {
   /** Whether the disk takes writes (a full disk fails it; a probe brings it back). */
   readonly health: StorageHealth;
   private readonly applier: StateApplier;
+  private readonly epochs: LeaderEpochs;
   private readonly positions = new Map<number, PartitionPosition>();
-  private readonly lastEpochs = new Map<number, number>();
   private readonly compactor: Compactor;
-  private readonly epochCache = new Map<number, Array<{ epoch: number; startOffset: number }>>();
   private closed = false;
 
   private readonly stmt: {
@@ -75,14 +81,11 @@ export class NodeStore {
     readLog: Database.Statement;
     truncateLog: Database.Statement;
     upsertPosition: Database.Statement;
-    insertEpoch: Database.Statement;
-    deleteEpochsFrom: Database.Statement;
-    selectEpochs: Database.Statement;
-    lastEpoch: Database.Statement;
     readyAfter: Database.Statement;
     pendingMessage: Database.Statement;
     countByState: Database.Statement;
     deadLetters: Database.Statement;
+    deadLetterOffsets: Database.Statement;
     findDedup: Database.Statement;
     probeInsert: Database.Statement;
     probeDelete: Database.Statement;
@@ -130,6 +133,7 @@ export class NodeStore {
       onSyncFailure: options.onSyncFailure ?? ((error) => logger.error('fdatasync of the write-ahead log failed', { error })),
     });
     this.catalog = new Catalog((undo) => this.writes.onRollback(undo));
+    this.epochs = new LeaderEpochs(db, (undo) => this.writes.onRollback(undo));
     this.applier = new StateApplier(db, this.catalog);
     this.compactor = new Compactor(db, this.catalog);
     this.stmt = {
@@ -139,10 +143,6 @@ export class NodeStore {
       upsertPosition: db.prepare(
         'INSERT INTO partitions (p, log_start, log_end, applied) VALUES (?, ?, ?, ?) ON CONFLICT (p) DO UPDATE SET log_start = excluded.log_start, log_end = excluded.log_end, applied = excluded.applied',
       ),
-      insertEpoch: db.prepare('INSERT OR IGNORE INTO epochs (p, epoch, start_offset) VALUES (?, ?, ?)'),
-      deleteEpochsFrom: db.prepare('DELETE FROM epochs WHERE p = ? AND start_offset >= ?'),
-      selectEpochs: db.prepare('SELECT epoch, start_offset FROM epochs WHERE p = ? ORDER BY epoch'),
-      lastEpoch: db.prepare('SELECT MAX(epoch) AS epoch FROM epochs WHERE p = ?'),
       readyAfter: db.prepare(
         `SELECT pending.msg AS "offset", pending.failures, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
@@ -160,6 +160,11 @@ export class NodeStore {
          FROM pending JOIN log ON log.k = ? + pending.msg
          WHERE pending.inbox = ? AND pending.state = 1 AND pending.msg > ?
          ORDER BY pending.msg LIMIT ?`,
+      ),
+      deadLetterOffsets: db.prepare(
+        `SELECT pending.msg AS "offset" FROM pending JOIN log ON log.k = ? + pending.msg
+         WHERE pending.inbox = ? AND pending.state = 1 AND log.msg_id IN (SELECT value FROM json_each(?))
+         ORDER BY pending.msg`,
       ),
       findDedup: db.prepare('SELECT msg_id, ts FROM dedup WHERE target = ? AND producer_id = ?'),
       probeInsert: db.prepare('INSERT INTO storage_probe (filler) VALUES (zeroblob(?))'),
@@ -230,14 +235,6 @@ export class NodeStore {
     return position;
   }
 
-  /** Caches of the epochs table, dropped when a transaction that may have changed it rolls back. */
-  private changingEpochs(partition: number): void {
-    this.writes.onRollback(() => {
-      this.lastEpochs.delete(partition);
-      this.epochCache.delete(partition);
-    });
-  }
-
   /** A write that needs room on the disk, and its sync: StorageHealth's probe. */
   private async probe(): Promise<void> {
     await this.writes.submit(
@@ -253,7 +250,7 @@ export class NodeStore {
 
   /** Appends entries at the end of the partition's log; returns the first offset used. */
   append(partition: number, epoch: number, entries: readonly LogEntry[]): number {
-    this.checkEpoch(partition, epoch);
+    this.epochs.check(partition, epoch);
     const position = this.changingPosition(partition);
     const first = position.logEnd;
     for (let i = 0; i < entries.length; i++) {
@@ -272,17 +269,11 @@ export class NodeStore {
    */
   appendReplicated(partition: number, entries: readonly StoredEntry[]): void {
     const position = this.changingPosition(partition);
-    this.changingEpochs(partition);
     for (const stored of entries) {
       if (stored.offset < position.logEnd) {
-        throw new Error(`partition ${partition}: replicated entry at offset ${stored.offset} is below the log end ${position.logEnd}`);
+        throw new MomError('internal', `partition ${partition}: replicated entry at offset ${stored.offset} is below the log end ${position.logEnd}`);
       }
-      this.checkEpoch(partition, stored.epoch);
-      if (stored.epoch > this.lastEpoch(partition)) {
-        this.stmt.insertEpoch.run(partition, stored.epoch, stored.offset);
-        this.lastEpochs.set(partition, stored.epoch);
-        this.epochCache.delete(partition);
-      }
+      this.epochs.recordIfNewer(partition, stored.epoch, stored.offset);
       this.insertRow(entryToRow(partition, stored.offset, stored.epoch, stored.entry, this.targetOf(stored.entry)));
       position.logEnd = stored.offset + 1;
     }
@@ -296,34 +287,12 @@ export class NodeStore {
 
   /** The newest leader epoch this partition's log has entries of (0 for none). */
   lastEpoch(partition: number): number {
-    let epoch = this.lastEpochs.get(partition);
-    if (epoch === undefined) {
-      const row = this.stmt.lastEpoch.get(partition) as { epoch: number | null } | undefined;
-      epoch = row?.epoch ?? 0;
-      this.lastEpochs.set(partition, epoch);
-    }
-    return epoch;
+    return this.epochs.newest(partition);
   }
 
-  private checkEpoch(partition: number, epoch: number): void {
-    const last = this.lastEpoch(partition);
-    if (epoch < last) {
-      throw new MomError('stale_epoch', `partition ${partition}: leader epoch ${epoch} is older than the log's epoch ${last}`);
-    }
-  }
-
-  /**
-   * Where the leader's log of `epoch` ends (DESIGN §5): the largest epoch it knows that is not
-   * newer than `epoch`, and the first offset after that epoch's entries. A follower whose last
-   * entry is of `epoch` truncates to this offset.
-   */
+  /** Where the log of `epoch` ends, for a follower to truncate to (see LeaderEpochs.endOffset). */
   epochEndOffset(partition: number, epoch: number): { epoch: number; endOffset: number } {
-    const epochs = this.epochs(partition);
-    let found = -1;
-    for (let i = 0; i < epochs.length; i++) if (epochs[i]!.epoch <= epoch) found = i;
-    if (found < 0) return { epoch: 0, endOffset: epochs[0]?.startOffset ?? this.position(partition).logEnd };
-    const next = epochs[found + 1];
-    return { epoch: epochs[found]!.epoch, endOffset: next ? next.startOffset : this.position(partition).logEnd };
+    return this.epochs.endOffset(partition, epoch, this.position(partition).logEnd);
   }
 
   /** Applies entries just appended (the caller still holds them), advancing `applied`. */
@@ -362,25 +331,18 @@ export class NodeStore {
   truncate(partition: number, offset: number): void {
     const position = this.position(partition);
     if (offset < position.applied) {
-      throw new Error(`partition ${partition}: refusing to truncate to ${offset}, below the applied offset ${position.applied}`);
+      throw new MomError('internal', `partition ${partition}: refusing to truncate to ${offset}, below the applied offset ${position.applied}`);
     }
     if (offset >= position.logEnd) return;
     this.changingPosition(partition);
-    this.changingEpochs(partition);
     this.stmt.truncateLog.run(partition * OFFSET_BITS + offset, (partition + 1) * OFFSET_BITS);
-    this.stmt.deleteEpochsFrom.run(partition, offset);
-    this.lastEpochs.delete(partition);
-    this.epochCache.delete(partition);
+    this.epochs.truncateFrom(partition, offset);
     position.logEnd = offset;
     this.savePosition(partition, position);
   }
 
   recordEpochStart(partition: number, epoch: number, startOffset: number): void {
-    this.checkEpoch(partition, epoch);
-    this.changingEpochs(partition);
-    this.stmt.insertEpoch.run(partition, epoch, startOffset);
-    this.lastEpochs.set(partition, epoch);
-    this.epochCache.delete(partition);
+    this.epochs.record(partition, epoch, startOffset);
   }
 
   private savePosition(partition: number, position: PartitionPosition): void {
@@ -398,20 +360,6 @@ export class NodeStore {
   readLog(partition: number, fromOffset: number, maxEntries: number): StoredEntry[] {
     const rows = this.stmt.readLog.all(partition * OFFSET_BITS + fromOffset, (partition + 1) * OFFSET_BITS, maxEntries) as LogRow[];
     return rows.map(rowToEntry);
-  }
-
-  /** Leader epochs of a partition with the first offset of each, oldest first. */
-  epochs(partition: number): Array<{ epoch: number; startOffset: number }> {
-    // Read on every follower fetch (the divergence check); changes only with the epochs.
-    let epochs = this.epochCache.get(partition);
-    if (!epochs) {
-      epochs = (this.stmt.selectEpochs.all(partition) as Array<{ epoch: number; start_offset: number }>).map((row) => ({
-        epoch: row.epoch,
-        startOffset: row.start_offset,
-      }));
-      this.epochCache.set(partition, epochs);
-    }
-    return epochs;
   }
 
   readyAfter(partition: number, inboxId: number, afterOffset: number, limit: number): MessageRow[] {
@@ -433,6 +381,12 @@ export class NodeStore {
 
   deadLetters(partition: number, inboxId: number, afterOffset: number, limit: number): DeadLetterRow[] {
     return this.stmt.deadLetters.all(partition * OFFSET_BITS, inboxId, afterOffset, limit) as DeadLetterRow[];
+  }
+
+  /** Offsets of the inbox's dead letters with these message ids (an id reused after the dedup window may name several). */
+  deadLetterOffsets(partition: number, inboxId: number, ids: readonly string[]): number[] {
+    const rows = this.stmt.deadLetterOffsets.all(partition * OFFSET_BITS, inboxId, JSON.stringify(ids)) as Array<{ offset: number }>;
+    return rows.map((row) => row.offset);
   }
 
   findDedup(target: string, producerId: string): { msg_id: string; ts: number } | undefined {

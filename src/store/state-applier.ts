@@ -7,8 +7,9 @@ import {
   type LogEntry,
   type PublishedMessage,
   type QueueOptions,
+  type RepairEntry,
 } from '../core/entries';
-import { retainedSince, settleStep } from '../core/state-machine';
+import { repairPlan, retainedSince, settleStep, type RepairPlan } from '../core/state-machine';
 import type { Catalog, InboxRecord, TopicRecord } from './catalog';
 
 /** What applying one entry changed, for the leader's in-memory delivery state. */
@@ -19,7 +20,13 @@ export type ApplyEffect =
   /** `inboxes`: those the message became pending in. */
   | { kind: 'published'; offset: number; inboxes: number[]; message: PublishedMessage }
   | { kind: 'settled'; inbox: number; results: SettleResult[] }
-  | { kind: 'purged'; inboxes: InboxRecord[] };
+  | { kind: 'purged'; inboxes: InboxRecord[] }
+  /**
+   * A repair entry at `offset` (purge, redrive, dead-letter deletion) acted on `count` messages
+   * of the inbox (null: it is gone, and the count 0): they left state `from`; `ready` lists
+   * the ones made deliverable again.
+   */
+  | { kind: 'repaired'; offset: number; inbox: number | null; from: RepairPlan['from']; count: number; ready: number[] };
 
 export interface SettleResult {
   /** The settled message's offset. */
@@ -27,6 +34,8 @@ export interface SettleResult {
   /** gone: acked or unknown; ready: deliverable again; dead: moved to dead letters. */
   state: 'gone' | 'ready' | 'dead';
   failures: number;
+  /** False when the message was not pending (acked before, purged, or already dead): nothing changed. */
+  changed: boolean;
 }
 
 const NONE: ApplyEffect = { kind: 'none' };
@@ -51,6 +60,8 @@ export class StateApplier {
   private readonly deleteTopicMessages: Database.Statement;
   private readonly copyRetainedToInbox: Database.Statement;
   private readonly upsertDedup: Database.Statement;
+  /** Repair plans in SQL, by what they do: `${to}/${only ? 'only' : 'all'}` (see repairPlan). */
+  private readonly repairs: Record<'gone/all' | 'gone/only' | 'ready/all' | 'ready/only', Database.Statement>;
 
   constructor(db: Database.Database, private readonly catalog: Catalog) {
     this.insertTopic = db.prepare('INSERT INTO topics (p, exchange, name, options, created_at, off) VALUES (?, ?, ?, ?, ?, ?)');
@@ -70,6 +81,17 @@ export class StateApplier {
       'INSERT OR IGNORE INTO pending (inbox, msg, failures, state, off) SELECT ?, msg, 0, 0, ? FROM topic_messages WHERE topic = ? AND ts >= ?',
     );
     this.upsertDedup = db.prepare('INSERT OR REPLACE INTO dedup (target, producer_id, msg_id, ts, off) VALUES (?, ?, ?, ?, ?)');
+    // One statement per repair, however many messages: a purge of a deep queue is one DELETE.
+    // Parameters: inbox, state, except (JSON array)[, only (JSON array)]; redrive also the offset.
+    const selected = 'inbox = ? AND state = ? AND msg NOT IN (SELECT value FROM json_each(?))';
+    const only = ' AND msg IN (SELECT value FROM json_each(?))';
+    const redrive = 'UPDATE pending SET failures = 0, state = 0, dead_reason = NULL, off = ? WHERE ';
+    this.repairs = {
+      'gone/all': db.prepare(`DELETE FROM pending WHERE ${selected}`),
+      'gone/only': db.prepare(`DELETE FROM pending WHERE ${selected}${only}`),
+      'ready/all': db.prepare(`${redrive}${selected} RETURNING msg`),
+      'ready/only': db.prepare(`${redrive}${selected}${only} RETURNING msg`),
+    };
   }
 
   apply(partition: number, offset: number, entry: LogEntry): ApplyEffect {
@@ -135,9 +157,31 @@ export class StateApplier {
         }
         return { kind: 'purged', inboxes: dropped };
       }
+      case 'inbox.purge':
+      case 'dead_letters.redrive':
+      case 'dead_letters.delete':
+        return this.applyRepair(offset, entry);
       case 'epoch.start':
         return NONE;
     }
+  }
+
+  /** Carries out repairPlan(entry) in one statement (the same as repairStep on each message). */
+  private applyRepair(offset: number, entry: RepairEntry): ApplyEffect {
+    const plan = repairPlan(entry);
+    const inbox = this.catalog.inbox(entry.inbox);
+    // Still an effect: the leader answers the request that wrote the entry from it.
+    if (!inbox) return { kind: 'repaired', offset, inbox: null, from: plan.from, count: 0, ready: [] };
+    const params: unknown[] = [inbox.id, plan.from === 'dead' ? 1 : 0, JSON.stringify(plan.except)];
+    if (plan.only !== null) params.push(JSON.stringify(plan.only));
+    const which = plan.only === null ? 'all' : 'only';
+    if (plan.to === 'gone') {
+      const count = this.repairs[`gone/${which}`].run(...params).changes;
+      return { kind: 'repaired', offset, inbox: inbox.id, from: plan.from, count, ready: [] };
+    }
+    const rows = this.repairs[`ready/${which}`].all(offset, ...params) as Array<{ msg: number }>;
+    const ready = rows.map((row) => row.msg).sort((a, b) => a - b);
+    return { kind: 'repaired', offset, inbox: inbox.id, from: plan.from, count: ready.length, ready };
   }
 
   private applyPublish(offset: number, entry: Extract<LogEntry, { type: 'publish' }>): ApplyEffect {
@@ -167,7 +211,7 @@ export class StateApplier {
       const step = settleStep(row && { failures: row.failures, dead: row.state !== 0 }, entry, inbox.options.max_deliveries);
       if (step.action === 'delete') this.deletePending.run(inbox.id, message);
       else if (step.action === 'update') this.updatePending.run(step.failures, step.state === 'dead' ? 1 : 0, step.reason, offset, inbox.id, message);
-      results.push({ offset: message, state: step.state, failures: step.failures });
+      results.push({ offset: message, state: step.state, failures: step.failures, changed: step.action !== 'none' });
     }
     return { kind: 'settled', inbox: inbox.id, results };
   }

@@ -212,6 +212,27 @@ describe('bad input', { concurrency: 2 }, () => {
     expectError(await admin.post(`/v1/exchanges/${nowhere}/queues/q/messages`, { payload: 1 }), 404, 'queue_not_found', 'publish into an undeclared exchange');
     expectError(await admin.get('/v1/nothing-here'), 404, 'not_found', 'unknown route');
     expectError(await admin.get('/nothing-at-all'), 404, 'not_found', 'unknown root route');
+    // A known path under another method: 405 with Allow (DESIGN §8), whichever router has the path.
+    const wrongMethods: Array<[string, string, string]> = [
+      ['POST', q, 'DELETE, GET, PUT'],
+      ['PATCH', q, 'DELETE, GET, PUT'],
+      ['DELETE', `${q}/messages`, 'GET, POST'],
+      ['GET', `${q}/ack`, 'POST'],
+      ['PUT', `${q}/purge`, 'POST'],
+      ['POST', `${q}/dead-letters`, 'DELETE, GET'],
+      ['GET', `${q}/dead-letters/redrive`, 'POST'],
+      ['POST', `${base}/queues`, 'GET'],
+      ['DELETE', `${base}/topics`, 'GET'],
+      ['POST', '/v1/exchanges', 'GET'],
+      ['GET', '/auth', 'POST'],
+      ['POST', '/health', 'GET'],
+      ['GET', '/', 'POST'],
+    ];
+    for (const [method, path, allow] of wrongMethods) {
+      const answer = await admin.call(method, path, method === 'GET' ? undefined : {});
+      expectError(answer, 405, 'method_not_allowed', `${method} ${path}`);
+      assert.equal(answer.headers.get('allow'), allow, `${method} ${path}: Allow`);
+    }
 
     // Query parameters: integers within bounds, or 400.
     const badQueries = [

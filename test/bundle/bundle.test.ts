@@ -100,7 +100,22 @@ async function publishAndPull(api: Api, exchange: string, queue: string): Promis
   assert.equal(acked.acked, 1);
 }
 
-test('the bundle alone runs --role all and the users CLI', async (t) => {
+/** GET /ui from the bundle: the page's files travel inside mombroker.cjs (scripts/bundle.mjs). */
+async function assertServesPage(url: string): Promise<void> {
+  const index = await fetch(`${url}/ui`);
+  const html = await index.text();
+  assert.equal(index.status, 200, `GET /ui: ${html.slice(0, 300)}`);
+  assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+  assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  const script = /<script defer src="(\/ui\/app-[A-Z0-9]+\.js)">/.exec(html);
+  assert.ok(script, 'the index names its script');
+  const js = await fetch(`${url}${script[1]}`);
+  assert.equal(js.status, 200);
+  assert.equal(js.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  assert.ok((await js.text()).length > 1000);
+}
+
+test('the bundle alone runs --role all (the web page included) and the users CLI', async (t) => {
   const dir = bundleInto(t);
   const data = join(dir, 'data');
   const password = `bundle-${randomBytes(9).toString('base64url')}`;
@@ -112,6 +127,7 @@ test('the bundle alone runs --role all and the users CLI', async (t) => {
 
   const api = new Api(broker.url, await login(broker.url, 'admin', password));
   await publishAndPull(api, 'bundled', 'jobs');
+  await assertServesPage(broker.url);
 
   // The CLI from the same file, while the broker runs (DESIGN §9: users commands work then).
   const users = spawnSync(process.execPath, ['mombroker.cjs', 'users', 'list', '--data', data], { cwd: dir, env: deployEnv({}), encoding: 'utf8' });
@@ -172,4 +188,5 @@ test('the bundle runs the cluster roles against ZooKeeper', async (t) => {
   const api = new Api(gateway.url, await login(auth.url, 'admin', password));
   await waitFor('the gateway to route', async () => (await api.put('/v1/exchanges/bundled')).status < 300, { timeoutMs: 20_000, intervalMs: 200, retryErrors: true });
   await publishAndPull(api, 'bundled', 'cluster-jobs');
+  await assertServesPage(gateway.url);
 });

@@ -1,5 +1,5 @@
 /**
- * `mombroker declare|publish|consume|status` as a user runs them: the real executable against
+ * `mombroker declare|publish|consume|status|queues|topics|purge|redrive|dead-letters` as a user runs them: the real executable against
  * a running broker, configured by MOM_URL/MOM_USER/MOM_PASSWORD or a MOM-py config.json.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { connect } from '../../src/client';
 import { MOMBROKER_BIN, startBroker, tempDir } from '../helpers/broker';
 import { waitFor } from '../helpers/wait';
 
@@ -101,7 +102,7 @@ test('client commands against a running broker', async (t) => {
       assert.equal(message.deliveries, 1);
     }
 
-    const status = await cli(['status', exchange, 'jobs']);
+    const status = await cli(['status', exchange, 'jobs', '--json']);
     assert.equal(status.code, 0, status.stderr);
     const parsed = JSON.parse(status.stdout) as { url: string; health: { status: string }; queue: { depth: number; in_flight: number } };
     assert.equal(parsed.url, broker.url);
@@ -114,7 +115,7 @@ test('client commands against a running broker', async (t) => {
     await cli(['publish', exchange, 'jobs', 'unacked']);
     const consumed = await cli(['consume', exchange, 'jobs', '--max', '1', '--no-ack', '--lease-ms', '60000']);
     assert.equal((JSON.parse(consumed.stdout) as { payload: unknown }).payload, 'unacked');
-    const status = JSON.parse((await cli(['status', exchange, 'jobs'])).stdout) as { queue: { in_flight: number } };
+    const status = JSON.parse((await cli(['status', exchange, 'jobs', '--json'])).stdout) as { queue: { in_flight: number } };
     assert.equal(status.queue.in_flight, 1);
   });
 
@@ -152,6 +153,112 @@ test('client commands against a running broker', async (t) => {
     await waitFor('the consumer to print the message', () => stdout.includes('"tick"'), { timeoutMs: 15_000, retryErrors: true });
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
+  });
+
+  await t.test('consume without --max follows until Ctrl-C, then prints a one-line summary on stderr', async () => {
+    const help = await cli(['consume', '--help']);
+    assert.match(help.stdout.replace(/\s+/g, ' '), /without --max it follows forever, until Ctrl-C/);
+    await cli(['declare', 'queue', exchange, 'follow']);
+    const child = spawnCli(['consume', exchange, 'follow'], { cwd: home, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.end();
+    await cli(['publish', exchange, 'follow'], { input: '"one"\n"two"\n' });
+    await waitFor('the consumer to print both messages', () => lines(stdout).length === 2, { retryErrors: true });
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.equal(stderr, `consumed 2 message(s) from queue ${exchange}/follow\n`);
+  });
+
+  await t.test('status prints tables: the broker, its nodes and partitions, an exchange, a queue; --json keeps the JSON', async () => {
+    const health = await runCli(['status'], { cwd: home, env: { MOM_URL: broker.url } });
+    assert.equal(health.code, 0, health.stderr);
+    const [header, broker1] = lines(health.stdout);
+    assert.match(header!, /^URL\s+STATUS\s+NODE\s+ROLES\s+VERSION\s+UPTIME$/);
+    assert.match(broker1!, new RegExp(`^${broker.url}\\s+ok\\s+node-1\\s+node,auth,gateway\\s+\\d+\\.\\d+\\.\\d+\\s+\\d+`));
+    assert.match(health.stdout, /^NODE\s+URL\s+GRPC\s+VERSION\s+LEADS$/m);
+    assert.match(health.stdout, /^node-1\s+http:\/\/\S+\s+\S+\s+\S+\s+16$/m, 'the one node leads all 16 partitions');
+    assert.match(health.stdout, /^PARTITION\s+LEADER\s+EPOCH\s+REPLICAS\s+ISR$/m);
+    for (let p = 0; p < 16; p++) assert.match(health.stdout, new RegExp(`^\\s*${p}\\s+node-1\\s+\\d+\\s+node-1\\s+node-1$`, 'm'), `partition ${p}`);
+
+    const asJson = await runCli(['status', '--json'], { cwd: home, env: { MOM_URL: broker.url } });
+    const parsed = JSON.parse(asJson.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed), ['url', 'health'], '--json without arguments: as before tables');
+
+    await cli(['declare', 'queue', exchange, 'tables']);
+    await cli(['publish', exchange, 'tables'], { input: '1\n2\n3\n' });
+    const queue = await cli(['status', exchange, 'tables']);
+    assert.equal(queue.code, 0, queue.stderr);
+    assert.match(queue.stdout, /^QUEUE\s+DEPTH\s+IN_FLIGHT\s+DEAD_LETTERS\s+PARTITION\s+LEADER\s+MAX_DELIVERIES\s+MESSAGE_TTL_MS\s+MAX_LENGTH$/m);
+    assert.match(queue.stdout, new RegExp(`^${exchange}/tables\\s+3\\s+0\\s+0\\s+\\d+\\s+node-1\\s+0\\s+-\\s+-$`, 'm'));
+
+    const whole = await cli(['status', exchange]);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.match(whole.stdout, /^QUEUE\s+DEPTH\s+IN_FLIGHT\s+DEAD_LETTERS\s+PARTITION\s+LEADER$/m);
+    assert.match(whole.stdout, /^tables\s+3\s+0\s+0\s+\d+\s+node-1$/m);
+    assert.match(whole.stdout, /^TOPIC\s+SUBSCRIPTION\s+DEPTH\s+IN_FLIGHT\s+DEAD_LETTERS\s+PARTITION\s+LEADER\s+RETENTION_MS$/m);
+    assert.match(whole.stdout, /^news\s+audit\s+\d+\s+\d+\s+\d+\s+\d+\s+node-1\s+60000$/m);
+    const wholeJson = JSON.parse((await cli(['status', exchange, '--json'])).stdout) as { queues: Array<{ name: string }>; topics: Array<{ name: string }> };
+    assert.ok(wholeJson.queues.some((q) => q.name === 'tables'));
+    assert.deepEqual(wholeJson.topics.map((topic) => topic.name), ['news']);
+    assert.equal((await runCli(['status', exchange], { cwd: home, env: { MOM_URL: broker.url } })).code, 2, 'an exchange needs credentials');
+  });
+
+  await t.test('queues and topics list an exchange as tables, or as the API answer with --json', async () => {
+    const queues = await cli(['queues', exchange]);
+    assert.equal(queues.code, 0, queues.stderr);
+    const rows = lines(queues.stdout);
+    assert.match(rows[0]!, /^QUEUE\s+DEPTH\s+IN_FLIGHT\s+DEAD_LETTERS\s+PARTITION\s+LEADER$/);
+    const names = rows.slice(1).map((row) => row.split(/\s+/)[0]);
+    assert.deepEqual(names, [...names].sort(), 'sorted by name');
+    assert.ok(names.includes('jobs') && names.includes('tables'));
+    const json = JSON.parse((await cli(['queues', exchange, '--json'])).stdout) as { queues: Array<Record<string, unknown>> };
+    assert.deepEqual(Object.keys(json.queues[0]!), ['name', 'depth', 'in_flight', 'dead_letters', 'partition', 'leader']);
+    const topics = await cli(['topics', exchange, '--json']);
+    assert.deepEqual((JSON.parse(topics.stdout) as { topics: Array<{ name: string; subscriptions: Array<{ name: string }> }> }).topics.map((topic) => [topic.name, topic.subscriptions.map((sub) => sub.name)]), [['news', ['audit']]]);
+    const missing = await cli(['queues', `nope-${randomUUID().slice(0, 8)}`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\(exchange_not_found\)\n$/);
+  });
+
+  await t.test('purge, redrive and dead-letters (list, and delete with --delete)', async () => {
+    await cli(['declare', 'queue', exchange, 'repairs', '--max-deliveries', '1']);
+    const ids = lines((await cli(['publish', exchange, 'repairs'], { input: '"a"\n"b"\n"c"\n"d"\n' })).stdout);
+    // Two become dead letters: the SDK nacks them without requeue.
+    const conn = await connect({ url: broker.url, user: 'admin', password: broker.adminPassword });
+    try {
+      const queue = conn.queue(exchange, 'repairs');
+      const pulled = await queue.pull({ max: 2 });
+      for (const message of pulled) await message.nack({ requeue: false });
+    } finally {
+      await conn.close();
+    }
+    const listed = await cli(['dead-letters', exchange, 'repairs']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const letters = lines(listed.stdout).map((line) => JSON.parse(line) as { id: string; payload: unknown; reason: string; cursor: number });
+    assert.deepEqual(letters.map((l) => [l.id, l.payload, l.reason]), [[ids[0], 'a', 'rejected'], [ids[1], 'b', 'rejected']]);
+    assert.equal(lines((await cli(['dead-letters', exchange, 'repairs', '--max', '1'])).stdout).length, 1);
+
+    assert.deepEqual(await cli(['redrive', exchange, 'repairs', '--id', ids[0]!]), { code: 0, stdout: `redrove 1 dead letter(s) of queue ${exchange}/repairs\n`, stderr: '' });
+    assert.deepEqual(await cli(['purge', exchange, 'repairs']), { code: 0, stdout: `purged 3 message(s) from queue ${exchange}/repairs\n`, stderr: '' });
+    assert.deepEqual(await cli(['dead-letters', exchange, 'repairs', '--delete']), { code: 0, stdout: `deleted 1 dead letter(s) of queue ${exchange}/repairs\n`, stderr: '' });
+    assert.equal((await cli(['dead-letters', exchange, 'repairs'])).stdout, '', 'none left');
+    assert.deepEqual(await cli(['redrive', exchange, 'repairs']), { code: 0, stdout: `redrove 0 dead letter(s) of queue ${exchange}/repairs\n`, stderr: '' });
+
+    assert.equal((await cli(['purge', exchange, '--topic', 'news', '--subscription', 'audit'])).stdout, `purged 0 message(s) from subscription ${exchange}/news/audit\n`);
+    const usage = await cli(['dead-letters', exchange, 'repairs', '--id', 'x']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--id goes with --delete/);
+    assert.equal((await cli(['purge', exchange])).code, 2, 'no queue and no --topic');
+    const publisher = `pub-${randomUUID().slice(0, 8)}`;
+    assert.equal((await cli(['users', 'add', publisher, '--password-stdin', '--data', broker.dataDir], { input: 'publisher-password\n' })).code, 0);
+    assert.equal((await cli(['users', 'grant', publisher, '--exchange', exchange, '--allow', 'publish,consume', '--data', broker.dataDir])).code, 0);
+    const forbidden = await runCli(['purge', exchange, 'repairs'], { cwd: home, env: { MOM_URL: broker.url, MOM_USER: publisher, MOM_PASSWORD: 'publisher-password' } });
+    assert.equal(forbidden.code, 1);
+    assert.match(forbidden.stderr, /may not configure .*\(forbidden\)\n$/);
   });
 
   await t.test('usage and configuration errors exit 2; server errors exit 1', async () => {

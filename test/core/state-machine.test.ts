@@ -1,7 +1,7 @@
 /** The partition state machine's decisions, without a disk (DESIGN §3, §8). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deadReason, retainedSince, settleStep } from '../../src/core/state-machine';
+import { deadReason, repairPlan, repairStep, retainedSince, settleStep } from '../../src/core/state-machine';
 
 const nack = { outcome: 'retry', reason: 'nack' } as const;
 
@@ -27,4 +27,24 @@ test('a dead outcome dead-letters at once with its reason', () => {
 
 test('a subscription from earliest gets what was published within the retention before it', () => {
   assert.equal(retainedSince(10_000, 3_000), 7_000);
+});
+
+test('purge takes ready messages but never the kept (leased) ones, and leaves dead letters', () => {
+  const plan = repairPlan({ type: 'inbox.purge', inbox: 'q:e/q', keep: [7], at: 0 });
+  assert.deepEqual(plan, { from: 'ready', only: null, except: [7], to: 'gone' });
+  assert.equal(repairStep({ failures: 2, dead: false }, 5, plan), 'gone');
+  assert.equal(repairStep({ failures: 0, dead: false }, 7, plan), undefined, 'leased on the leader: kept');
+  assert.equal(repairStep({ failures: 3, dead: true }, 9, plan), undefined, 'a dead letter is not purged');
+});
+
+test('redrive starts dead letters over with no failed deliveries; deletion removes them; both may name messages', () => {
+  const all = repairPlan({ type: 'dead_letters.redrive', inbox: 'q:e/q', messages: null, at: 0 });
+  assert.deepEqual(repairStep({ failures: 5, dead: true }, 3, all), { failures: 0, dead: false });
+  assert.equal(repairStep({ failures: 1, dead: false }, 3, all), undefined, 'a ready message is not a dead letter');
+  const some = repairPlan({ type: 'dead_letters.redrive', inbox: 'q:e/q', messages: [4], at: 0 });
+  assert.equal(repairStep({ failures: 5, dead: true }, 3, some), undefined, 'not named');
+  assert.deepEqual(repairStep({ failures: 5, dead: true }, 4, some), { failures: 0, dead: false });
+  const deletion = repairPlan({ type: 'dead_letters.delete', inbox: 'q:e/q', messages: null, at: 0 });
+  assert.equal(repairStep({ failures: 1, dead: true }, 3, deletion), 'gone');
+  assert.equal(repairStep({ failures: 1, dead: false }, 3, deletion), undefined);
 });

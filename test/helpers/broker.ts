@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { Dispatcher } from 'undici';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export const MOMBROKER_BIN = join(REPO_ROOT, 'bin', 'mombroker');
@@ -95,7 +96,7 @@ async function spawnBroker(options: BrokerOptions & { dataDir: string }, adminPa
     const timer = setTimeout(() => reject(new Error(`broker did not start within ${START_TIMEOUT_MS} ms; stderr:\n${stderr}`)), START_TIMEOUT_MS);
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
-      const match = /"msg":"listening"[^\n]*"url":"(http:\/\/[^"]+)"/.exec(stderr);
+      const match = /"msg":"listening"[^\n]*"url":"(https?:\/\/[^"]+)"/.exec(stderr);
       if (match) {
         clearTimeout(timer);
         resolveUrl(match[1]!);
@@ -123,9 +124,17 @@ async function spawnBroker(options: BrokerOptions & { dataDir: string }, adminPa
   return broker;
 }
 
-/** Logs in over HTTP and returns a bearer token. */
-export async function login(url: string, user: string, pass: string): Promise<string> {
-  const response = await fetch(`${url}/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, pass }) });
+/** Logs in over HTTP and returns a bearer token; `dispatcher` for HTTPS with a test CA (helpers/tls.ts). */
+export async function login(url: string, user: string, pass: string, dispatcher?: Dispatcher): Promise<string> {
+  const response = await fetch(`${url}/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, pass }), ...withDispatcher(dispatcher) });
   if (response.status !== 200) throw new Error(`login as ${user} failed: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { token: string }).token;
+}
+
+/**
+ * fetch() options that send a request through `dispatcher` (an undici Agent trusting a test CA):
+ * Node's fetch takes undici's dispatchers, which its own RequestInit type does not name.
+ */
+export function withDispatcher(dispatcher: Dispatcher | undefined): RequestInit {
+  return dispatcher ? ({ dispatcher } as unknown as RequestInit) : {};
 }

@@ -12,16 +12,24 @@
  *
  * A node's `restart()` starts a new process on the same data dir and node id; its ports may
  * change, and it registers again in ZooKeeper (waiting for its old session to end).
+ *
+ * With `tls: true` every process serves HTTPS with a certificate of a test CA (./tls.ts) and
+ * trusts that CA for the others (`--tls-ca`), and nodes replicate over mutual TLS
+ * (`--grpc-tls-*`, a certificate each). The helper's own requests (`api()`, `partitionMap()`,
+ * logins) trust the CA too; `cluster.tls` gives it to tests (`ca` for the SDK, `dispatcher`
+ * for fetch).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { partitionOf } from '../../src/core/hash';
-import { login, tempDir } from './broker';
+import type { Agent } from 'undici';
+import { login, tempDir, withDispatcher } from './broker';
 import { Api } from './http-api';
 import { ManagedProcess, type ClusterProcess } from './managed-process';
 import { waitFor } from './wait';
+import { createCa, issueCertificate, trusting, type TestCa } from './tls';
 import { startProxy, startZooKeeper, type TcpProxy, type ZooKeeperServer } from './zookeeper';
 
 export interface ClusterOptions {
@@ -51,6 +59,15 @@ export interface ClusterOptions {
   logLevel?: 'debug' | 'info' | 'warn';
   /** A node's data dir (e.g. a small tmpfs the test fills); default a new temp dir, removed at the end. */
   nodeDataDir?: (nodeId: string) => string | undefined;
+  /** HTTPS on every process and mutual TLS between replicators, with a test CA; default false. */
+  tls?: boolean;
+}
+
+/** The test CA of a cluster started with `tls: true`. */
+export interface ClusterTls {
+  ca: TestCa;
+  /** An undici dispatcher trusting the CA, for fetch(url, withDispatcher(dispatcher)). */
+  dispatcher: Agent;
 }
 
 /** One entry of `GET /partitions` (DESIGN §6). */
@@ -87,6 +104,8 @@ export interface RoutingAnswer {
 
 export interface Cluster {
   zk: ZooKeeperServer;
+  /** Set when started with `tls: true`. */
+  tls: ClusterTls | undefined;
   readonly authUrl: string;
   readonly gatewayUrl: string;
   readonly partitionerUrls: string[];
@@ -167,6 +186,19 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
     return parts.join('\n');
   };
 
+  let tls: ClusterTls | undefined;
+  let tlsArgs: (id: string, replicates: boolean) => string[] = () => [];
+  if (options.tls) {
+    const ca = createCa(t, 'cluster test CA');
+    tls = { ca, dispatcher: trusting(t, ca) };
+    tlsArgs = (id, replicates) => {
+      const { certFile, keyFile } = issueCertificate(ca, id);
+      const grpc = replicates ? ['--grpc-tls-cert', certFile, '--grpc-tls-key', keyFile, '--grpc-tls-ca', ca.certFile] : [];
+      return ['--tls-cert', certFile, '--tls-key', keyFile, '--tls-ca', ca.certFile, ...grpc];
+    };
+  }
+  const dispatcher = tls?.dispatcher;
+
   zk = await startZooKeeper(t);
   const shared = [
     '--zookeeper', zk.connectString,
@@ -179,7 +211,8 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
   const make = (id: string, args: string[], extraEnv: Record<string, string> = {}, ownDir?: string): ManagedProcess => {
     const dir = ownDir ?? tempDir(`mom-${id}-`);
     if (ownDir === undefined) dirs.push(dir);
-    const managed = new ManagedProcess(id, dir, [...args, '--node-id', id, '--data', dir, '--listen', '127.0.0.1:0'], { ...env, ...extraEnv });
+    const replicates = args.includes('node,replicator');
+    const managed = new ManagedProcess(id, dir, [...args, '--node-id', id, '--data', dir, '--listen', '127.0.0.1:0', ...tlsArgs(id, replicates)], { ...env, ...extraEnv });
     processes.push(managed);
     return managed;
   };
@@ -215,7 +248,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
     for (const partitioner of partitioners) {
       if (!partitioner.running) continue;
       try {
-        const response = await fetch(`${partitioner.url}/partitions`, { signal: AbortSignal.timeout(5_000) });
+        const response = await fetch(`${partitioner.url}/partitions`, { signal: AbortSignal.timeout(5_000), ...withDispatcher(dispatcher) });
         const text = await response.text();
         if (response.status !== 200) throw new Error(`GET ${partitioner.url}/partitions answered ${response.status}: ${text.slice(0, 300)}`);
         map = JSON.parse(text) as PartitionMap;
@@ -241,7 +274,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
   await gateway.start();
 
   let token: string | undefined;
-  const getToken = async (): Promise<string> => (token ??= await login(auth.url, 'admin', adminPassword));
+  const getToken = async (): Promise<string> => (token ??= await login(auth.url, 'admin', adminPassword, dispatcher));
 
   const waitHealthy = async (timeoutMs = 45_000): Promise<PartitionMap> => {
     let last = '';
@@ -275,6 +308,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
 
   const cluster: Cluster = {
     zk,
+    tls,
     get authUrl() {
       return auth.url;
     },
@@ -295,11 +329,11 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
     partitioners,
     zkProxies,
     token: getToken,
-    api: async () => new Api(gateway.url, await getToken()),
+    api: async () => new Api(gateway.url, await getToken(), dispatcher),
     nodeApi: async (nodeId) => {
       const node = nodes.get(nodeId);
       assert.ok(node, `no node ${nodeId}`);
-      return new Api(node.url, await getToken());
+      return new Api(node.url, await getToken(), dispatcher);
     },
     partitionMap,
     partitionInfo: async (partition) => {
@@ -317,6 +351,7 @@ export async function startCluster(t: TestContext, options: ClusterOptions = {})
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ exchange, routing_key: name }),
             signal: AbortSignal.timeout(5_000),
+            ...withDispatcher(dispatcher),
           });
           const text = await response.text();
           if (response.status !== 200) throw new Error(`POST /routing answered ${response.status}: ${text.slice(0, 300)}`);

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { MOMBROKER_BIN, REPO_ROOT, login, type RunningBroker } from './broker';
+import type { Dispatcher } from 'undici';
+import { MOMBROKER_BIN, REPO_ROOT, login, withDispatcher, type RunningBroker } from './broker';
 
 /** Parsed JSON bodies are loosely typed on purpose: tests assert on their shape. */
 export type Json = any;
@@ -42,9 +43,11 @@ export interface WireMessage {
 }
 
 export class Api {
+  /** `dispatcher`: for an https:// URL, an undici Agent trusting the test CA (helpers/tls.ts). */
   constructor(
     public url: string,
     public token: string | undefined,
+    private readonly dispatcher?: Dispatcher,
   ) {}
 
   async call(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<ApiResponse> {
@@ -55,7 +58,7 @@ export class Api {
     if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
     if (payload !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
     const started = performance.now();
-    const response = await fetch(`${this.url}${path}`, { method, headers, body: payload, signal: options.signal });
+    const response = await fetch(`${this.url}${path}`, { method, headers, body: payload, signal: options.signal, ...withDispatcher(this.dispatcher) });
     const text = await response.text();
     const ms = performance.now() - started;
     let parsed: Json = undefined;

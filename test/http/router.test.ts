@@ -41,12 +41,10 @@ test('the method picks among routes of one path', () => {
   assert.equal(router.match('DELETE', '/v1/exchanges/e/queues/q')?.handler, remove);
 });
 
-test('a path that exists under another method is not_found naming the method', () => {
+test('a path that exists under another method matches nothing; allowed() lists its methods', () => {
   const router = new Router().post('/v1/exchanges/:ex/queues/:q/ack', handler());
-  assert.throws(
-    () => router.match('GET', '/v1/exchanges/e/queues/q/ack'),
-    (error: { code?: string; message?: string }) => error.code === 'not_found' && /GET/.test(error.message ?? ''),
-  );
+  assert.equal(router.match('GET', '/v1/exchanges/e/queues/q/ack'), undefined);
+  assert.deepEqual(router.allowed('/v1/exchanges/e/queues/q/ack'), ['POST']);
 });
 
 test('the first matching route wins: a literal registered before a parameter takes its path', () => {
@@ -61,4 +59,15 @@ test('a parameter that is not valid percent-encoding is bad_request', () => {
   const router = new Router().get('/v1/exchanges/:ex', handler());
   assert.throws(() => router.match('GET', '/v1/exchanges/%E2%82'), (error: { code?: string }) => error.code === 'bad_request');
   assert.throws(() => router.match('GET', '/v1/exchanges/100%'), (error: { code?: string }) => error.code === 'bad_request');
+});
+
+test('a route matches its method and path; other methods of a known path are listed by allowed()', () => {
+  const router = new Router()
+    .get('/v1/exchanges/:ex/queues/:q', () => {})
+    .put('/v1/exchanges/:ex/queues/:q', () => {})
+    .delete('/v1/exchanges/:ex/queues/:q', () => {});
+  assert.deepEqual(router.match('GET', '/v1/exchanges/a%2Fb/queues/q')?.params, { ex: 'a/b', q: 'q' });
+  assert.equal(router.match('POST', '/v1/exchanges/e/queues/q'), undefined);
+  assert.deepEqual(router.allowed('/v1/exchanges/e/queues/q'), ['GET', 'PUT', 'DELETE']);
+  assert.deepEqual(router.allowed('/v1/exchanges/e/queues'), []);
 });

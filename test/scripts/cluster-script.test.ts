@@ -3,19 +3,22 @@
  * and the gateway on loopback and returns once healthy; messages go through the gateway;
  * killing the leader of a queue's partition makes the gateway fail over to the new leader
  * (the window is measured) without losing the message stored before; `start` brings the node
- * back; `down` leaves no process of the pid files alive.
+ * back; `down` leaves no process of the pid files alive. `up --tls` makes a throwaway CA and
+ * certificates with openssl, runs everything over HTTPS and mutual TLS, and prints the
+ * `export MOM_URL=https://…` and `export MOM_CA=…` lines the CLI then works with.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
 import { partitionOf } from '../../src/core/hash';
-import { REPO_ROOT, login } from '../helpers/broker';
+import { MOMBROKER_BIN, REPO_ROOT, login, withDispatcher } from '../helpers/broker';
 import { waitFor } from '../helpers/wait';
 import { Api } from '../helpers/http-api';
+import { Agent } from 'undici';
 
 const SCRIPT = join(REPO_ROOT, 'scripts', 'cluster.sh');
 const NODES = 3;
@@ -98,7 +101,7 @@ test('--help documents every command and MOM_CLUSTER_DIR', (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { code, stdout } = run(join(dir, 'cluster'), ['--help']);
   assert.equal(code, 0);
-  for (const word of ['up', 'down', 'status', 'kill NAME', 'start NAME', '--nodes', '--partitions', '--bundle', 'MOM_CLUSTER_DIR', 'MOM_BIN', 'MOM_ADMIN_PASSWORD', 'ZOOKEEPER', 'pids/', 'logs/', 'gateway: URL', 'partitioner: URL']) {
+  for (const word of ['up', 'down', 'status', 'kill NAME', 'start NAME', '--nodes', '--partitions', '--tls', 'tls/', 'export MOM_CA', '--bundle', 'MOM_CLUSTER_DIR', 'MOM_BIN', 'MOM_ADMIN_PASSWORD', 'ZOOKEEPER', 'pids/', 'logs/', 'gateway: URL', 'partitioner: URL']) {
     assert.ok(stdout.includes(word), `--help mentions ${word}`);
   }
   assert.equal(existsSync(join(dir, 'cluster')), false, '--help creates nothing');
@@ -175,6 +178,17 @@ test('up, status, failover through the gateway after kill, start, down', { timeo
   assert.equal(stats.body.partition, partition, 'the partition is fnv1a32(exchange/queue) mod P');
   assert.equal(stats.body.depth, 1);
 
+  // up's last line is ready to paste: the CLI then talks to the gateway as admin.
+  const exportLine = up.stdout.trim().split('\n').at(-1)!;
+  assert.equal(exportLine, `export MOM_URL=${gatewayUrl} MOM_USER=admin MOM_PASSWORD="$(cat ${passwordFile})"`);
+  const viaExport = spawnSync('bash', ['-c', `${exportLine} && exec "$0" "$1" status ${exchange} ${queue} --json`, process.execPath, MOMBROKER_BIN], {
+    env: clusterEnv(dir),
+    encoding: 'utf8',
+  });
+  assert.equal(viaExport.status, 0, viaExport.stderr);
+  const viaStatus = JSON.parse(viaExport.stdout) as { url: string; queue: { depth: number; leader: string } };
+  assert.deepEqual([viaStatus.url, viaStatus.queue.depth, viaStatus.queue.leader], [gatewayUrl, 1, stats.body.leader], 'status names the leader to kill');
+
   // ---- kill the leader of that partition ----
   const before = (await partitionMap(partitionerUrl)).find((p) => p.partition === partition)!;
   const victim = before.leader!;
@@ -246,4 +260,74 @@ test('up, status, failover through the gateway after kill, start, down', { timeo
     () => 'refused',
   );
   assert.equal(gone, 'refused');
+});
+
+/** The CLI with exactly the environment a user gets from pasting the `export` lines of `up`. */
+function runCli(dir: string, args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MOMBROKER_BIN, ...args], { cwd: REPO_ROOT, env: { ...clusterEnv(dir), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('up --tls: a throwaway CA, HTTPS everywhere, mutual TLS, and the export lines for the CLI', { timeout: 300_000 }, async (t: TestContext) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mom-cluster-tls-'));
+  t.after(() => {
+    const pids = [...readPids(dir).values()];
+    run(dir, ['down'], 60_000);
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const up = run(dir, ['up', '--tls', '--nodes', '3', '--partitions', String(PARTITIONS)]);
+  assert.equal(up.code, 0, `up --tls failed:\n${up.stdout}\n${up.stderr}\n${logsTail(dir)}`);
+  const gatewayUrl = lineValue(up.stdout, 'gateway');
+  for (const key of ['gateway', 'partitioner', 'auth', 'node-1']) assert.match(lineValue(up.stdout, key), /^https:\/\/127\.0\.0\.1:\d+$/, `${key} serves HTTPS`);
+  const exportLines = up.stdout.split('\n').filter((line) => line.startsWith('export '));
+  const exported = Object.fromEntries(exportLines.flatMap((line) => [...line.matchAll(/(MOM_[A-Z]+)=("[^"]*"|\S+)/g)].map((m) => [m[1]!, m[2]!])));
+  assert.equal(exported.MOM_URL, gatewayUrl, `an export MOM_URL line:\n${up.stdout}`);
+  assert.equal(exported.MOM_CA, join(dir, 'tls', 'ca.pem'), `an export MOM_CA line:\n${up.stdout}`);
+  // The CA's key and every process's key stay private.
+  for (const name of ['ca', 'auth', 'gateway', 'partitioner', 'node-1']) {
+    assert.equal(statSync(join(dir, 'tls', `${name}.key`)).mode & 0o777, 0o600, `${name}.key is 0600`);
+    assert.ok(statSync(join(dir, 'tls', `${name}.pem`)).isFile());
+  }
+  for (const log of ['node-1', 'node-2', 'node-3']) {
+    assert.match(readFileSync(join(dir, 'logs', `${log}.log`), 'utf8'), /"msg":"listening".*"url":"https:.*"grpc_tls":"mutual"/, `${log} replicates over mutual TLS`);
+  }
+
+  const agent = new Agent({ connect: { ca: readFileSync(exported.MOM_CA!) } });
+  t.after(() => agent.close());
+  assert.equal((await fetch(`${gatewayUrl}/health`, withDispatcher(agent))).status, 200, 'GET /health over HTTPS, trusting the CA');
+  const untrusted = await fetch(`${gatewayUrl}/health`).then(
+    () => 'answered',
+    () => 'refused',
+  );
+  assert.equal(untrusted, 'refused', 'a client that does not trust the CA is refused');
+
+  // The CLI as the output says to use it: publish (acks=all: replicated over mutual TLS) and consume.
+  const env = { ...exported, MOM_USER: 'admin', MOM_PASSWORD: readFileSync(join(dir, 'admin-password'), 'utf8').trim() };
+  for (const args of [['declare', 'exchange', 'shop'], ['declare', 'queue', 'shop', 'orders'], ['publish', 'shop', 'orders', '{"n":1}']]) {
+    const result = await runCli(dir, args, env);
+    assert.equal(result.code, 0, `mombroker ${args.join(' ')}: ${result.stderr}`);
+  }
+  const consumed = await runCli(dir, ['consume', 'shop', 'orders', '--max', '1'], env);
+  assert.equal(consumed.code, 0, consumed.stderr);
+  assert.deepEqual(JSON.parse(consumed.stdout.trim()).payload, { n: 1 });
+
+  const status = run(dir, ['status']);
+  assert.equal(status.code, 0, `${status.stdout}\n${status.stderr}`);
+  assert.match(status.stdout, /^gateway\s+gateway\s+\d+\s+alive\s+https:\/\//m);
+  assert.match(status.stdout, /^0\s+node-\d\s+\d+\s+node-\d,node-\d,node-\d$/m, `the map, read over HTTPS:\n${status.stdout}`);
+
+  const again = run(dir, ['up', '--tls']);
+  assert.notEqual(again.code, 0, 'up while it runs is refused');
+  const down = run(dir, ['down']);
+  assert.equal(down.code, 0, `${down.stdout}\n${down.stderr}`);
+  assert.deepEqual(readdirSync(join(dir, 'pids')), [], 'down removes the pid files');
 });

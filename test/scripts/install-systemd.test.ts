@@ -95,6 +95,17 @@ test('renders a hardened unit for node,replicator into --unit-dir, touching noth
   }
 });
 
+test('role node installs node,replicator: the unit\'s --role overrides the config\'s roles, so a bare node would lack its replicator', (t) => {
+  const dir = tempDir(t);
+  const config = writeConfig(dir, { roles: ['node', 'replicator'], data: '/var/lib/mombroker' });
+  const { code, stdout, stderr } = run(['node', '--config', config, '--unit-dir', dir]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /role node: installing node,replicator/);
+  assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith('.service')), ['mombroker-node-replicator.service']);
+  const unit = parseUnit(readFileSync(join(dir, 'mombroker-node-replicator.service'), 'utf8'));
+  assert.match(unit.get('ExecStart')![0]!, / --role node,replicator --config /);
+});
+
 test('a single role with the defaults: the bundle or bin/mombroker, user mombroker', (t) => {
   const dir = tempDir(t);
   const config = writeConfig(dir, { data: '/var/lib/mombroker-auth' });

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { DEFAULT_QUEUE_OPTIONS, type LogEntry } from '../../src/core/entries';
+import { DEFAULT_QUEUE_OPTIONS, type LogEntry, type RepairEntry } from '../../src/core/entries';
+import { repairPlan, repairStep } from '../../src/core/state-machine';
 import { NodeStore } from '../../src/store/node-store';
 import { waitFor } from '../helpers/wait';
 
@@ -44,9 +45,9 @@ test('settle: ack removes, retry counts failures, max_deliveries and dead move t
     commit(store, 0, 1, [{ type: 'settle', inbox: 'q:ex/q', messages, outcome, reason: outcome === 'dead' ? 'rejected' : 'nack', at: 2 }]);
   await settle([1], 'ack');
   const [retried] = await settle([2], 'retry');
-  assert.deepEqual(retried, { kind: 'settled', inbox: inbox.id, results: [{ offset: 2, state: 'ready', failures: 1 }] });
+  assert.deepEqual(retried, { kind: 'settled', inbox: inbox.id, results: [{ offset: 2, state: 'ready', failures: 1, changed: true }] });
   const [second] = await settle([2], 'retry');
-  assert.deepEqual(second, { kind: 'settled', inbox: inbox.id, results: [{ offset: 2, state: 'dead', failures: 2 }] });
+  assert.deepEqual(second, { kind: 'settled', inbox: inbox.id, results: [{ offset: 2, state: 'dead', failures: 2, changed: true }] });
   await settle([3], 'dead');
   assert.deepEqual(store.counts(inbox.id), { ready: 0, dead: 2 });
   assert.deepEqual(store.deadLetters(0, inbox.id, -1, 10).map((row) => [row.msg_id, row.dead_reason]), [['b', 'max_deliveries'], ['c', 'rejected']]);
@@ -110,6 +111,84 @@ test('compaction drops settled entries and acked messages, keeps what is pending
   assert.deepEqual(store.readLog(0, 0, 10).map((e) => e.entry.type), ['queue.declare', 'publish']);
   const inbox = store.catalog.inbox('q:ex/q')!;
   assert.deepEqual(store.readyAfter(0, inbox.id, -1, 10).map((row) => row.msg_id), ['pending']);
+});
+
+test('repairs: purge keeps the named offsets and dead letters, redrive resets failures, deletion removes; then they compact', async (t) => {
+  const { store } = openStore(t);
+  await commit(store, 0, 1, [{ type: 'queue.declare', exchange: 'ex', queue: 'q', options: { ...DEFAULT_QUEUE_OPTIONS, max_deliveries: 2 }, at: 1 }]);
+  // Offsets 1-6: a..f. b, c and d die (b after two failed deliveries); a, e, f stay ready.
+  await commit(store, 0, 1, ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => publish('q', id)));
+  const settle = (messages: number[], outcome: 'retry' | 'dead') =>
+    commit(store, 0, 1, [{ type: 'settle', inbox: 'q:ex/q', messages, outcome, reason: outcome === 'dead' ? 'rejected' : 'nack', at: 2 }]);
+  await settle([2], 'retry');
+  await settle([2], 'retry');
+  await settle([3, 4], 'dead');
+  const inbox = store.catalog.inbox('q:ex/q')!;
+  assert.deepEqual(store.counts(inbox.id), { ready: 3, dead: 3 });
+  const repair = async (entry: LogEntry) => (await commit(store, 0, 1, [entry]))[0];
+
+  assert.deepEqual(store.deadLetterOffsets(0, inbox.id, ['c', 'a', 'nope']), [3], 'only dead letters are found by id');
+  const redriven = await repair({ type: 'dead_letters.redrive', inbox: 'q:ex/q', messages: [2, 3], at: 3 });
+  assert.deepEqual(redriven, { kind: 'repaired', offset: 10, inbox: inbox.id, from: 'dead', count: 2, ready: [2, 3] });
+  const rows = store.readyAfter(0, inbox.id, -1, 10);
+  assert.deepEqual(rows.map((row) => [row.msg_id, row.failures]), [['a', 0], ['b', 0], ['c', 0], ['e', 0], ['f', 0]], 'failures start over');
+
+  const purged = await repair({ type: 'inbox.purge', inbox: 'q:ex/q', keep: [5, 2], at: 4 });
+  assert.deepEqual(purged, { kind: 'repaired', offset: 11, inbox: inbox.id, from: 'ready', count: 3, ready: [] });
+  assert.deepEqual(store.readyAfter(0, inbox.id, -1, 10).map((row) => row.msg_id), ['b', 'e'], 'the kept (leased) ones stay');
+  assert.deepEqual(store.counts(inbox.id), { ready: 2, dead: 1 }, 'the dead letter is not purged');
+
+  await settle([2], 'dead');
+  const deletedOne = await repair({ type: 'dead_letters.delete', inbox: 'q:ex/q', messages: [4], at: 5 });
+  assert.equal(deletedOne?.kind === 'repaired' && deletedOne.count, 1);
+  const deletedAll = await repair({ type: 'dead_letters.delete', inbox: 'q:ex/q', messages: null, at: 6 });
+  assert.equal(deletedAll?.kind === 'repaired' && deletedAll.count, 1);
+  assert.deepEqual(store.counts(inbox.id), { ready: 1, dead: 0 });
+  const gone = await repair({ type: 'inbox.purge', inbox: 'q:ex/missing', keep: [], at: 7 });
+  assert.deepEqual(gone, { kind: 'repaired', offset: 15, inbox: null, from: 'ready', count: 0, ready: [] }, 'an inbox that is gone: nothing, still an effect');
+
+  await store.writes.submit(() => store.compact(0, Number.MAX_SAFE_INTEGER, Date.now()));
+  assert.deepEqual(
+    store.readLog(0, 0, 100).map((e) => (e.entry.type === 'publish' ? e.entry.message.id : e.entry.type)),
+    ['queue.declare', 'e'],
+    'repairs and the messages they removed compact away',
+  );
+});
+
+test('a repair in SQL does to each message what repairStep says', async (t) => {
+  const { store } = openStore(t);
+  await commit(store, 0, 1, [{ type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 }]);
+  const entries: RepairEntry[] = [
+    { type: 'inbox.purge', inbox: 'q:ex/q', keep: [2, 5], at: 2 },
+    { type: 'dead_letters.redrive', inbox: 'q:ex/q', messages: null, at: 2 },
+    { type: 'dead_letters.redrive', inbox: 'q:ex/q', messages: [1, 4, 6], at: 2 },
+    { type: 'dead_letters.delete', inbox: 'q:ex/q', messages: null, at: 2 },
+    { type: 'dead_letters.delete', inbox: 'q:ex/q', messages: [3, 4], at: 2 },
+  ];
+  for (const entry of entries) {
+    // Offsets 1-6 pending again for each entry: odd ones dead with failures, even ones ready.
+    await commit(store, 0, 1, [{ type: 'queue.delete', exchange: 'ex', queue: 'q' }, { type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 }]);
+    const inbox = store.catalog.inbox('q:ex/q')!;
+    const first = store.position(0).logEnd;
+    await commit(store, 0, 1, Array.from({ length: 6 }, (_, i) => publish('q', `m${i}`)));
+    const offsets = Array.from({ length: 6 }, (_, i) => first + i);
+    await commit(store, 0, 1, [{ type: 'settle', inbox: 'q:ex/q', messages: offsets.filter((_, i) => i % 2 === 0), outcome: 'dead', reason: 'rejected', at: 2 }]);
+    const before = new Map(offsets.map((offset, i) => [offset, { failures: i % 2 === 0 ? 1 : 0, dead: i % 2 === 0 }]));
+    // The entry's offsets are positions 1-6 of this round.
+    const shift = (list: number[]) => list.map((n) => first + n - 1);
+    const shifted: RepairEntry =
+      entry.type === 'inbox.purge' ? { ...entry, keep: shift(entry.keep) } : { ...entry, messages: entry.messages === null ? null : shift(entry.messages) };
+    await commit(store, 0, 1, [shifted]);
+    const plan = repairPlan(shifted);
+    const ready = new Map(store.readyAfter(0, inbox.id, -1, 100).map((row) => [row.offset, row.failures]));
+    const dead = new Set(store.deadLetters(0, inbox.id, -1, 100).map((row) => row.offset));
+    for (const [offset, pending] of before) {
+      const step = repairStep(pending, offset, plan);
+      const expected = step === 'gone' ? 'gone' : (step ?? pending).dead ? 'dead' : `ready/${(step ?? pending).failures}`;
+      const actual = ready.has(offset) ? `ready/${ready.get(offset)}` : dead.has(offset) ? 'dead' : 'gone';
+      assert.equal(actual, expected, `${entry.type} ${JSON.stringify(plan)} on offset ${offset}`);
+    }
+  }
 });
 
 test('writes submitted in one turn share one transaction and one sync', async (t) => {

@@ -140,9 +140,16 @@ test('settle: an ack deletes the row; a retry counts a failure and records the s
   r.apply(0, 0, declareQueue('q'), publish('queue', 'q', 'a'), publish('queue', 'q', 'b'));
   const inboxId = r.catalog.inbox('q:ex/q')!.id;
   const [acked, retried, unknown] = r.apply(0, 3, settle('q:ex/q', [1], 'ack'), settle('q:ex/q', [2], 'retry'), settle('q:ex/q', [1, 99], 'retry'));
-  assert.deepEqual(acked, { kind: 'settled', inbox: inboxId, results: [{ offset: 1, state: 'gone', failures: 0 }] });
-  assert.deepEqual(retried, { kind: 'settled', inbox: inboxId, results: [{ offset: 2, state: 'ready', failures: 1 }] });
-  assert.deepEqual(unknown, { kind: 'settled', inbox: inboxId, results: [{ offset: 1, state: 'gone', failures: 0 }, { offset: 99, state: 'gone', failures: 0 }] });
+  assert.deepEqual(acked, { kind: 'settled', inbox: inboxId, results: [{ offset: 1, state: 'gone', failures: 0, changed: true }] });
+  assert.deepEqual(retried, { kind: 'settled', inbox: inboxId, results: [{ offset: 2, state: 'ready', failures: 1, changed: true }] });
+  assert.deepEqual(unknown, {
+    kind: 'settled',
+    inbox: inboxId,
+    results: [
+      { offset: 1, state: 'gone', failures: 0, changed: false },
+      { offset: 99, state: 'gone', failures: 0, changed: false },
+    ],
+  });
   assert.deepEqual(pending(r, 'q:ex/q'), [{ msg: 2, failures: 1, state: 0, dead_reason: null, off: 4 }]);
   assert.deepEqual(r.apply(0, 6, settle('q:ex/nowhere', [2], 'ack')), [{ kind: 'none' }]);
 });
@@ -153,7 +160,7 @@ test('a dead outcome keeps the message as a dead letter with its reason; settlin
   const inboxId = r.catalog.inbox('q:ex/q')!.id;
   r.apply(0, 2, settle('q:ex/q', [1], 'dead'));
   assert.deepEqual(pending(r, 'q:ex/q'), [{ msg: 1, failures: 1, state: 1, dead_reason: 'rejected', off: 2 }]);
-  assert.deepEqual(r.apply(0, 3, settle('q:ex/q', [1], 'ack')), [{ kind: 'settled', inbox: inboxId, results: [{ offset: 1, state: 'dead', failures: 1 }] }]);
+  assert.deepEqual(r.apply(0, 3, settle('q:ex/q', [1], 'ack')), [{ kind: 'settled', inbox: inboxId, results: [{ offset: 1, state: 'dead', failures: 1, changed: false }] }]);
   assert.deepEqual(pending(r, 'q:ex/q'), [{ msg: 1, failures: 1, state: 1, dead_reason: 'rejected', off: 2 }], 'an ack does not take a dead letter away');
 });
 

@@ -8,7 +8,8 @@ import { Router, type RequestContext } from '../../http/router';
 import { createTokenVerifier, type TokenVerifier } from '../../http/token-verifier';
 import { toUserStateAnswer, USER_STATE_PATH } from '../../http/user-state-feed';
 import type { Logger } from '../../runtime/logger';
-import { UserDatabase } from '../../store/user-database';
+import { UserDatabase, type UserRecord } from '../../store/user-database';
+import type { Grant } from '../../core/permissions';
 import { ensureInitialAdmin } from './initial-admin';
 import { LoginThrottle, type LoginThrottleOptions } from './login-throttle';
 import { loadOrCreateSigningKey } from './signing-key';
@@ -88,6 +89,15 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
     .get('/.well-known/jwks.json', ({ res }: RequestContext) => {
       res.setHeader('cache-control', 'public, max-age=300');
       sendJson(res, 200, key.jwks);
+    })
+    // Users and their grants, for an admin (the web page's Users view); read-only: users are
+    // added and granted with the CLI (DESIGN §7). No password hashes, no token epochs.
+    .get(USERS_PATH, async ({ req, res }: RequestContext) => {
+      req.resume();
+      const principal = await verifier.verify(authorizationHeader(req));
+      if (!principal.admin) throw new MomError('forbidden', `listing users needs an admin; ${principal.username} is not one`);
+      res.setHeader('cache-control', 'no-store');
+      sendJson(res, 200, toUsersAnswer(users.listUsers()));
     });
   if (opts.serveUserState) {
     // Names, grants and token epochs of every user: for the cluster's verifiers only.
@@ -113,6 +123,19 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
       closed = true;
       users.close();
     },
+  };
+}
+
+/** `GET /v1/users` (admin only): served by the auth role, relayed by gateways (auth-relay.ts). */
+export const USERS_PATH = '/v1/users';
+
+export interface UsersAnswer {
+  users: Array<{ id: number; username: string; admin: boolean; created_at: string; grants: Grant[] }>;
+}
+
+export function toUsersAnswer(records: UserRecord[]): UsersAnswer {
+  return {
+    users: records.map((record) => ({ id: record.id, username: record.username, admin: record.admin, created_at: record.createdAt, grants: record.grants })),
   };
 }
 

@@ -11,11 +11,14 @@ const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept', 'u
  * answer in time (it may have been processed). Reads, declares and deletes are idempotent; a
  * second ack or nack of the same ids lists them as unknown. A publish is only when every one
  * of its messages carries a producer `id`: the broker stores a repeated id once (DESIGN §2).
+ * A purge or a redrive is not: done twice, it would also take the messages published (or
+ * dead-lettered) between.
  */
 export function isResendable(method: string, path: string, body = ''): boolean {
   if (method !== 'POST') return true;
   // MOM-py's POST / pushes, or pulls with ack on delivery: neither is harmless twice.
   if (path === '/') return false;
+  if (/\/(purge|redrive)\/?$/.test(path)) return false;
   if (!/\/messages\/?$/.test(path)) return true;
   return everyMessageHasAnId(body);
 }

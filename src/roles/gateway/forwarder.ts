@@ -23,6 +23,7 @@ import type { RequestContext } from '../../http/router';
 import type { TokenVerifier } from '../../http/token-verifier';
 import type { Logger } from '../../runtime/logger';
 import type { Route } from '../../coordination/partition-map';
+import type { NodeInfo } from '../../coordination/coordinator';
 import { errorCode, forwardedHeaders, hasBody, isResendable, parseError, sendAnswer } from './forwarded-http';
 import { LongPollClient } from './long-poll-client';
 import { NodePools } from './node-pools';
@@ -38,6 +39,14 @@ export interface RouteSource {
   anyLocation(): string | null;
   /** Asks for a fresher map after a node disagreed with it; a watched source may resolve at once. */
   refresh?(): Promise<void>;
+  /** The whole map as this source knows it (the gateway's GET /partitions); undefined before it has one. */
+  describe?(): PartitionsView | undefined;
+}
+
+/** The public map (DESIGN §6): every partition with its leader and ISR, and the live nodes. */
+export interface PartitionsView {
+  partitions: Array<Route & { isr: string[] }>;
+  nodes: NodeInfo[];
 }
 
 /** What a /v1 request is about: one queue or topic (routed to its partition's leader), or an exchange. */
@@ -65,6 +74,8 @@ export interface ForwarderOptions {
   responseTimeoutMs?: number;
   /** TCP connect timeout to a node; default 3 s. */
   connectTimeoutMs?: number;
+  /** The CA nodes' HTTPS certificates are checked against (`--tls-ca`); default the system's CAs. */
+  ca?: Buffer;
   /** First and largest pause between attempts; default 50 and 500 ms. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -139,6 +150,7 @@ export class Forwarder {
       connectionsPerNode: options.connectionsPerNode ?? 16,
       connectTimeoutMs: options.connectTimeoutMs ?? 3_000,
       responseTimeoutMs: this.responseTimeoutMs,
+      ...(options.ca ? { ca: options.ca } : {}),
     });
     this.streams = new StreamSupervisor((exchange, name) => this.routes.route(exchange, name));
     this.backoffInitialMs = options.backoffInitialMs ?? 50;

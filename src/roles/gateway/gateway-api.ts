@@ -2,6 +2,8 @@
  * The gateway's /v1 routes (DESIGN §8), each forwarded by the Forwarder: queue and topic
  * routes to the leader of their partition, exchange routes to any live node.
  */
+import { MomError } from '../../core/errors';
+import { sendJson } from '../../http/response';
 import { Router, type RequestContext } from '../../http/router';
 import { Forwarder, type ForwardTarget, type RouteSource } from './forwarder';
 import type { PartitionMap } from '../../coordination/partition-map';
@@ -21,6 +23,9 @@ export function buildGatewayApi(forwarder: Forwarder): Router {
     .get('/v1/exchanges', (ctx) => forwarder.forward(ctx, { kind: 'exchange' }))
     .put(ex, toExchange)
     .delete(ex, toExchange)
+    // Lists span every partition: any node asks each partition's leader (listing-handlers.ts).
+    .get(`${ex}/queues`, toExchange)
+    .get(`${ex}/topics`, toExchange)
     .put(queue, toQueue)
     .get(queue, toQueue)
     .delete(queue, toQueue)
@@ -30,6 +35,9 @@ export function buildGatewayApi(forwarder: Forwarder): Router {
     .post(`${queue}/ack`, toQueue)
     .post(`${queue}/nack`, toQueue)
     .get(`${queue}/dead-letters`, toQueue)
+    .delete(`${queue}/dead-letters`, toQueue)
+    .post(`${queue}/dead-letters/redrive`, toQueue)
+    .post(`${queue}/purge`, toQueue)
     .put(topic, toTopic)
     .delete(topic, toTopic)
     .post(`${topic}/messages`, toTopic)
@@ -41,7 +49,10 @@ export function buildGatewayApi(forwarder: Forwarder): Router {
     .get(`${subscription}/stream`, toTopic)
     .post(`${subscription}/ack`, toTopic)
     .post(`${subscription}/nack`, toTopic)
-    .get(`${subscription}/dead-letters`, toTopic);
+    .get(`${subscription}/dead-letters`, toTopic)
+    .delete(`${subscription}/dead-letters`, toTopic)
+    .post(`${subscription}/dead-letters/redrive`, toTopic)
+    .post(`${subscription}/purge`, toTopic);
 }
 
 function partitionOf(ctx: RequestContext, param: 'q' | 't', nameKind: 'queue' | 'topic'): ForwardTarget {
@@ -61,5 +72,19 @@ export function routeSourceFromTable(table: PartitionMap): RouteSource {
       if (first) return first;
       return table.all().find((route) => route.node_location !== null)?.node_location ?? null;
     },
+    describe: () => ({ partitions: table.all().map((route) => ({ ...route, isr: table.isr(route.partition) })), nodes: table.liveNodes() }),
   };
+}
+
+/**
+ * `GET /partitions` at the gateway: its copy of the map, in the partitioner's shape (DESIGN §6:
+ * the public map a client may route with; no token, like the partitioner's). `controller` is
+ * null: only a partitioner knows it. What `mombroker status` shows as nodes and partitions.
+ */
+export function buildGatewayMapRoute(routes: RouteSource): Router {
+  return new Router().get('/partitions', (ctx) => {
+    const view = routes.describe?.();
+    if (!view) throw new MomError('unavailable', 'this gateway has no partition map yet; retry shortly');
+    sendJson(ctx.res, 200, { partitions: view.partitions, controller: null, nodes: view.nodes });
+  });
 }

@@ -6,6 +6,8 @@ export interface NodePoolsOptions {
   connectTimeoutMs: number;
   /** Default wait for a head, and for each body chunk of an ordinary answer. */
   responseTimeoutMs: number;
+  /** Nodes serving HTTPS are trusted when this CA signed them (`--tls-ca`); default the system's CAs. */
+  ca?: Buffer;
 }
 
 /** A node sends a stream keepalive at least every 15 s (DESIGN §8): twice that is a dead stream. */
@@ -27,7 +29,7 @@ export class NodePools {
     if (!pool) {
       pool = new Pool(origin, {
         connections: this.options.connectionsPerNode,
-        connect: { timeout: this.options.connectTimeoutMs },
+        connect: this.connectOptions(),
         headersTimeout: this.options.responseTimeoutMs,
         bodyTimeout: this.options.responseTimeoutMs,
       });
@@ -41,13 +43,17 @@ export class NodePools {
     if (!pool) {
       pool = new Pool(origin, {
         connections: null,
-        connect: { timeout: this.options.connectTimeoutMs },
+        connect: this.connectOptions(),
         headersTimeout: this.options.responseTimeoutMs,
         bodyTimeout: STREAM_SILENCE_MS,
       });
       this.streams.set(origin, pool);
     }
     return pool;
+  }
+
+  private connectOptions(): { timeout: number; ca?: Buffer } {
+    return { timeout: this.options.connectTimeoutMs, ...(this.options.ca ? { ca: this.options.ca } : {}) };
   }
 
   /** Ends streams at once, lets requests in flight finish, then closes. Idempotent. */

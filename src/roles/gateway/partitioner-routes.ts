@@ -1,12 +1,14 @@
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { partitionOf } from '../../core/hash';
 import { MomError } from '../../core/errors';
 import type { Logger } from '../../runtime/logger';
-import type { RouteSource } from './forwarder';
+import type { PartitionsView, RouteSource } from './forwarder';
+import type { NodeInfo } from '../../coordination/coordinator';
 import type { Route } from '../../coordination/partition-map';
 
 interface PartitionsAnswer {
   partitions: Array<Route & { isr?: string[] }>;
+  nodes?: NodeInfo[];
 }
 
 const POLL_MS = 1_000;
@@ -19,7 +21,8 @@ const REQUEST_TIMEOUT_MS = 3_000;
  * last map while the partitioner is away.
  */
 export class PartitionerRoutes implements RouteSource {
-  private routes: Route[] = [];
+  private routes: Array<Route & { isr?: string[] }> = [];
+  private nodes: NodeInfo[] = [];
   private readonly urls: string[];
   /** The partitioner that answered last: asked first next time. */
   private preferred = 0;
@@ -27,10 +30,14 @@ export class PartitionerRoutes implements RouteSource {
   private inFlight: Promise<void> | undefined;
   private closed = false;
 
-  /** `partitionerUrls`: one URL or several, comma-separated; any partitioner serves the map. */
+  /**
+   * `partitionerUrls`: one URL or several, comma-separated; any partitioner serves the map.
+   * `dispatcher`: reaches them (one trusting `--tls-ca` for HTTPS); default undici's global one.
+   */
   constructor(
     private readonly partitionerUrls: string,
     private readonly logger: Logger,
+    private readonly dispatcher?: Dispatcher,
   ) {
     this.urls = partitionerUrls.split(',');
   }
@@ -56,6 +63,11 @@ export class PartitionerRoutes implements RouteSource {
     return this.routes;
   }
 
+  describe(): PartitionsView | undefined {
+    if (this.routes.length === 0) return undefined;
+    return { partitions: this.routes.map((route) => ({ ...route, isr: route.isr ?? [] })), nodes: this.nodes };
+  }
+
   /** One fetch at a time; callers arriving meanwhile share it. */
   refresh(): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -71,7 +83,7 @@ export class PartitionerRoutes implements RouteSource {
     for (let i = 0; i < this.urls.length; i++) {
       const index = (this.preferred + i) % this.urls.length;
       try {
-        this.routes = await fetchRoutes(this.urls[index]!);
+        ({ routes: this.routes, nodes: this.nodes } = await fetchRoutes(this.urls[index]!, this.dispatcher));
         this.preferred = index;
         return;
       } catch (error) {
@@ -87,11 +99,11 @@ export class PartitionerRoutes implements RouteSource {
   }
 }
 
-async function fetchRoutes(partitionerUrl: string): Promise<Route[]> {
-  const response = await request(`${partitionerUrl}/partitions`, { method: 'GET', headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+async function fetchRoutes(partitionerUrl: string, dispatcher: Dispatcher | undefined): Promise<{ routes: PartitionsAnswer['partitions']; nodes: NodeInfo[] }> {
+  const response = await request(`${partitionerUrl}/partitions`, { method: 'GET', headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS, ...(dispatcher ? { dispatcher } : {}) });
   const text = await response.body.text();
   if (response.statusCode !== 200) throw new MomError('unavailable', `partitioner ${partitionerUrl} answered ${response.statusCode}: ${text.slice(0, 200)}`);
   const answer = JSON.parse(text) as PartitionsAnswer;
   if (!Array.isArray(answer.partitions)) throw new MomError('unavailable', `partitioner ${partitionerUrl} answered without a partitions list`);
-  return [...answer.partitions].sort((a, b) => a.partition - b.partition);
+  return { routes: [...answer.partitions].sort((a, b) => a.partition - b.partition), nodes: Array.isArray(answer.nodes) ? answer.nodes : [] };
 }

@@ -78,6 +78,7 @@ export class DeclareHandlers {
       headers: authorization ? { authorization } : {},
       headersTimeout: 10_000,
       bodyTimeout: 10_000,
+      ...(this.node.peerHttp ? { dispatcher: this.node.peerHttp } : {}),
     });
     const text = await response.body.text();
     if (response.statusCode !== 200) {

@@ -27,7 +27,7 @@ const STREAM_LIMITS = {
 };
 
 /** Where an inbox operation points: a queue, or a topic's subscription. */
-interface InboxAddress {
+export interface InboxAddress {
   exchange: string;
   /** The queue or topic name: it decides the partition. */
   routingName: string;
@@ -36,7 +36,7 @@ interface InboxAddress {
   subscription?: string;
 }
 
-function inboxAddress(ctx: RequestContext): InboxAddress {
+export function inboxAddress(ctx: RequestContext): InboxAddress {
   const exchange = assertValidName('exchange', ctx.params.ex!);
   if (ctx.params.q !== undefined) {
     const queue = assertValidName('queue', ctx.params.q);

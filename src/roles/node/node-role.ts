@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { BrokerConfig } from '../../config/settings';
 import type { Coordinator, NodeInfo, SessionState, Unsubscribe } from '../../coordination/coordinator';
 import { MomError } from '../../core/errors';
@@ -24,6 +25,8 @@ export interface NodeRoleOptions {
   httpUrl: string;
   /** The replication endpoint, "" without a replicator. */
   grpcAddress: string;
+  /** Reaches other nodes over HTTP(S) (one trusting `--tls-ca`); default undici's global dispatcher. */
+  peerHttp?: Dispatcher;
   /** Present when the node replicates (cluster): the clients to other nodes' replicators. */
   replication?: { peers: ReplicationPeers };
   version: string;
@@ -67,6 +70,11 @@ export class NodeRole {
 
   get nodeId(): string {
     return this.options.config.nodeId;
+  }
+
+  /** For requests to other nodes (`request(url, { dispatcher })`); undefined: undici's global dispatcher. */
+  get peerHttp(): Dispatcher | undefined {
+    return this.options.peerHttp;
   }
 
   /** The node's store; only once started. */
@@ -145,8 +153,12 @@ export class NodeRole {
 
   /** The engine of the partition holding `exchange/name`, or 421 naming the leader. */
   engineFor(exchange: string, name: string): PartitionEngine {
+    return this.engineAt(this.partitionOf(exchange, name));
+  }
+
+  /** The engine of `partition` once it may answer, or 421 naming the leader. */
+  engineAt(partition: number): PartitionEngine {
     const { replicas } = this.parts();
-    const partition = this.partitionOf(exchange, name);
     const engine = replicas.engine(partition);
     if (!engine) throw replicas.notLeader(partition);
     const notReady = engine.commitLog.notReady();

@@ -248,3 +248,33 @@ test('close is idempotent', async (t) => {
   await role.close();
   assert.throws(() => role.users.listUsers(), { code: 'unavailable' });
 });
+
+test('GET /v1/users lists users and grants to an admin, never a password hash; 403 for others, 401 without a token', async (t) => {
+  const { url, role } = await startAuth(t);
+  await role.users.addUser('alice', 'alice-password');
+  role.users.grant('alice', 'shop.*', ['publish', 'consume']);
+  const admin = (await post(`${url}/auth`, { user: 'admin', pass: 'admin-password' })).body.token as string;
+  const alice = (await post(`${url}/auth`, { user: 'alice', pass: 'alice-password' })).body.token as string;
+
+  const listed = await fetch(`${url}/v1/users`, { headers: { authorization: `Bearer ${admin}` } });
+  assert.equal(listed.status, 200);
+  assert.equal(listed.headers.get('cache-control'), 'no-store');
+  const text = await listed.text();
+  assert.doesNotMatch(text, /scrypt|password|token_epoch/, 'no secret and no epoch in the list');
+  const { users } = JSON.parse(text) as { users: Array<{ id: number; username: string; admin: boolean; created_at: string; grants: unknown[] }> };
+  assert.deepEqual(
+    users.map(({ username, admin: isAdmin, grants }) => ({ username, isAdmin, grants })),
+    [
+      { username: 'admin', isAdmin: true, grants: [] },
+      { username: 'alice', isAdmin: false, grants: [{ exchange: 'shop.*', actions: ['publish', 'consume'] }] },
+    ],
+  );
+  assert.ok(users.every((user) => typeof user.id === 'number' && !Number.isNaN(Date.parse(user.created_at))));
+
+  const refused = await fetch(`${url}/v1/users`, { headers: { authorization: `Bearer ${alice}` } });
+  assert.equal(refused.status, 403);
+  const refusal = (await refused.json()) as { error: { code: string; message: string } };
+  assert.equal(refusal.error.code, 'forbidden');
+  assert.match(refusal.error.message, /admin/);
+  assert.equal((await fetch(`${url}/v1/users`)).status, 401);
+});

@@ -18,7 +18,8 @@ async function fakePartitioner(leader: string): Promise<{ server: Server; url: s
       leader_epoch: 1,
     }));
     res.writeHead(req.url === '/partitions' ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ partitions, controller: null, nodes: [] }));
+    const nodes = [{ id: leader, http: 'http://127.0.0.1:10000', grpc: '127.0.0.1:11000', version: '0.1.0' }];
+    res.end(JSON.stringify({ partitions, controller: null, nodes }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -36,6 +37,9 @@ test('a gateway given several partitioners reads the map from one that answers',
   assert.equal(route.partition, partitionOf('shop', 'orders', 4));
   assert.equal(route.leader, 'node-2');
   assert.equal(routes.all().length, 4);
+  const view = routes.describe();
+  assert.deepEqual(view?.nodes.map((node) => node.id), ['node-2'], 'the live nodes, for the gateway\'s GET /partitions');
+  assert.deepEqual(view?.partitions[3], { partition: 3, leader: 'node-2', node_location: 'http://127.0.0.1:10003', replicas: ['node-2'], isr: ['node-2'], leader_epoch: 1 });
 });
 
 test('with no partitioner reachable the map is unavailable, with a retryable error', async (t) => {
@@ -45,4 +49,5 @@ test('with no partitioner reachable the map is unavailable, with a retryable err
   t.after(() => routes.close());
   await routes.start();
   assert.throws(() => routes.route('shop', 'orders'), (error: { code?: string; retryable?: boolean }) => error.code === 'unavailable' && error.retryable === true);
+  assert.equal(routes.describe(), undefined, 'no map to describe');
 });

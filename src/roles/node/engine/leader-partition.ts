@@ -22,8 +22,15 @@ export interface EngineOptions {
  * leader-local delivery state of each inbox (leases, redelivery order, waiters), kept in step
  * with what applying committed entries changed.
  */
+/** Repair counts kept for the operations waiting on them; older ones (their caller gave up) go. */
+const REPAIR_RESULTS_KEPT = 1_000;
+
 export class LeaderPartition {
   private readonly deliveries = new Map<number, InboxDelivery>();
+  /** How many messages each repair entry acted on, by the entry's offset, until its operation takes it. */
+  private readonly repairCounts = new Map<number, number>();
+  /** Operations waiting for the effect of their repair entry, by the entry's offset. */
+  private readonly repairWaiters = new Map<number, { resolve: (count: number) => void; reject: (error: MomError) => void }>();
   closed = false;
   /** Shutting down: long polls answer at once instead of waiting again. */
   draining = false;
@@ -42,9 +49,26 @@ export class LeaderPartition {
     return this.log.partition;
   }
 
-  async commit(entries: LogEntry[], acks: AckMode = 'all'): Promise<void> {
+  /** Resolves with the offset of the first entry (see CommitLog.commit). */
+  async commit(entries: LogEntry[], acks: AckMode = 'all'): Promise<number> {
     this.assertOpen();
-    await this.log.commit(entries, acks);
+    return this.log.commit(entries, acks);
+  }
+
+  /**
+   * How many messages the repair entry at `offset` acted on: at once when its effect has
+   * arrived (an acks=all commit resolves after its entries are applied, and the applied
+   * listener usually ran by then), else when it arrives. Fails with `timeout` (recorded, count
+   * unknown: never resent) if this leadership ends first.
+   */
+  repairCount(offset: number): Promise<number> {
+    const known = this.repairCounts.get(offset);
+    if (known !== undefined) {
+      this.repairCounts.delete(offset);
+      return Promise.resolve(known);
+    }
+    if (this.closed) return Promise.reject(repairOutcomeUnknown(this.partition));
+    return new Promise((resolve, reject) => this.repairWaiters.set(offset, { resolve, reject }));
   }
 
   /** New work on a partition no longer led here fails (runtime/lifecycle.ts). */
@@ -111,6 +135,8 @@ export class LeaderPartition {
         if (!delivery) return;
         let woke = false;
         for (const result of effect.results) {
+          // Not pending any more (purged, or settled twice): nothing to count or deliver.
+          if (!result.changed) continue;
           if (result.state === 'ready') {
             // Past the cursor, the first-delivery read of the store finds it again.
             if (result.offset > delivery.cursor) delivery.forgetUnread();
@@ -123,6 +149,9 @@ export class LeaderPartition {
         if (woke) delivery.wakeWaiters();
         return;
       }
+      case 'repaired':
+        this.onRepaired(effect);
+        return;
       case 'inbox_deleted':
         this.dropDelivery(effect.inbox.id);
         return;
@@ -133,6 +162,37 @@ export class LeaderPartition {
       case 'none':
         return;
     }
+  }
+
+  /**
+   * A purge took ready messages away: fewer to count, and the unread list may hold some of them
+   * (the next pull reads the store). The redelivery list may too: a pull skips offsets no
+   * longer pending, and it must keep the leased messages the purge kept that came back since.
+   * A redrive made dead letters ready: counted, and delivered as redeliveries (in offset order,
+   * before first deliveries) or, past the cursor, by the next read of the store.
+   */
+  private onRepaired(effect: Extract<ApplyEffect, { kind: 'repaired' }>): void {
+    const waiter = this.repairWaiters.get(effect.offset);
+    if (waiter) {
+      this.repairWaiters.delete(effect.offset);
+      waiter.resolve(effect.count);
+    } else {
+      this.repairCounts.set(effect.offset, effect.count);
+      if (this.repairCounts.size > REPAIR_RESULTS_KEPT) this.repairCounts.delete(this.repairCounts.keys().next().value!);
+    }
+    const delivery = effect.inbox === null ? undefined : this.deliveries.get(effect.inbox);
+    if (!delivery || effect.count === 0) return;
+    if (effect.from === 'ready') {
+      delivery.readyCount = Math.max(0, delivery.readyCount - effect.count);
+      delivery.forgetUnread();
+      return;
+    }
+    delivery.readyCount += effect.ready.length;
+    for (const offset of effect.ready) {
+      if (offset > delivery.cursor) delivery.forgetUnread();
+      else delivery.requeue(offset);
+    }
+    if (effect.ready.length > 0) delivery.wakeWaiters();
   }
 
   private dropDelivery(inboxId: number): void {
@@ -150,6 +210,16 @@ export class LeaderPartition {
     const ended = reason ?? new MomError('unavailable', `partition ${this.partition} is no longer led here (its leadership moved); reconnect`);
     for (const delivery of this.deliveries.values()) delivery.close(ended);
     this.deliveries.clear();
+    for (const waiter of this.repairWaiters.values()) waiter.reject(repairOutcomeUnknown(this.partition));
+    this.repairWaiters.clear();
     await this.log.close();
   }
+}
+
+/** A repair whose entry is in the log but whose count this leader will not learn: not to be resent. */
+function repairOutcomeUnknown(partition: number): MomError {
+  return new MomError(
+    'timeout',
+    `partition ${partition}: the leadership moved while the repair was applied; it may or may not have been done, check the stats before repeating it`,
+  );
 }

@@ -7,6 +7,7 @@ import { Consumption, type DeliveredMessage, type InboxStats, type PullRequest }
 import { Declarations } from './declarations';
 import { LeaderPartition, type EngineOptions } from './leader-partition';
 import { Publishing, type PublishResult } from './publishing';
+import { Repair } from './repair';
 import { Settlement, type SettleSummary } from './settlement';
 import type { EventSink, StreamConsumer, StreamOptions } from './stream-consumer';
 import { Streaming } from './streaming';
@@ -19,7 +20,8 @@ export type { DeliveredMessage, EngineOptions, InboxStats, PublishResult, PullRe
  * keeps the leader-local delivery state in step with what applying them changed. One family
  * of operations per file, as one handler per packet type reads in MQTT brokers like aedes:
  * declarations.ts, publishing.ts, consumption.ts (leases, long polls), streaming.ts (push
- * delivery), settlement.ts (acks, nacks, expiries), over what they share (leader-partition.ts).
+ * delivery), settlement.ts (acks, nacks, expiries), repair.ts (purge, redrive, dead-letter
+ * deletion), over what they share (leader-partition.ts).
  */
 export class PartitionEngine {
   private readonly shared: LeaderPartition;
@@ -28,6 +30,7 @@ export class PartitionEngine {
   private readonly settlement: Settlement;
   private readonly consumption: Consumption;
   private readonly streaming: Streaming;
+  private readonly repair: Repair;
 
   constructor(store: NodeStore, log: CommitLog, options: EngineOptions) {
     this.shared = new LeaderPartition(store, log, options);
@@ -36,6 +39,7 @@ export class PartitionEngine {
     this.settlement = new Settlement(this.shared);
     this.consumption = new Consumption(this.shared, this.settlement);
     this.streaming = new Streaming(this.shared, this.consumption);
+    this.repair = new Repair(this.shared);
   }
 
   get partition(): number {
@@ -114,6 +118,21 @@ export class PartitionEngine {
 
   deadLetters(inboxKey: string, afterOffset: number, limit: number): DeadLetterRow[] {
     return this.consumption.deadLetters(inboxKey, afterOffset, limit);
+  }
+
+  /** Removes the inbox's ready messages, not the leased ones; resolves how many went. */
+  purge(inboxKey: string): Promise<number> {
+    return this.repair.purge(inboxKey);
+  }
+
+  /** Makes dead letters deliverable again with their deliveries reset (`ids` null: all); resolves how many. */
+  redriveDeadLetters(inboxKey: string, ids: readonly string[] | null): Promise<number> {
+    return this.repair.redrive(inboxKey, ids);
+  }
+
+  /** Deletes dead letters (`ids` null: all); resolves how many. */
+  deleteDeadLetters(inboxKey: string, ids: readonly string[] | null): Promise<number> {
+    return this.repair.deleteDeadLetters(inboxKey, ids);
   }
 
   inbox(inboxKey: string): InboxRecord {

@@ -27,7 +27,7 @@ class RefusingLog implements CommitLog {
   start(): Promise<void> {
     return this.inner.start();
   }
-  commit(entries: LogEntry[], acks: AckMode): Promise<void> {
+  commit(entries: LogEntry[], acks: AckMode): Promise<number> {
     if (this.refusing) return Promise.reject(new MomError('insufficient_storage', 'the test refuses this write'));
     return this.inner.commit(entries, acks);
   }
