@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use for real, when missing: ZooKeeper (cluster
 # tests; Java comes with it), protoc (the check that the generated replication code is
-# reproducible) and Chromium (the web page's browser test, driven by playwright-core).
-# Debian/Ubuntu, as root; otherwise it says what to install and fails.
+# reproducible), Chromium (the web page's browser test, driven by playwright-core), and
+# iproute2 and iptables (the fault suite, chaos/: network namespaces, veth pairs, tc and
+# packet filters). Debian/Ubuntu, as root; otherwise it says what to install and fails.
 set -euo pipefail
 
 missing=()
 dpkg -s zookeeper >/dev/null 2>&1 || missing+=(zookeeper)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 

@@ -15,7 +15,7 @@ import { Compactor } from './compactor';
 import { LeaderEpochs } from './leader-epochs';
 import { entryToRow, rowToEntry, type LogRow } from './log-row-codec';
 import { GroupCommit } from './group-commit';
-import { OFFSET_BITS, openNodeDatabase } from './schema';
+import { OFFSET_BITS, openNodeDatabase, type OnCorruptDatabase } from './schema';
 import { StateApplier, type ApplyEffect } from './state-applier';
 import { StorageHealth } from './storage-health';
 import { WalFile } from './wal-file';
@@ -29,6 +29,8 @@ export interface NodeStoreOptions {
   onSyncFailure?: (error: Error) => void;
   /** Pause between storage probes while the disk is failed (tests shorten it). */
   probeIntervalMs?: number;
+  /** A corrupt database file: moved aside to start empty (a cluster node), or a refusal to start (default). */
+  onCorrupt?: OnCorruptDatabase;
 }
 
 /** The storage probe writes this much and deletes it again: a write that needs room. */
@@ -92,8 +94,17 @@ export class NodeStore {
 
   static open(dataDir: string, fsync: FsyncPolicy, options: NodeStoreOptions = {}): NodeStore {
     const path = join(dataDir, 'node', 'broker.db');
-    const { db, converted } = openNodeDatabase(path);
-    if (converted) (options.logger ?? silentLogger).info('rewrote the database once so that it can give space back (incremental vacuum)', { path });
+    const { db, converted, setAside } = openNodeDatabase(path, options.onCorrupt);
+    const logger = options.logger ?? silentLogger;
+    if (converted) logger.info('rewrote the database once so that it can give space back (incremental vacuum)', { path });
+    if (setAside) {
+      // An empty replica is in no ISR, so it cannot lead; it copies every partition from its leader (DESIGN §5).
+      logger.error('the database file is corrupt: moved it aside and started with an empty one; this node copies its partitions back from their leaders and leads none until it is back in their ISR', {
+        path,
+        movedTo: setAside.movedTo,
+        problem: setAside.problem,
+      });
+    }
     const checkpointer = new Checkpointer(path, fsync !== 'never', options.onCheckpointError ?? (() => {}));
     return new NodeStore(db, fsync, dataDir, new WalFile(`${path}-wal`), checkpointer, options);
   }

@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
+import { existsSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { MomError } from '../core/errors';
 import { ensurePrivateDir, makeDatabasePrivate } from '../runtime/private-files';
 
 /**
@@ -119,11 +121,46 @@ export interface OpenedNodeDatabase {
   db: Database.Database;
   /** The file predates incremental vacuum and was rewritten (VACUUM) to allow it. */
   converted: boolean;
+  /** The file was corrupt: what SQLite said, and where it was moved; the database is a new, empty one. */
+  setAside: { problem: string; movedTo: string } | undefined;
 }
 
-export function openNodeDatabase(path: string): OpenedNodeDatabase {
+/**
+ * What to do with a corrupt database file: a cluster node (`set-aside`) moves it aside and
+ * starts empty, to copy its partitions back from their leaders (issue 11 §1, scenario 10);
+ * a single node (`refuse`) has no replica to copy from and refuses to start.
+ */
+export type OnCorruptDatabase = 'set-aside' | 'refuse';
+
+/** SQLite's verdict on a damaged file (`PRAGMA quick_check`, or the error opening it), or undefined if it is sound. */
+function corruption(db: Database.Database): string | undefined {
+  try {
+    const rows = db.pragma('quick_check(3)') as Array<{ quick_check: string }>;
+    const verdict = rows.map((row) => row.quick_check).join('; ');
+    return verdict === 'ok' ? undefined : verdict;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')) return (error as Error).message;
+    throw error;
+  }
+}
+
+export function openNodeDatabase(path: string, onCorrupt: OnCorruptDatabase = 'refuse'): OpenedNodeDatabase {
   ensurePrivateDir(dirname(path), { tighten: true });
-  const db = new Database(path);
+  let db = new Database(path);
+  let setAside: OpenedNodeDatabase['setAside'];
+  const problem = corruption(db);
+  if (problem !== undefined) {
+    db.close();
+    if (onCorrupt === 'refuse') {
+      throw new MomError('config_invalid', `data: the database ${path} is corrupt (SQLite: ${problem.replace(/\s+/g, ' ').slice(0, 300)}); a node without replicas cannot rebuild it: restore it from a backup, or move it aside to start empty`);
+    }
+    // Kept for a post-mortem, never read again; the -wal and -shm files belong with it.
+    const movedTo = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm']) if (existsSync(`${path}${suffix}`)) renameSync(`${path}${suffix}`, `${movedTo}${suffix}`);
+    setAside = { problem: problem.replace(/\s+/g, ' ').slice(0, 500), movedTo };
+    db = new Database(path);
+  }
   // Messages are private: 0600 before WAL mode makes the -wal and -shm files (they take this mode).
   makeDatabasePrivate(path);
   // Space given back (issue 11 §2b): pages freed by compaction go to a free list that
@@ -155,7 +192,7 @@ export function openNodeDatabase(path: string): OpenedNodeDatabase {
   else if (row.version !== SCHEMA_VERSION) {
     throw new Error(`database ${path} has schema version ${row.version}; this mombroker understands ${SCHEMA_VERSION}`);
   }
-  return { db, converted };
+  return { db, converted, setAside };
 }
 
 /** PRAGMA auto_vacuum's value for INCREMENTAL. */

@@ -92,6 +92,8 @@ export class NodeRole {
     const { coordinator, config, logger, metrics } = this.options;
     const store = NodeStore.open(config.data, config.fsync, {
       logger,
+      // A cluster node rebuilds a corrupt database from the other replicas; a single node cannot.
+      onCorrupt: config.zookeeper !== undefined ? 'set-aside' : 'refuse',
       onCheckpointError: (message) => logger.warn('checkpoint failed', { error: message }),
       onSyncFailure: (error) => this.options.onFatal(error),
     });
