@@ -27,7 +27,18 @@ export interface HttpServerOptions {
    * new connections are dropped unanswered so descriptors cannot run out.
    */
   maxConnections?: number;
+  /**
+   * Told when a request ends: its method, the pattern of the route that took it (`unmatched`
+   * when none did), its status and how long it took. For request metrics; it must be cheap.
+   */
+  onRequestDone?: RequestObserver;
 }
+
+/** See HttpServerOptions.onRequestDone. */
+export type RequestObserver = (method: string, route: string, status: number, seconds: number) => void;
+
+/** The route label of a request no router took (404, or refused before routing). */
+export const UNMATCHED_ROUTE = 'unmatched';
 
 /**
  * One HTTP listener that several roles mount routers on (DESIGN §1: roles share a port in one
@@ -70,6 +81,11 @@ export class HttpServer {
       else socket.destroy();
       options.logger.debug('http client error', { error });
     });
+  }
+
+  /** Connections open now, for /metrics. */
+  get openConnections(): number {
+    return this.sockets.size;
   }
 
   mount(router: Router): this {
@@ -122,6 +138,9 @@ export class HttpServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.inFlight++;
+    const onDone = this.options.onRequestDone;
+    const started = onDone ? performance.now() : 0;
+    let route = UNMATCHED_ROUTE;
     if (this.closing) res.setHeader('connection', 'close');
     try {
       const target = req.url ?? '/';
@@ -139,6 +158,7 @@ export class HttpServer {
         const match = router.match(method, path);
         if (!match) continue;
         const ctx: RequestContext = { req, res, params: match.params, query: url.searchParams, path };
+        route = match.pattern;
         await match.handler(ctx);
         return;
       }
@@ -149,6 +169,7 @@ export class HttpServer {
       req.resume();
       sendError(res, error);
     } finally {
+      onDone?.(req.method ?? 'GET', route, res.statusCode, (performance.now() - started) / 1000);
       this.inFlight--;
       if (this.inFlight === 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;

@@ -25,6 +25,7 @@ import { NodeRole } from './node/node-role';
 import { PerUserSlots } from './node/per-user-slots';
 import { RequestGuard } from './node/request-guard';
 import { PartitionerRole } from './partitioner/partitioner-role';
+import { registerProcessMetrics } from './process-metrics';
 import { buildSystemRoutes } from './system-routes';
 
 export const VERSION = '0.1.0';
@@ -95,8 +96,9 @@ export interface BrokerProcessHooks {
 export async function startBrokerProcess(config: BrokerConfig, logger: Logger, hooks: BrokerProcessHooks): Promise<BrokerProcess> {
   const roles = expandRoles(config.roles);
   checkRoleCombination(config, roles);
-  const metrics = new Metrics();
-  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true, maxConnections: config.maxConnections });
+  const metrics = new Metrics({ onCollectError: (metric, error) => logger.warn('a metric could not be read', { metric, error }) });
+  const onRequestDone = registerProcessMetrics(metrics, { version: VERSION, roles: [...roles] }, () => http.openConnections);
+  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true, maxConnections: config.maxConnections, onRequestDone });
   const parts: Parts = {};
   let closing: Promise<void> | undefined;
   // Closed in this order: drain and stop HTTP first, then what requests used, then the rest.
