@@ -16,6 +16,8 @@ import { startAuthRole, type AuthRole } from './auth/auth-role';
 import { buildAuthRelay } from './gateway/auth-relay';
 import { Forwarder, type RouteSource } from './gateway/forwarder';
 import { buildGatewayApi, routeSourceFromTable } from './gateway/gateway-api';
+import { GatewayMetrics } from './gateway/gateway-metrics';
+import { countLeaderChanges } from './leader-changes';
 import { MomPySend } from './gateway/mompy-send';
 import { PartitionerRoutes } from './gateway/partitioner-routes';
 import { PartitionMap } from '../coordination/partition-map';
@@ -77,6 +79,8 @@ interface Parts {
   auth?: AuthRole;
   httpStarted?: boolean;
   userState?: UserStateFeed;
+  /** Stops counting leader changes (see countLeaderChanges). */
+  leaderChanges?: () => void;
 }
 
 /**
@@ -112,6 +116,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         ['node', () => parts.node?.close()],
         ['replicator', () => parts.replication?.close()],
         ['peers', () => parts.peers?.close()],
+        ['leader changes', () => parts.leaderChanges?.()],
         ['coordinator', () => parts.coordinator?.close()],
         ['auth', () => parts.auth?.close()],
         ['user state', () => parts.userState?.close()],
@@ -154,6 +159,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         clusterSecret: config.clusterSecret,
         // Users and grants are not for the public port, unless the cluster secret guards them.
         serveUserState: config.clusterSecret !== undefined || !(roles.has('node') || roles.has('gateway')),
+        metrics,
       });
     }
     // One verifier for every role of the process, with one poller of the auth role's user state.
@@ -175,6 +181,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
     if (roles.has('node') || roles.has('partitioner') || gatewayWatchesCoordinator) {
       parts.coordinator = createCoordinator(config, logger);
       await parts.coordinator.start();
+      if (roles.has('node') || roles.has('partitioner')) parts.leaderChanges = countLeaderChanges(metrics, parts.coordinator);
     }
     const coordinator = parts.coordinator;
 
@@ -191,6 +198,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         logger: logger.child({ role: 'partitioner' }),
       });
       parts.partitioner = partitioner;
+      partitioner.registerMetrics(metrics);
       await partitioner.start();
       http.mount(parts.partitioner.router);
     }
@@ -225,6 +233,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         logger: logger.child({ role: 'gateway' }),
         bodyLimit: config.bodyLimitBytes,
         retryDeadlineMs: config.gatewayRetryDeadlineMs,
+        metrics: new GatewayMetrics(metrics),
       });
       parts.gateway = [() => forwarder.close(), routes.close];
       http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));
