@@ -33,6 +33,7 @@ export interface MetricsOptions {
 export class Metrics {
   readonly registry = new Registry();
   private readonly onCollectError: (name: string, error: unknown) => void;
+  private readonly scrapeHooks: Array<() => void> = [];
 
   constructor(options: MetricsOptions = {}) {
     this.onCollectError = options.onCollectError ?? (() => {});
@@ -107,8 +108,17 @@ export class Metrics {
     });
   }
 
+  /**
+   * Called at the start of every scrape, before any family is collected: several families
+   * read from one look at the node can take it here, once per scrape.
+   */
+  onScrape(hook: () => void): void {
+    this.scrapeHooks.push(hook);
+  }
+
   /** The whole registry in the Prometheus text format. */
   render(): Promise<string> {
+    for (const hook of this.scrapeHooks) hook();
     return this.registry.metrics();
   }
 }

@@ -63,14 +63,11 @@ interface InboxGauges {
   waiting: number;
 }
 
+/** One look at the node, taken at the first family a scrape collects and used by all of them. */
 interface Snapshot {
-  at: number;
   gauges: InboxGauges[];
   aggregated: number;
 }
-
-/** A scrape reads every family within milliseconds: one look at the store serves them all. */
-const SNAPSHOT_REUSE_MS = 1_000;
 
 const COUNTERS: ReadonlyArray<{ name: string; help: string; field: keyof MessageCounts; kinds: readonly SeriesKind[] }> = [
   { name: 'mom_messages_published_total', help: 'messages stored by publishes (duplicates of a producer id not counted), per queue or topic', field: 'published', kinds: ['queue', 'topic'] },
@@ -142,6 +139,9 @@ export class InboxMetrics {
 
   /** Registers the families; `source` is read at each scrape (none yet: only counters so far). */
   register(metrics: Metrics): void {
+    metrics.onScrape(() => {
+      this.snapshot = undefined;
+    });
     for (const counter of COUNTERS) {
       metrics.counters(counter.name, counter.help, LABEL_NAMES, () => this.counterSamples(counter.field, counter.kinds));
     }
@@ -177,13 +177,11 @@ export class InboxMetrics {
   }
 
   private look(): Snapshot {
-    const now = Date.now();
-    if (this.snapshot && now - this.snapshot.at < SNAPSHOT_REUSE_MS) return this.snapshot;
-    this.snapshot = this.source ? this.read(this.source, now) : { at: now, gauges: [], aggregated: 0 };
+    this.snapshot ??= this.source ? this.read(this.source) : { gauges: [], aggregated: 0 };
     return this.snapshot;
   }
 
-  private read(source: InboxSource, now: number): Snapshot {
+  private read(source: InboxSource): Snapshot {
     const { catalog } = source;
     // Deleted ones give their slot back (their counters go with them).
     for (const key of this.series.keys()) {
@@ -234,7 +232,7 @@ export class InboxMetrics {
       into.waiting += load.waiting;
     }
     for (const other of Object.values(others)) gauges.push(other);
-    return { at: now, gauges, aggregated };
+    return { gauges, aggregated };
   }
 
   private labelsOf(catalog: Catalog, inbox: InboxRecord): LabelValues {

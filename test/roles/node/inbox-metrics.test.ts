@@ -51,11 +51,7 @@ function setUp(limit: number): { node: FakeNode; inboxes: InboxMetrics; scrape: 
   const inboxes = new InboxMetrics(limit);
   inboxes.register(metrics);
   inboxes.attach(node.source());
-  // Each scrape reads the node afresh (the snapshot is reused only within one scrape).
-  const scrape = async () => {
-    inboxes.attach(node.source());
-    return parsePrometheusText(await metrics.render());
-  };
+  const scrape = async () => parsePrometheusText(await metrics.render());
   return { node, inboxes, scrape };
 }
 
