@@ -4,6 +4,7 @@
  * samples by their `_bucket`, `_sum` and `_count` suffixes), label values are unescaped, and
  * anything malformed throws naming the line. prom-client has no parser of its own.
  */
+import { waitFor } from './broker';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
@@ -149,6 +150,16 @@ export async function scrape(url: string, init: RequestInit = {}): Promise<Scrap
   const type = response.headers.get('content-type') ?? '';
   if (!/^text\/plain; version=0\.0\.4/.test(type)) throw new Error(`GET ${url}/metrics: content type ${type}`);
   return parsePrometheusText(text);
+}
+
+/** Scrapes `url` until `condition` holds for a scrape, and returns that scrape. */
+export async function scrapeUntil(url: string, condition: (scraped: Scrape) => boolean, what: string, timeoutMs = 15_000): Promise<Scrape> {
+  let last: Scrape | undefined;
+  await waitFor(async () => {
+    last = await scrape(url);
+    return condition(last);
+  }, what, timeoutMs);
+  return last!;
 }
 
 /**
