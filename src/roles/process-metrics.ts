@@ -1,5 +1,5 @@
 import type { RequestObserver } from '../http/server';
-import { statusClass, type Metrics } from '../runtime/metrics';
+import { statusClass, type HistogramSeries, type Metrics } from '../runtime/metrics';
 
 /** Seconds; long polls last up to 30 s, streams longer (they land in +Inf). */
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -27,16 +27,15 @@ export function registerProcessMetrics(
     ['method', 'route', 'status_class'],
     REQUEST_BUCKETS,
   );
-  // prom-client hashes the label set on each observe: reuse one object per series instead of building one.
-  const series = new Map<string, Record<RequestLabel, string>>();
+  // Per route pattern, method and status: the series, found once.
+  const byRoute = new Map<string, Map<number, HistogramSeries>>();
   return (method, route, status, seconds) => {
     const m = METHODS.has(method) ? method : 'other';
-    const key = `${m} ${status} ${route}`;
-    let labels = series.get(key);
-    if (!labels) {
-      labels = { method: m, route, status_class: statusClass(status) };
-      series.set(key, labels);
-    }
-    durations.observe(labels, Number.isFinite(seconds) && seconds >= 0 ? seconds : 0);
+    const routeKey = m === 'GET' ? route : `${m} ${route}`;
+    let byStatus = byRoute.get(routeKey);
+    if (!byStatus) byRoute.set(routeKey, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (!series) byStatus.set(status, (series = durations.series({ method: m, route, status_class: statusClass(status) })));
+    series.observe(seconds);
   };
 }

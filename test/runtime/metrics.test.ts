@@ -37,15 +37,27 @@ test('counters and gauges read at scrape time keep their Prometheus types and la
 test('histograms observe seconds into cumulative buckets', async () => {
   const metrics = new Metrics({ processMetrics: false });
   const histogram = metrics.histogram('mom_test_duration_seconds', 'durations', ['acks'], [0.001, 0.01, 0.1]);
-  histogram.observe({ acks: 'all' }, 0.005);
-  histogram.observe({ acks: 'all' }, 0.05);
-  histogram.observe({ acks: 'all' }, 5);
+  const all = histogram.series({ acks: 'all' });
+  all.observe(0.005);
+  all.observe(0.05);
+  all.observe(5);
+  assert.equal(histogram.series({ acks: 'all' }), all, 'one series per label set');
+  histogram.series({ acks: 'leader' }).observe(0.001); // on a bound: in that bucket
+  const unlabelled = metrics.histogram('mom_test_commit_seconds', 'commits', [], [1, 2]);
+  unlabelled.observe(1.5);
+  unlabelled.observe(Number.NaN);
   const scraped = parsePrometheusText(await metrics.render());
   assert.equal(scraped.get('mom_test_duration_seconds')?.type, 'histogram');
   assert.equal(value(scraped, 'mom_test_duration_seconds_bucket', { acks: 'all', le: '0.01' }), 1);
   assert.equal(value(scraped, 'mom_test_duration_seconds_bucket', { acks: 'all', le: '+Inf' }), 3);
   assert.equal(value(scraped, 'mom_test_duration_seconds_count', { acks: 'all' }), 3);
+  assert.equal(value(scraped, 'mom_test_duration_seconds_sum', { acks: 'all' }), 5.055);
+  assert.equal(value(scraped, 'mom_test_duration_seconds_bucket', { acks: 'leader', le: '0.001' }), 1);
+  assert.equal(value(scraped, 'mom_test_commit_seconds_bucket', { le: '1' }), 1, 'NaN counted as 0');
+  assert.equal(value(scraped, 'mom_test_commit_seconds_bucket', { le: '2' }), 2);
+  assert.equal(value(scraped, 'mom_test_commit_seconds_count'), 2);
   assert.deepEqual(conventionProblems(scraped), []);
+  assert.throws(() => metrics.histogram('mom_test_bad_seconds', 'bad', [], [2, 1]), /buckets must increase/);
 });
 
 test('names are checked at registration: mom_ first, _total exactly on counters', () => {

@@ -8,8 +8,7 @@ import { EventStreamResponse } from '../../http/event-stream';
 import { sendJson, sendRawJson } from '../../http/response';
 import type { RequestContext } from '../../http/router';
 import type { Principal } from '../../core/permissions';
-import type { Histogram } from 'prom-client';
-import type { Metrics } from '../../runtime/metrics';
+import type { HistogramSeries, Metrics } from '../../runtime/metrics';
 import { countDeliveries, type MessageCounts } from './inbox-metrics';
 import type { NodeRole } from './node-role';
 import type { PerUserSlots } from './per-user-slots';
@@ -51,13 +50,10 @@ function inboxAddress(ctx: RequestContext): InboxAddress {
 
 /** Seconds from a publish request's entries going to the log to their commit (acks=all: on every in-sync replica). */
 const PUBLISH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-// One label object per series: prom-client hashes it on every observe.
-const ACKS_ALL = { acks: 'all' } as const;
-const ACKS_LEADER = { acks: 'leader' } as const;
 
 /** Publish, pull, ack, nack and dead letters: the message path of queues and subscriptions. */
 export class InboxHandlers {
-  private readonly publishDuration: Histogram<'acks'>;
+  private readonly publishDuration: Record<'all' | 'leader', HistogramSeries>;
 
   constructor(
     private readonly node: NodeRole,
@@ -67,12 +63,13 @@ export class InboxHandlers {
     /** Long polls a user may hold open at once (`--max-long-polls-per-user`). */
     private readonly consumerSlots: PerUserSlots,
   ) {
-    this.publishDuration = metrics.histogram(
+    const histogram = metrics.histogram(
       'mom_publish_duration_seconds',
       'publish requests on this node, from handing their messages to the partition to their commit (acks=all: stored on every in-sync replica), by acks',
       ['acks'],
       PUBLISH_BUCKETS,
     );
+    this.publishDuration = { all: histogram.series({ acks: 'all' }), leader: histogram.series({ acks: 'leader' }) };
   }
 
   /** The counters of the queue or subscription an inbox operation is about. */
@@ -91,7 +88,7 @@ export class InboxHandlers {
       const inputs = parsePublishBody(await readJsonBody(ctx.req, this.bodyLimit));
       const started = performance.now();
       const result = await engine.publish(target, exchange, name, inputs, acks);
-      this.publishDuration.observe(acks === 'all' ? ACKS_ALL : ACKS_LEADER, (performance.now() - started) / 1000);
+      this.publishDuration[acks].observe((performance.now() - started) / 1000);
       const counts = target === 'queue' ? this.node.messageMetrics.queue(exchange, name) : this.node.messageMetrics.topic(exchange, name);
       counts.published += inputs.length - result.duplicates;
       sendJson(ctx.res, 201, { ids: result.ids, duplicates: result.duplicates });
