@@ -38,6 +38,8 @@ export interface BrokerConfig {
   tokenTtlSeconds: number;
   dedupWindowMs: number;
   metricsRequireAuth: boolean;
+  /** Queues, topics and subscriptions with /metrics series of their own on a node; the rest are summed (InboxMetrics). */
+  metricsMaxQueues: number;
   clusterSecret: string | undefined;
   /** PEM certificate (chain) and key files: the client HTTP listener serves HTTPS (see tls-files.ts). */
   tlsCert: string | undefined;
@@ -178,6 +180,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   spec({ key: 'tokenTtlSeconds', flag: 'token-ttl-seconds', env: 'MOM_TOKEN_TTL_SECONDS', description: 'lifetime of issued tokens', parse: parseInteger(10, 7 * 24 * 3600), default: 3600 }),
   spec({ key: 'dedupWindowMs', flag: 'dedup-window-ms', env: 'MOM_DEDUP_WINDOW_MS', description: 'how long a producer id is remembered', parse: parseInteger(0, 7 * 24 * 3600 * 1000), default: 600_000 }),
   spec({ key: 'metricsRequireAuth', flag: 'metrics-require-auth', env: 'MOM_METRICS_REQUIRE_AUTH', description: 'require a token for GET /metrics', parse: parseBoolean, default: false }),
+  spec({ key: 'metricsMaxQueues', flag: 'metrics-max-queues', env: 'MOM_METRICS_MAX_QUEUES', description: 'queues, topics and subscriptions with /metrics series of their own on a node; the rest are summed into series labelled .other', parse: parseInteger(0, 100_000), default: 1000 }),
   spec({ key: 'clusterSecret', flag: 'cluster-secret', env: 'MOM_CLUSTER_SECRET', description: 'shared secret for inter-node gRPC', parse: parseOptionalString, default: undefined }),
   spec({ key: 'tlsCert', flag: 'tls-cert', env: 'MOM_TLS_CERT', description: 'PEM certificate (chain) file: serve the client HTTP API over HTTPS (with --tls-key)', parse: parseOptionalString, default: undefined }),
   spec({ key: 'tlsKey', flag: 'tls-key', env: 'MOM_TLS_KEY', description: 'PEM private key file of --tls-cert', parse: parseOptionalString, default: undefined }),

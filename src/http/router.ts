@@ -16,12 +16,16 @@ export type RouteHandler = (ctx: RequestContext) => Promise<void> | void;
 
 interface Route {
   method: HttpMethod;
+  /** As registered (`/v1/exchanges/:ex`): a bounded label for request metrics. */
+  pattern: string;
   segments: string[];
   handler: RouteHandler;
 }
 
 export interface RouteMatch {
   handler: RouteHandler;
+  /** The route's pattern as registered, e.g. `/v1/exchanges/:ex/queues/:q`. */
+  pattern: string;
   params: Record<string, string>;
 }
 
@@ -35,7 +39,7 @@ export class Router {
   private readonly routes: Route[] = [];
 
   add(method: HttpMethod, pattern: string, handler: RouteHandler): this {
-    this.routes.push({ method, segments: splitPath(pattern), handler });
+    this.routes.push({ method, pattern, segments: splitPath(pattern), handler });
     return this;
   }
 
@@ -58,7 +62,7 @@ export class Router {
     for (const route of this.routes) {
       if (route.method !== method) continue;
       const params = matchSegments(route.segments, segments);
-      if (params !== undefined) return { handler: route.handler, params };
+      if (params !== undefined) return { handler: route.handler, pattern: route.pattern, params };
     }
     return undefined;
   }

@@ -31,7 +31,18 @@ export interface HttpServerOptions {
   maxConnections?: number;
   /** Serve HTTPS with this certificate (chain) and key, PEM (DESIGN §7: `--tls-cert`, `--tls-key`). */
   tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Told when a request ends: its method, the pattern of the route that took it (`unmatched`
+   * when none did), its status and how long it took. For request metrics; it must be cheap.
+   */
+  onRequestDone?: RequestObserver;
 }
+
+/** See HttpServerOptions.onRequestDone. */
+export type RequestObserver = (method: string, route: string, status: number, seconds: number) => void;
+
+/** The route label of a request no router took (404, or refused before routing). */
+export const UNMATCHED_ROUTE = 'unmatched';
 
 /** A TLS handshake must end within the header deadline's time, or the connection is dropped. */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -92,6 +103,11 @@ export class HttpServer {
     });
   }
 
+  /** Connections open now, for /metrics. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   mount(router: Router): this {
     this.routers.push(router);
     return this;
@@ -147,6 +163,9 @@ export class HttpServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.inFlight++;
+    const onDone = this.options.onRequestDone;
+    const started = onDone ? performance.now() : 0;
+    let route = UNMATCHED_ROUTE;
     if (this.closing) res.setHeader('connection', 'close');
     try {
       const target = req.url ?? '/';
@@ -164,6 +183,7 @@ export class HttpServer {
         const match = router.match(method, path);
         if (!match) continue;
         const ctx: RequestContext = { req, res, params: match.params, query: url.searchParams, path };
+        route = match.pattern;
         await match.handler(ctx);
         return;
       }
@@ -176,6 +196,7 @@ export class HttpServer {
       req.resume();
       sendError(res, error);
     } finally {
+      onDone?.(req.method ?? 'GET', route, res.statusCode, (performance.now() - started) / 1000);
       this.inFlight--;
       if (this.inFlight === 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;

@@ -25,6 +25,15 @@ export interface ReplicatedCommitLogOptions {
   isLive: (nodeId: string) => boolean;
 }
 
+/** See ReplicatedCommitLog.replicationStatus. */
+export interface ReplicationStatus {
+  highWatermark: number;
+  logEnd: number;
+  isrSize: number;
+  replicas: number;
+  followers: Array<{ id: string; inSync: boolean; lagEntries: number; lagMs: number }>;
+}
+
 interface FollowerProgress {
   /** The next offset the follower asked for: it has everything below. */
   fetchOffset: number;
@@ -218,6 +227,28 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
 
   inSyncReplicas(): readonly string[] {
     return this.isr;
+  }
+
+  /**
+   * Where replication stands, for /metrics: the high watermark, the leader's durable log end,
+   * and each follower's lag behind it in entries and in time (since it last had everything;
+   * 0 while it has). A follower that never fetched in this epoch counts from the epoch's start.
+   */
+  replicationStatus(now = Date.now()): ReplicationStatus {
+    const followers = this.replicas
+      .filter((replica) => replica !== this.options.nodeId)
+      .map((id) => {
+        const progress = this.followers.get(id);
+        const fetchOffset = progress?.fetchOffset ?? 0;
+        const caughtUp = fetchOffset >= this.durableEnd;
+        return {
+          id,
+          inSync: this.isr.includes(id),
+          lagEntries: Math.max(0, this.durableEnd - fetchOffset),
+          lagMs: caughtUp ? 0 : Math.max(0, now - (progress?.lastCaughtUpAt || this.leaderSince)),
+        };
+      });
+    return { highWatermark: this.hw, logEnd: this.durableEnd, isrSize: this.isr.length, replicas: this.replicas.length, followers };
   }
 
   private advanceHighWatermark(): void {

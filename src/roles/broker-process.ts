@@ -18,6 +18,8 @@ import { startAuthRole, type AuthRole } from './auth/auth-role';
 import { buildAuthRelay } from './gateway/auth-relay';
 import { Forwarder, type RouteSource } from './gateway/forwarder';
 import { buildGatewayApi, buildGatewayMapRoute, routeSourceFromTable } from './gateway/gateway-api';
+import { GatewayMetrics } from './gateway/gateway-metrics';
+import { countLeaderChanges } from './leader-changes';
 import { MomPySend } from './gateway/mompy-send';
 import { PartitionerRoutes } from './gateway/partitioner-routes';
 import { buildUiRoutes } from './gateway/ui-route';
@@ -28,6 +30,7 @@ import { NodeRole } from './node/node-role';
 import { PerUserSlots } from './node/per-user-slots';
 import { RequestGuard } from './node/request-guard';
 import { PartitionerRole } from './partitioner/partitioner-role';
+import { registerProcessMetrics } from './process-metrics';
 import { buildSystemRoutes } from './system-routes';
 
 export const VERSION = '0.1.0';
@@ -79,6 +82,8 @@ interface Parts {
   auth?: AuthRole;
   httpStarted?: boolean;
   userState?: UserStateFeed;
+  /** Stops counting leader changes (see countLeaderChanges). */
+  leaderChanges?: () => void;
 }
 
 /**
@@ -98,10 +103,11 @@ export interface BrokerProcessHooks {
 export async function startBrokerProcess(config: BrokerConfig, logger: Logger, hooks: BrokerProcessHooks): Promise<BrokerProcess> {
   const roles = expandRoles(config.roles);
   checkRoleCombination(config, roles);
-  const metrics = new Metrics();
+  const metrics = new Metrics({ onCollectError: (metric, error) => logger.warn('a metric could not be read', { metric, error }) });
   // TLS files are read and checked before anything is bound or written (DESIGN §7, §8).
   const tls = loadTlsMaterial(config);
-  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true, maxConnections: config.maxConnections, ...(tls.http ? { tls: tls.http } : {}) });
+  const onRequestDone = registerProcessMetrics(metrics, { version: VERSION, roles: [...roles] }, () => http.openConnections);
+  const http = new HttpServer({ host: config.listen.host, port: config.listen.port, logger, holdUntilReady: true, maxConnections: config.maxConnections, onRequestDone, ...(tls.http ? { tls: tls.http } : {}) });
   // How this process reaches other roles: over HTTPS trusting --tls-ca, when one is given.
   const peerHttp: Dispatcher | undefined = tls.peerCa ? new Agent({ connect: { ca: tls.peerCa } }) : undefined;
   const parts: Parts = {};
@@ -117,6 +123,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         ['node', () => parts.node?.close()],
         ['replicator', () => parts.replication?.close()],
         ['peers', () => parts.peers?.close()],
+        ['leader changes', () => parts.leaderChanges?.()],
         ['coordinator', () => parts.coordinator?.close()],
         ['auth', () => parts.auth?.close()],
         ['user state', () => parts.userState?.close()],
@@ -161,6 +168,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         clusterSecret: config.clusterSecret,
         // Users and grants are not for the public port, unless the cluster secret guards them.
         serveUserState: config.clusterSecret !== undefined || !(roles.has('node') || roles.has('gateway')),
+        metrics,
       });
     }
     // One verifier for every role of the process, with one poller of the auth role's user state.
@@ -182,6 +190,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
     if (roles.has('node') || roles.has('partitioner') || gatewayWatchesCoordinator) {
       parts.coordinator = createCoordinator(config, logger);
       await parts.coordinator.start();
+      if (roles.has('node') || roles.has('partitioner')) parts.leaderChanges = countLeaderChanges(metrics, parts.coordinator);
     }
     const coordinator = parts.coordinator;
 
@@ -198,6 +207,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         logger: logger.child({ role: 'partitioner' }),
       });
       parts.partitioner = partitioner;
+      partitioner.registerMetrics(metrics);
       await partitioner.start();
       http.mount(parts.partitioner.router);
     }
@@ -237,6 +247,7 @@ export async function startBrokerProcess(config: BrokerConfig, logger: Logger, h
         // no request waits longer than a failover takes (issue 11 §2).
         ...(config.zookeeper || config.partitionerUrl ? { responseTimeoutMs: config.zkSessionTimeoutMs + 1_000 } : {}),
         ...(tls.peerCa ? { ca: tls.peerCa } : {}),
+        metrics: new GatewayMetrics(metrics),
       });
       parts.gateway = [() => forwarder.close(), routes.close];
       http.mount(new Router().post('/send', new MomPySend(forwarder, config.bodyLimitBytes).handle));

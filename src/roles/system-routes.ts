@@ -21,6 +21,6 @@ export function buildSystemRoutes(options: SystemRoutesOptions): Router {
     )
     .get('/metrics', async ({ req, res }) => {
       await options.metricsGuard?.(req);
-      sendText(res, 200, options.metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
+      sendText(res, 200, await options.metrics.render(), options.metrics.contentType);
     });
 }

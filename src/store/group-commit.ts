@@ -36,6 +36,14 @@ export interface GroupCommitOptions {
    * restart, recovering from what reached the disk, is safe.
    */
   onSyncFailure: (error: Error) => void;
+  /** Told how long each group's transaction and each fdatasync took, for /metrics. */
+  observer?: WriteObserver;
+}
+
+/** Durations of the store's writes, in seconds: called once per group and once per sync. */
+export interface WriteObserver {
+  committed(seconds: number): void;
+  synced(seconds: number): void;
 }
 
 interface AwaitingSync {
@@ -149,6 +157,7 @@ export class GroupCommit {
 
   private runGroup(batch: PendingWork[]): void {
     const results: unknown[] = new Array(batch.length);
+    const started = this.options.observer ? performance.now() : 0;
     try {
       this.begin.run();
       this.inTransaction = true;
@@ -170,6 +179,7 @@ export class GroupCommit {
       for (const work of batch) work.reject(failure);
       return;
     }
+    this.options.observer?.committed((performance.now() - started) / 1000);
     this.groups++;
     this.writes += batch.length;
     for (let i = 0; i < batch.length; i++) {
@@ -199,9 +209,11 @@ export class GroupCommit {
     this.syncing = true;
     const covered = this.awaitingSync;
     this.awaitingSync = [];
+    const started = this.options.observer ? performance.now() : 0;
     fdatasync(this.wal.fd(), (error) => {
       this.syncing = false;
       this.syncs++;
+      if (!error) this.options.observer?.synced((performance.now() - started) / 1000);
       if (error) {
         const failure = new MomError('internal', `fsync of the write-ahead log failed: ${error.message}; the write may be lost`, { cause: error });
         for (const waiting of covered) waiting.reject(failure);

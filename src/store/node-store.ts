@@ -5,6 +5,7 @@
  * keeps the partitions' positions and the statements of the log and its reads.
  */
 import type Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../config/settings';
 import { DEFAULT_QUEUE_OPTIONS, queueInboxKey, type LogEntry, type QueueOptions, type StoredEntry, type TopicOptions } from '../core/entries';
@@ -14,7 +15,7 @@ import { Checkpointer } from './checkpointer';
 import { Compactor } from './compactor';
 import { LeaderEpochs } from './leader-epochs';
 import { entryToRow, rowToEntry, type LogRow } from './log-row-codec';
-import { GroupCommit } from './group-commit';
+import { GroupCommit, type WriteObserver } from './group-commit';
 import { OFFSET_BITS, openNodeDatabase, type OnCorruptDatabase } from './schema';
 import { StateApplier, type ApplyEffect } from './state-applier';
 import { StorageHealth } from './storage-health';
@@ -31,6 +32,8 @@ export interface NodeStoreOptions {
   probeIntervalMs?: number;
   /** A corrupt database file: moved aside to start empty (a cluster node), or a refusal to start (default). */
   onCorrupt?: OnCorruptDatabase;
+  /** Told the duration of every group commit and fdatasync (GroupCommitOptions.observer). */
+  writeObserver?: WriteObserver;
 }
 
 /** The storage probe writes this much and deletes it again: a write that needs room. */
@@ -84,6 +87,7 @@ export class NodeStore {
     readyAfter: Database.Statement;
     pendingMessage: Database.Statement;
     countByState: Database.Statement;
+    countAll: Database.Statement;
     deadLetters: Database.Statement;
     deadLetterOffsets: Database.Statement;
     findDedup: Database.Statement;
@@ -131,6 +135,7 @@ export class NodeStore {
       dataDir,
       health: this.health,
       onSyncFailure: options.onSyncFailure ?? ((error) => logger.error('fdatasync of the write-ahead log failed', { error })),
+      ...(options.writeObserver ? { observer: options.writeObserver } : {}),
     });
     this.catalog = new Catalog((undo) => this.writes.onRollback(undo));
     this.epochs = new LeaderEpochs(db, (undo) => this.writes.onRollback(undo));
@@ -155,6 +160,8 @@ export class NodeStore {
          WHERE pending.inbox = ? AND pending.msg = ? AND pending.state = 0`,
       ),
       countByState: db.prepare('SELECT state, COUNT(*) AS n FROM pending WHERE inbox = ? GROUP BY state'),
+      // state is 0 (ready or leased) or 1 (dead): its sum counts the dead letters, in one pass in key order.
+      countAll: db.prepare('SELECT inbox, COUNT(*) AS n, SUM(state) AS dead FROM pending GROUP BY inbox'),
       deadLetters: db.prepare(
         `SELECT pending.msg AS "offset", pending.failures, pending.dead_reason, log.msg_id, log.headers, log.ts, log.payload
          FROM pending JOIN log ON log.k = ? + pending.msg
@@ -379,6 +386,20 @@ export class NodeStore {
     return counts;
   }
 
+  /** `counts` of every inbox with messages, in one pass (for /metrics); inboxes without any are absent. */
+  allCounts(): Map<number, { ready: number; dead: number }> {
+    const counts = new Map<number, { ready: number; dead: number }>();
+    for (const row of this.stmt.countAll.iterate() as IterableIterator<{ inbox: number; n: number; dead: number }>) {
+      counts.set(row.inbox, { ready: row.n - row.dead, dead: row.dead });
+    }
+    return counts;
+  }
+
+  /** Bytes of the database file and of its write-ahead log, for /metrics. */
+  fileSizes(): { database: number; wal: number } {
+    return { database: fileSize(this.db.name), wal: fileSize(`${this.db.name}-wal`) };
+  }
+
   deadLetters(partition: number, inboxId: number, afterOffset: number, limit: number): DeadLetterRow[] {
     return this.stmt.deadLetters.all(partition * OFFSET_BITS, inboxId, afterOffset, limit) as DeadLetterRow[];
   }
@@ -450,4 +471,9 @@ export class NodeStore {
     await this.wal.close();
     this.db.close();
   }
+}
+
+/** A file's size, 0 when it does not exist (the WAL between a truncating checkpoint and the next write). */
+function fileSize(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
 }

@@ -11,16 +11,16 @@ function handler(): RouteHandler {
 test('a literal route matches its method and path only', () => {
   const list = handler();
   const router = new Router().get('/v1/exchanges', list);
-  assert.deepEqual(router.match('GET', '/v1/exchanges'), { handler: list, params: {} });
+  assert.deepEqual(router.match('GET', '/v1/exchanges'), { handler: list, pattern: '/v1/exchanges', params: {} });
   assert.equal(router.match('GET', '/v1/exchange'), undefined);
   assert.equal(router.match('GET', '/v1/exchanges/logs'), undefined, 'more segments');
   assert.equal(router.match('GET', '/v1'), undefined, 'fewer segments');
 });
 
-test('parameters are named by the pattern and percent-decoded', () => {
+test('parameters are named by the pattern and percent-decoded; the match names its pattern (the metrics route label)', () => {
   const pull = handler();
   const router = new Router().get('/v1/exchanges/:ex/queues/:q/messages', pull);
-  assert.deepEqual(router.match('GET', '/v1/exchanges/logs/queues/jobs%2Dhigh/messages'), { handler: pull, params: { ex: 'logs', q: 'jobs-high' } });
+  assert.deepEqual(router.match('GET', '/v1/exchanges/logs/queues/jobs%2Dhigh/messages'), { handler: pull, pattern: '/v1/exchanges/:ex/queues/:q/messages', params: { ex: 'logs', q: 'jobs-high' } });
   assert.deepEqual(router.match('GET', '/v1/exchanges/a%20b/queues/%E2%82%AC/messages')?.params, { ex: 'a b', q: '€' });
 });
 
@@ -52,7 +52,7 @@ test('the first matching route wins: a literal registered before a parameter tak
   const byKind = handler();
   const router = new Router().get('/v1/exchanges/:ex/queues', special).get('/v1/exchanges/:ex/:kind', byKind);
   assert.equal(router.match('GET', '/v1/exchanges/e/queues')?.handler, special);
-  assert.deepEqual(router.match('GET', '/v1/exchanges/e/topics'), { handler: byKind, params: { ex: 'e', kind: 'topics' } });
+  assert.deepEqual(router.match('GET', '/v1/exchanges/e/topics'), { handler: byKind, pattern: '/v1/exchanges/:ex/:kind', params: { ex: 'e', kind: 'topics' } });
 });
 
 test('a parameter that is not valid percent-encoding is bad_request', () => {

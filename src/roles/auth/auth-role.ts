@@ -10,6 +10,7 @@ import { toUserStateAnswer, USER_STATE_PATH } from '../../http/user-state-feed';
 import type { Logger } from '../../runtime/logger';
 import { UserDatabase, type UserRecord } from '../../store/user-database';
 import type { Grant } from '../../core/permissions';
+import type { Metrics } from '../../runtime/metrics';
 import { ensureInitialAdmin } from './initial-admin';
 import { LoginThrottle, type LoginThrottleOptions } from './login-throttle';
 import { loadOrCreateSigningKey } from './signing-key';
@@ -34,6 +35,8 @@ export interface AuthRoleOptions {
   serveUserState?: boolean;
   /** Tests shorten the waits; the defaults are documented in login-throttle.ts. */
   loginThrottle?: Partial<LoginThrottleOptions>;
+  /** The process's registry: logins, refusals by reason, validations. */
+  metrics?: Metrics;
 }
 
 export interface AuthRole {
@@ -61,9 +64,10 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
   const issuer = new TokenIssuer(key, { ttlSeconds: opts.tokenTtlSeconds });
   const verifier = createTokenVerifier({ jwks: key.jwks }, { userLookup: (username) => users.liveUser(username) });
   const throttle = new LoginThrottle(opts.loginThrottle);
+  const counted = countLogins(opts.metrics);
 
   const router = new Router()
-    .post('/auth', async ({ req, res }) => {
+    .post('/auth', counted.login(async ({ req, res }) => {
       const { username, password } = parseLoginBody(await readJsonBody(req, AUTH_BODY_LIMIT, { anyContentType: true }));
       const address = clientAddress(req, hasClusterSecret(req, opts.clusterSecret));
       // Only names that could exist are tracked per user, so junk names cannot bloat the table.
@@ -78,14 +82,14 @@ export async function startAuthRole(opts: AuthRoleOptions): Promise<AuthRole> {
       throttle.succeed(address, username);
       const { token, expiresAt } = await issuer.issue(login.principal, login.tokenEpoch);
       sendJson(res, 200, { token, expires_at: expiresAt.toISOString() });
-    })
-    .post('/validate', async ({ req, res }) => {
+    }))
+    .post('/validate', counted.validation(async ({ req, res }) => {
       req.resume();
       const principal = await verifier.verify(authorizationHeader(req));
       sendJson(res, 200, {
         user: { id: principal.userId, username: principal.username, admin: principal.admin, grants: principal.grants },
       });
-    })
+    }))
     .get('/.well-known/jwks.json', ({ res }: RequestContext) => {
       res.setHeader('cache-control', 'public, max-age=300');
       sendJson(res, 200, key.jwks);
@@ -136,6 +140,47 @@ export interface UsersAnswer {
 export function toUsersAnswer(records: UserRecord[]): UsersAnswer {
   return {
     users: records.map((record) => ({ id: record.id, username: record.username, admin: record.admin, created_at: record.createdAt, grants: record.grants })),
+  };
+}
+
+type Handler = (ctx: RequestContext) => Promise<void>;
+
+/** Why a login was refused, as a bounded label value. */
+function refusalReason(error: unknown): string {
+  const code = error instanceof MomError ? error.code : undefined;
+  if (code === 'invalid_credentials') return 'invalid_credentials';
+  if (code === 'too_many_requests') return 'throttled';
+  if (code === 'bad_request' || code === 'unsupported_media_type' || code === 'payload_too_large') return 'bad_request';
+  return 'error';
+}
+
+/** Wraps the login and validation handlers to count their outcomes (nothing without a registry). */
+function countLogins(metrics: Metrics | undefined): { login: (handler: Handler) => Handler; validation: (handler: Handler) => Handler } {
+  if (!metrics) return { login: (handler) => handler, validation: (handler) => handler };
+  const logins = metrics.counter('mom_auth_logins_total', 'logins that got a token (POST /auth)');
+  const refusals = metrics.counter('mom_auth_login_refusals_total', 'logins refused, by reason: invalid_credentials, throttled (too many failures), bad_request, error', ['reason']);
+  for (const reason of ['invalid_credentials', 'throttled', 'bad_request']) refusals.inc({ reason }, 0);
+  const validations = metrics.counter('mom_auth_validations_total', 'POST /validate answers, by outcome: valid or refused', ['outcome']);
+  for (const outcome of ['valid', 'refused']) validations.inc({ outcome }, 0);
+  return {
+    login: (handler) => async (ctx) => {
+      try {
+        await handler(ctx);
+      } catch (error) {
+        refusals.inc({ reason: refusalReason(error) });
+        throw error;
+      }
+      logins.inc();
+    },
+    validation: (handler) => async (ctx) => {
+      try {
+        await handler(ctx);
+      } catch (error) {
+        validations.inc({ outcome: 'refused' });
+        throw error;
+      }
+      validations.inc({ outcome: 'valid' });
+    },
   };
 }
 

@@ -24,6 +24,7 @@ import type { TokenVerifier } from '../../http/token-verifier';
 import type { Logger } from '../../runtime/logger';
 import type { Route } from '../../coordination/partition-map';
 import type { NodeInfo } from '../../coordination/coordinator';
+import type { GatewayMetrics } from './gateway-metrics';
 import { errorCode, forwardedHeaders, hasBody, isResendable, parseError, sendAnswer } from './forwarded-http';
 import { LongPollClient } from './long-poll-client';
 import { NodePools } from './node-pools';
@@ -79,6 +80,8 @@ export interface ForwarderOptions {
   /** First and largest pause between attempts; default 50 and 500 ms. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Where forwarding outcomes, retries and relayed streams are counted, for /metrics. */
+  metrics?: GatewayMetrics;
 }
 
 /** A long poll's `wait_ms` (the node answers that much later by design), or 0. */
@@ -136,6 +139,7 @@ export class Forwarder {
   private readonly responseTimeoutMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
+  private readonly metrics: GatewayMetrics | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -155,6 +159,7 @@ export class Forwarder {
     this.streams = new StreamSupervisor((exchange, name) => this.routes.route(exchange, name));
     this.backoffInitialMs = options.backoffInitialMs ?? 50;
     this.backoffMaxMs = options.backoffMaxMs ?? 500;
+    this.metrics = options.metrics;
   }
 
   /**
@@ -195,9 +200,11 @@ export class Forwarder {
       return;
     }
     const client = new LongPollClient(ctx.res);
+    if (outgoing.stream && this.metrics) this.metrics.streamsOpen++;
     try {
       await this.attemptUntilDeadline(ctx, target, outgoing, client);
     } finally {
+      if (outgoing.stream && this.metrics) this.metrics.streamsOpen--;
       client.release();
     }
   }
@@ -208,28 +215,39 @@ export class Forwarder {
     let hint: { from: string; to: string } | undefined;
     let last: Failure = { reason: 'no attempt was made', code: 'unavailable' };
     for (let attempt = 1; ; attempt++) {
-      if (client?.gone) return;
-      const location = this.locate(target, hint);
+      if (client?.gone) return this.metrics?.ended('client_gone');
       let outcome: Attempt;
-      if (location.origin === null) {
-        outcome = { done: false, failure: location.failure };
-      } else {
-        outcome = await this.attempt(ctx, target, location.origin, outgoing, client);
+      let location: ReturnType<Forwarder['locate']>;
+      try {
+        location = this.locate(target, hint);
+        if (location.origin === null) {
+          outcome = { done: false, failure: location.failure };
+        } else {
+          outcome = await this.attempt(ctx, target, location.origin, outgoing, client);
+        }
+      } catch (error) {
+        this.metrics?.ended('error');
+        throw error;
       }
-      if (outcome.done) return;
-      if ('fatal' in outcome) throw outcome.fatal;
+      if (outcome.done) return this.metrics?.ended(client?.gone ? 'client_gone' : 'answered');
+      if ('fatal' in outcome) {
+        this.metrics?.ended('not_resent');
+        throw outcome.fatal;
+      }
       last = outcome.failure;
       hint = outcome.hint !== undefined && location.origin !== null ? { from: location.origin, to: outcome.hint } : undefined;
 
       const remaining = deadline - Date.now();
       if (remaining <= 0 || client?.gone) break;
+      this.metrics?.retried(last.code, CONNECT_ERRORS.has(last.code));
       this.log.debug('retrying after a failed forward', { attempt, path: ctx.path, reason: last.reason, pauseMs: pause });
       // The refresh runs during the pause; a slow one is not waited for past the deadline.
       const wait = Math.min(pause, remaining);
       await Promise.all([client ? client.sleep(wait) : sleep(wait), this.refreshRoutes(remaining)]);
       pause = Math.min(pause * 2, this.backoffMaxMs);
     }
-    if (client?.gone) return;
+    if (client?.gone) return this.metrics?.ended('client_gone');
+    this.metrics?.ended('unavailable');
     throw new MomError(
       'unavailable',
       `no node could serve this request within ${this.retryDeadlineMs} ms (${last.reason}); a failover may be in progress, retry shortly`,

@@ -8,7 +8,8 @@ import { EventStreamResponse } from '../../http/event-stream';
 import { sendJson, sendRawJson } from '../../http/response';
 import type { RequestContext } from '../../http/router';
 import type { Principal } from '../../core/permissions';
-import type { Metrics } from '../../runtime/metrics';
+import type { HistogramSeries, Metrics } from '../../runtime/metrics';
+import { countDeliveries, type MessageCounts } from './inbox-metrics';
 import type { NodeRole } from './node-role';
 import type { PerUserSlots } from './per-user-slots';
 import type { RequestGuard } from './request-guard';
@@ -47,11 +48,12 @@ export function inboxAddress(ctx: RequestContext): InboxAddress {
   return { exchange, routingName: topic, key: subscriptionInboxKey(exchange, topic, subscription), subscription };
 }
 
+/** Seconds from a publish request's entries going to the log to their commit (acks=all: on every in-sync replica). */
+const PUBLISH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** Publish, pull, ack, nack and dead letters: the message path of queues and subscriptions. */
 export class InboxHandlers {
-  private readonly countPublished: (by?: number) => void;
-  private readonly countDelivered: (by?: number) => void;
-  private readonly countAcked: (by?: number) => void;
+  private readonly publishDuration: Record<'all' | 'leader', HistogramSeries>;
 
   constructor(
     private readonly node: NodeRole,
@@ -61,9 +63,19 @@ export class InboxHandlers {
     /** Long polls a user may hold open at once (`--max-long-polls-per-user`). */
     private readonly consumerSlots: PerUserSlots,
   ) {
-    this.countPublished = metrics.counter('mom_messages_published_total', 'messages stored by publishes');
-    this.countDelivered = metrics.counter('mom_messages_delivered_total', 'messages handed to consumers (redeliveries included)');
-    this.countAcked = metrics.counter('mom_messages_acked_total', 'messages acknowledged');
+    const histogram = metrics.histogram(
+      'mom_publish_duration_seconds',
+      'publish requests on this node, from handing their messages to the partition to their commit (acks=all: stored on every in-sync replica), by acks',
+      ['acks'],
+      PUBLISH_BUCKETS,
+    );
+    this.publishDuration = { all: histogram.series({ acks: 'all' }), leader: histogram.series({ acks: 'leader' }) };
+  }
+
+  /** The counters of the queue or subscription an inbox operation is about. */
+  private counts(address: InboxAddress): MessageCounts {
+    const metrics = this.node.messageMetrics;
+    return address.subscription === undefined ? metrics.queue(address.exchange, address.routingName) : metrics.subscription(address.exchange, address.routingName, address.subscription);
   }
 
   publish(target: TargetKind) {
@@ -74,8 +86,11 @@ export class InboxHandlers {
       const acks = enumParam(ctx.query, 'acks', ['all', 'leader'] as const, 'all');
       const engine = this.node.engineFor(exchange, name);
       const inputs = parsePublishBody(await readJsonBody(ctx.req, this.bodyLimit));
+      const started = performance.now();
       const result = await engine.publish(target, exchange, name, inputs, acks);
-      this.countPublished(inputs.length - result.duplicates);
+      this.publishDuration[acks].observe((performance.now() - started) / 1000);
+      const counts = target === 'queue' ? this.node.messageMetrics.queue(exchange, name) : this.node.messageMetrics.topic(exchange, name);
+      counts.published += inputs.length - result.duplicates;
       sendJson(ctx.res, 201, { ids: result.ids, duplicates: result.duplicates });
     };
   }
@@ -108,7 +123,7 @@ export class InboxHandlers {
         user: principal.userId,
         signal: abort.signal,
       });
-      this.countDelivered(messages.length);
+      countDeliveries(this.counts(address), messages);
       sendRawJson(ctx.res, 200, messagesJson(messages));
     } finally {
       ctx.res.off('close', onClose);
@@ -133,12 +148,14 @@ export class InboxHandlers {
     try {
       ctx.req.resume();
       const response = new EventStreamResponse(ctx.res);
+      const counts = this.counts(address);
       const consumer = engine.openStream(address.key, response, {
         prefetch,
         leaseMs,
         user: principal.userId,
         render: (message) => {
-          this.countDelivered(1);
+          counts.delivered++;
+          if (message.deliveries > 1) counts.redelivered++;
           return messageJson(message);
         },
       });
@@ -155,7 +172,7 @@ export class InboxHandlers {
     const engine = this.node.engineFor(address.exchange, address.routingName);
     const { ids } = parseSettleBody(await readJsonBody(ctx.req, this.bodyLimit), false);
     const result = await engine.ack(address.key, ids, principal.userId);
-    this.countAcked(result.settled);
+    this.counts(address).acked += result.settled;
     sendJson(ctx.res, 200, { acked: result.settled, unknown: result.unknown });
   };
 
@@ -164,6 +181,7 @@ export class InboxHandlers {
     const engine = this.node.engineFor(address.exchange, address.routingName);
     const { ids, requeue } = parseSettleBody(await readJsonBody(ctx.req, this.bodyLimit), true);
     const result = await engine.nack(address.key, ids, requeue, principal.userId);
+    this.counts(address).nacked += result.settled;
     sendJson(ctx.res, 200, { nacked: result.settled, unknown: result.unknown });
   };
 

@@ -7,6 +7,7 @@ import { sendJson, sendRawJson } from '../../http/response';
 import type { RequestContext } from '../../http/router';
 import type { NodeRole } from './node-role';
 import type { PartitionEngine } from './engine/partition-engine';
+import { countDeliveries } from './inbox-metrics';
 import type { RequestGuard } from './request-guard';
 import { parseMomPyRequest, type MomPyRequest } from '../../core/mompy-request';
 
@@ -35,6 +36,8 @@ export class MomPyHandler {
       const result = await engine.publish(target, exchange, routingKey, [
         { payload: JSON.stringify(request.body ?? null), headers: JSON.stringify(request.headers), producerId: undefined },
       ], 'all');
+      const metrics = this.node.messageMetrics;
+      (target === 'queue' ? metrics.queue(exchange, routingKey) : metrics.topic(exchange, routingKey)).published += 1 - result.duplicates;
       sendJson(ctx.res, 200, { status: 'Message pushed', id: result.ids[0], exchange, routing_key: routingKey });
       return;
     }
@@ -51,7 +54,11 @@ export class MomPyHandler {
       sendJson(ctx.res, 404, { status: 'No messages', exchange, routing_key: routingKey });
       return;
     }
-    await engine.ack(inboxKey, [message.msg_id], principal.userId);
+    const acked = await engine.ack(inboxKey, [message.msg_id], principal.userId);
+    const metrics = this.node.messageMetrics;
+    const counts = request.type === 'q' ? metrics.queue(exchange, routingKey) : metrics.subscription(exchange, routingKey, subscriptionName(principal));
+    countDeliveries(counts, [message]);
+    counts.acked += acked.settled;
     sendRawJson(
       ctx.res,
       200,

@@ -12,7 +12,9 @@ import { NodeStore } from '../../store/node-store';
 import type { StorageState } from '../../store/storage-health';
 import { commitLogFactory } from './commit-log-factory';
 import type { UnreadBudget } from './engine/inbox-delivery';
+import { InboxMetrics } from './inbox-metrics';
 import { NodeMaintenance } from './node-maintenance';
+import { registerNodeMetrics, storeWriteObserver } from './node-metrics';
 import type { PartitionEngine } from './engine/partition-engine';
 import { ReplicaManager } from './replica-manager';
 
@@ -65,8 +67,12 @@ export class NodeRole {
   private readonly unsubscribes: Unsubscribe[] = [];
   private closing: Promise<void> | undefined;
   private draining = false;
+  /** Per queue, topic and subscription counters, bumped by the request handlers (see InboxMetrics). */
+  readonly messageMetrics: InboxMetrics;
 
-  constructor(private readonly options: NodeRoleOptions) {}
+  constructor(private readonly options: NodeRoleOptions) {
+    this.messageMetrics = new InboxMetrics(options.config.metricsMaxQueues);
+  }
 
   get nodeId(): string {
     return this.options.config.nodeId;
@@ -96,6 +102,7 @@ export class NodeRole {
       onCorrupt: config.zookeeper !== undefined ? 'set-aside' : 'refuse',
       onCheckpointError: (message) => logger.warn('checkpoint failed', { error: message }),
       onSyncFailure: (error) => this.options.onFatal(error),
+      writeObserver: storeWriteObserver(metrics),
     });
     const replicas: ReplicaManager = new ReplicaManager({
       nodeId: this.nodeId,
@@ -110,7 +117,14 @@ export class NodeRole {
     });
     const maintenance = new NodeMaintenance({ store, replicas, dedupWindowMs: config.dedupWindowMs, logger });
     this.running = { store, replicas, maintenance };
-    this.registerMetrics(metrics, store, replicas);
+    registerNodeMetrics(metrics, store, replicas);
+    this.messageMetrics.register(metrics);
+    this.messageMetrics.attach({
+      catalog: store.catalog,
+      ledPartitions: () => new Set(replicas.allEngines().map((engine) => engine.partition)),
+      counts: () => store.allCounts(),
+      load: (inbox) => replicas.engine(inbox.partition)?.deliveryLoad(inbox.id) ?? { inFlight: 0, streams: 0, waiting: 0 },
+    });
 
     const cluster = await coordinator.ensureCluster({ partitions: config.partitions });
     this.partitionCount = cluster.partitions;
@@ -123,16 +137,6 @@ export class NodeRole {
     await coordinator.registerNode(this.registration());
     await replicas.settled();
     await maintenance.start();
-  }
-
-  private registerMetrics(metrics: Metrics, store: NodeStore, replicas: ReplicaManager): void {
-    metrics.gauge('mom_store_group_commits_total', 'transactions committed by the group committer', () => store.writes.groups);
-    metrics.gauge('mom_store_writes_total', 'writes committed (several per group)', () => store.writes.writes);
-    metrics.gauge('mom_store_syncs_total', 'fdatasyncs of the write-ahead log', () => store.writes.syncs);
-    metrics.gauge('mom_store_checkpoints_total', 'WAL checkpoints completed by the checkpointer thread', () => store.checkpointer.completed);
-    metrics.gauge('mom_partitions_led', 'partitions this node leads', () => replicas.allEngines().length);
-    metrics.gauge('mom_store_writable', '1 while the disk takes writes, 0 while it refuses them (full or failing)', () => (store.health.writable ? 1 : 0));
-    metrics.gauge('mom_store_write_failures_total', 'times the disk refused a write and the node stopped writing', () => store.health.failures);
   }
 
   private registration(): NodeInfo {

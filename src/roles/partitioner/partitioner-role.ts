@@ -17,6 +17,7 @@ import { sendJson } from '../../http/response';
 import { Router, type RequestContext } from '../../http/router';
 import type { Lifecycle } from '../../runtime/lifecycle';
 import type { Logger } from '../../runtime/logger';
+import type { Metrics } from '../../runtime/metrics';
 import { Controller, type ControllerStatus } from './controller';
 
 export interface PartitionerRoleOptions {
@@ -61,6 +62,21 @@ export class PartitionerRole implements Lifecycle {
     this.router = new Router()
       .post('/routing', (ctx) => routing(ctx, this.map))
       .get('/partitions', (ctx) => sendJson(ctx.res, 200, describe(this.map, this.controller.status())));
+  }
+
+  /**
+   * The cluster as this partitioner sees it, read at scrape time: whether it is the active
+   * controller, the live nodes, and the partitions without a leader or with fewer in-sync
+   * replicas than replicas (Kafka's OfflinePartitionsCount and UnderReplicatedPartitions).
+   */
+  registerMetrics(metrics: Metrics): void {
+    const map = this.map;
+    metrics.gauge('mom_controller_active', '1 while this partitioner is the active cluster controller, 0 while it stands by', () => (this.controller.status().active ? 1 : 0));
+    metrics.gauge('mom_cluster_nodes', 'nodes registered in the cluster', () => map.liveNodes().length);
+    metrics.gauge('mom_cluster_partitions', 'partitions of the cluster', () => map.all().length);
+    metrics.gauge('mom_cluster_partitions_offline', 'partitions that have no leader (not writable or readable)', () => map.all().filter((route) => route.leader === null).length);
+    metrics.gauge('mom_cluster_partitions_under_replicated', 'partitions with fewer in-sync replicas than replicas', () =>
+      map.all().filter((route) => map.isr(route.partition).length < route.replicas.length).length);
   }
 
   /** Watches the map and enters the controller election (without waiting to win it). */

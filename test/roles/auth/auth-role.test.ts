@@ -8,7 +8,9 @@ import { HttpServer } from '../../../src/http/server';
 import { createTokenVerifier } from '../../../src/http/token-verifier';
 import { startAuthRole, type AuthRole } from '../../../src/roles/auth/auth-role';
 import { Logger, silentLogger, type LogSink } from '../../../src/runtime/logger';
+import { Metrics } from '../../../src/runtime/metrics';
 import { UserDatabase } from '../../../src/store/user-database';
+import { conventionProblems, parsePrometheusText, value } from '../../helpers/prometheus';
 
 interface Fixture {
   role: AuthRole;
@@ -23,7 +25,7 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
-async function startAuth(t: TestContext, options: { dataDir?: string; env?: NodeJS.ProcessEnv; ttl?: number; clusterSecret?: string } = {}): Promise<Fixture> {
+async function startAuth(t: TestContext, options: { dataDir?: string; env?: NodeJS.ProcessEnv; ttl?: number; clusterSecret?: string; metrics?: Metrics } = {}): Promise<Fixture> {
   const dataDir = options.dataDir ?? tempDir(t);
   const logLines: string[] = [];
   const sink: LogSink = { write: (line) => logLines.push(line) };
@@ -33,6 +35,7 @@ async function startAuth(t: TestContext, options: { dataDir?: string; env?: Node
     logger: new Logger('info', {}, sink),
     env: options.env ?? { MOM_ADMIN_PASSWORD: 'admin-password' },
     ...(options.clusterSecret ? { clusterSecret: options.clusterSecret } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const server = new HttpServer({ host: '127.0.0.1', port: 0, logger: silentLogger }).mount(role.router);
   await server.start();
@@ -277,4 +280,24 @@ test('GET /v1/users lists users and grants to an admin, never a password hash; 4
   assert.equal(refusal.error.code, 'forbidden');
   assert.match(refusal.error.message, /admin/);
   assert.equal((await fetch(`${url}/v1/users`)).status, 401);
+});
+
+test('/metrics: logins, refusals by reason and validations are counted', async (t) => {
+  const metrics = new Metrics({ processMetrics: false });
+  const { url } = await startAuth(t, { metrics });
+  const ok = await post(`${url}/auth`, { user: 'admin', pass: 'admin-password' });
+  assert.equal(ok.status, 200);
+  assert.equal((await post(`${url}/auth`, { user: 'admin', pass: 'wrong' })).status, 401);
+  assert.equal((await post(`${url}/auth`, { user: 'nobody', pass: 'wrong' })).status, 401);
+  assert.equal((await post(`${url}/auth`, '{"user":')).status, 400);
+  assert.equal((await post(`${url}/validate`, '', { authorization: `Bearer ${ok.body.token}` })).status, 200);
+  assert.equal((await post(`${url}/validate`, '', { authorization: 'Bearer nope' })).status, 401);
+  const scraped = parsePrometheusText(await metrics.render());
+  assert.deepEqual(conventionProblems(scraped), []);
+  assert.equal(value(scraped, 'mom_auth_logins_total'), 1);
+  assert.equal(value(scraped, 'mom_auth_login_refusals_total', { reason: 'invalid_credentials' }), 2);
+  assert.equal(value(scraped, 'mom_auth_login_refusals_total', { reason: 'bad_request' }), 1);
+  assert.equal(value(scraped, 'mom_auth_login_refusals_total', { reason: 'throttled' }), 0);
+  assert.equal(value(scraped, 'mom_auth_validations_total', { outcome: 'valid' }), 1);
+  assert.equal(value(scraped, 'mom_auth_validations_total', { outcome: 'refused' }), 1);
 });

@@ -20,6 +20,9 @@ import { Forwarder, type ForwarderOptions, type RouteSource } from '../../../src
 import { buildGatewayApi } from '../../../src/roles/gateway/gateway-api';
 import type { Route } from '../../../src/coordination/partition-map';
 import { waitFor } from '../../helpers/wait';
+import { GatewayMetrics } from '../../../src/roles/gateway/gateway-metrics';
+import { Metrics } from '../../../src/runtime/metrics';
+import { conventionProblems, parsePrometheusText, value } from '../../helpers/prometheus';
 
 const logger = new Logger(parseLogLevel(process.env.MOM_LOG_LEVEL, 'silent'));
 const PARTITIONS = 8;
@@ -380,4 +383,36 @@ test('invalid names are 400 and oversized bodies 413, without reaching a node', 
   const big = await gw.call('POST', PUBLISH, { body: JSON.stringify({ payload: 'x'.repeat(100) }) });
   assert.equal(big.status, 413);
   assert.equal(node.seen.length, 0);
+});
+
+test('/metrics: forwarded requests counted by outcome and retries by reason', async (t) => {
+  const metrics = new Metrics({ processMetrics: false });
+  const gatewayMetrics = new GatewayMetrics(metrics);
+  const leader = await fakeNode(t, echo);
+  let cutFirst = true;
+  const node = await fakeNode(t, (req, res, body, n) => {
+    if (req.url!.includes('/queues/moved/')) return notLeader(leader.url)(req, res, body, n);
+    if (req.url!.includes('/queues/stuck/')) return json(res, 503, { error: { code: 'not_enough_replicas', message: 'ISR too small' } });
+    if (req.url!.includes('/queues/cut/') && cutFirst) {
+      cutFirst = false;
+      req.socket.destroy();
+      return;
+    }
+    echo(req, res, body, n);
+  });
+  const gw = await gateway(t, new TestRoutes(node.url), { retryDeadlineMs: 300, metrics: gatewayMetrics });
+  assert.equal((await gw.call('POST', PUBLISH, { body: '{"payload":1}' })).status, 201);
+  assert.equal((await gw.call('POST', '/v1/exchanges/logs/queues/moved/messages', { body: '{"payload":1}' })).status, 201);
+  assert.equal((await gw.call('POST', '/v1/exchanges/logs/queues/stuck/messages', { body: '{"payload":1}' })).status, 503);
+  assert.equal((await gw.call('POST', '/v1/exchanges/logs/queues/cut/messages', { body: '{"payload":1}' })).status, 503);
+
+  const scraped = parsePrometheusText(await metrics.render());
+  assert.deepEqual(conventionProblems(scraped), []);
+  assert.equal(value(scraped, 'mom_gateway_requests_total', { outcome: 'answered' }), 2);
+  assert.equal(value(scraped, 'mom_gateway_requests_total', { outcome: 'unavailable' }), 1);
+  assert.equal(value(scraped, 'mom_gateway_requests_total', { outcome: 'not_resent' }), 1);
+  assert.equal(value(scraped, 'mom_gateway_requests_total', { outcome: 'client_gone' }), 0);
+  assert.equal(value(scraped, 'mom_gateway_retries_total', { reason: 'not_leader' }), 1);
+  assert.ok(value(scraped, 'mom_gateway_retries_total', { reason: 'not_enough_replicas' }) >= 2, 'the stuck publish was retried until the deadline');
+  assert.equal(value(scraped, 'mom_gateway_streams_open'), 0);
 });

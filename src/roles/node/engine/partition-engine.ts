@@ -13,6 +13,8 @@ import type { EventSink, StreamConsumer, StreamOptions } from './stream-consumer
 import { Streaming } from './streaming';
 import type { MomError } from '../../../core/errors';
 
+const NO_LOAD = Object.freeze({ inFlight: 0, streams: 0, waiting: 0 });
+
 export type { DeliveredMessage, EngineOptions, InboxStats, PublishResult, PullRequest, SettleSummary };
 
 /**
@@ -133,6 +135,12 @@ export class PartitionEngine {
   /** Deletes dead letters (`ids` null: all); resolves how many. */
   deleteDeadLetters(inboxKey: string, ids: readonly string[] | null): Promise<number> {
     return this.repair.deleteDeadLetters(inboxKey, ids);
+  }
+
+  /** Leader-local load of an inbox, for /metrics: leases out, streams open, long polls waiting. */
+  deliveryLoad(inboxId: number): { inFlight: number; streams: number; waiting: number } {
+    const delivery = this.shared.existingDelivery(inboxId);
+    return delivery ? { inFlight: delivery.leases.size, streams: delivery.streams.size, waiting: delivery.waiters.length } : NO_LOAD;
   }
 
   inbox(inboxKey: string): InboxRecord {
