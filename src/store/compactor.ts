@@ -13,9 +13,11 @@ import type { ApplyEffect } from './state-applier';
 const COMPACT_WINDOW = 3_000;
 
 /**
- * Compaction (DESIGN §3): log entries whose effect is over go away — applied settles and repairs,
- * publishes whose message is settled everywhere, topic messages past retention that no
- * subscription holds — and expired dedup ids. Runs inside the caller's transaction.
+ * Compaction (DESIGN §3): log entries whose effect is over go away — publishes whose message is
+ * settled everywhere, topic messages past retention that no subscription holds, settles and
+ * repairs once no publish they act on is left, epoch starts — and expired dedup ids. The log
+ * that remains, replayed from its start, rebuilds the same inboxes. Runs inside the caller's
+ * transaction.
  */
 export class Compactor {
   private readonly cursors = new Map<number, number>();
@@ -24,7 +26,9 @@ export class Compactor {
     | 'deleteLogRow'
     | 'resolveQueueTargets'
     | 'resolveTopicTargets'
-    | 'compactSettled'
+    | 'compactEpochStarts'
+    | 'compactSettles'
+    | 'compactInboxRepairs'
     | 'compactQueueMessages'
     | 'compactTopicMessages'
     | 'expireTopicMessages',
@@ -48,9 +52,31 @@ export class Compactor {
         `UPDATE log SET target = (SELECT id FROM topics WHERE exchange = json_extract(log.data, '$.exchange') AND name = json_extract(log.data, '$.name'))
          WHERE k >= ? AND k < ? AND type = 'publish.topic' AND target IS NULL`,
       ),
-      // Entries whose whole effect is in the derived tables once applied: settles, repairs, epoch starts.
-      compactSettled: db.prepare(
-        "DELETE FROM log WHERE k >= ? AND k < ? AND type IN ('settle', 'epoch.start', 'inbox.purge', 'dead_letters.redrive', 'dead_letters.delete')",
+      // An epoch start has no effect on the derived tables; its offset lives on in `epochs`.
+      compactEpochStarts: db.prepare("DELETE FROM log WHERE k >= ? AND k < ? AND type = 'epoch.start'"),
+      // A settle (and a redrive or deletion of listed dead letters) goes only once none of the
+      // publish entries it settles is left in the log: a replica that copies the log from its
+      // start (a new or rebuilt one) must never get a publish without what settled it, or it
+      // would deliver acked messages again and forget dead letters' failures.
+      compactSettles: db.prepare(
+        `DELETE FROM log WHERE k >= ? AND k < ? AND type IN ('settle', 'dead_letters.redrive', 'dead_letters.delete')
+         AND json_type(log.data, '$.messages') = 'array'
+         AND NOT EXISTS (SELECT 1 FROM json_each(log.data, '$.messages') AS settled JOIN log AS published ON published.k = ? + settled.value)`,
+      ),
+      // A purge or a deletion of all dead letters goes once every earlier publish entry of its
+      // inbox left in the log is still pending there (so it did not remove it); a redrive of all
+      // dead letters once no earlier publish entry of its inbox is left (what it redrove is still
+      // pending). Same reason as above. The scan stops at the first entry that keeps it, and
+      // these entries are rare (an operator's repair).
+      compactInboxRepairs: db.prepare(
+        `DELETE FROM log WHERE k >= ? AND k < ? AND type IN ('inbox.purge', 'dead_letters.redrive', 'dead_letters.delete')
+         AND (type = 'inbox.purge' OR json_type(log.data, '$.messages') = 'null')
+         AND NOT EXISTS (SELECT 1 FROM inboxes JOIN log AS published
+                           ON (published.type = 'publish.queue' AND published.target = inboxes.id)
+                           OR (published.type = 'publish.topic' AND published.target = inboxes.topic_id)
+                         WHERE inboxes.inbox_key = json_extract(log.data, '$.inbox') AND published.k >= ? AND published.k < log.k
+                           AND (log.type = 'dead_letters.redrive'
+                                OR NOT EXISTS (SELECT 1 FROM pending WHERE pending.inbox = inboxes.id AND pending.msg = published.k - ?)))`,
       ),
       compactQueueMessages: db.prepare(
         `DELETE FROM log WHERE k >= ? AND k < ? AND type = 'publish.queue' AND target IS NOT NULL
@@ -101,10 +127,13 @@ export class Compactor {
     }
     this.stmt.resolveQueueTargets.run(QUEUE_INBOX_PREFIX, lo, hi);
     this.stmt.resolveTopicTargets.run(lo, hi);
+    // Publishes first: a settle in the same window can then go in the same pass as its message.
     return (
-      this.stmt.compactSettled.run(lo, hi).changes +
       this.stmt.compactQueueMessages.run(lo, hi, base).changes +
-      this.stmt.compactTopicMessages.run(lo, hi, base, base).changes
+      this.stmt.compactTopicMessages.run(lo, hi, base, base).changes +
+      this.stmt.compactEpochStarts.run(lo, hi).changes +
+      this.stmt.compactSettles.run(lo, hi, base).changes +
+      this.stmt.compactInboxRepairs.run(lo, hi, base, base).changes
     );
   }
 
