@@ -38,6 +38,8 @@ interface FollowerProgress {
   /** The next offset the follower asked for: it has everything below. */
   fetchOffset: number;
   lastCaughtUpAt: number;
+  /** When it last fetched at all: a follower that stopped fetching cannot reach this leader. */
+  lastFetchAt: number;
 }
 
 interface CommitWaiter {
@@ -85,6 +87,8 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
   private applying = false;
   private applyAgain = false;
   private isrChangeInFlight = false;
+  /** Set while this leader steps down (see resign): no new write is taken. */
+  private resigning = false;
   private readonly leaderSince = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private applyRetryTimer: NodeJS.Timeout | undefined;
@@ -179,8 +183,9 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
       }
     }
     const now = Date.now();
-    const progress = this.followers.get(request.followerId) ?? { fetchOffset: 0, lastCaughtUpAt: 0 };
+    const progress = this.followers.get(request.followerId) ?? { fetchOffset: 0, lastCaughtUpAt: 0, lastFetchAt: 0 };
     progress.fetchOffset = request.fetchOffset;
+    progress.lastFetchAt = now;
     if (request.fetchOffset >= this.durableEnd) progress.lastCaughtUpAt = now;
     this.followers.set(request.followerId, progress);
     this.advanceHighWatermark();
@@ -338,7 +343,64 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
       }
     }
     if (next.length === this.isr.length && next.every((member) => this.isr.includes(member))) return;
+    if (next.length < this.minIsr && this.cutOffFromFollowers(now)) {
+      void this.resign();
+      return;
+    }
     void this.writeIsr(next);
+  }
+
+  /**
+   * Whether this leader, not its followers, is the one cut off: every other ISR member is
+   * still registered with the coordinator yet has not fetched at all for the lag bound, and
+   * they are enough to commit without this node. Shrinking the ISR to this node alone would
+   * then stall the partition for as long as the cut lasts (nothing commits below min ISR),
+   * while its followers, alive and in sync, could go on without it.
+   */
+  private cutOffFromFollowers(now: number): boolean {
+    const { nodeId, replicaLagMaxMs, isLive } = this.options;
+    const others = this.isr.filter((member) => member !== nodeId);
+    if (others.length < this.minIsr) return false;
+    return others.every((member) => isLive(member) && now - (this.followers.get(member)?.lastFetchAt || this.leaderSince) > replicaLagMaxMs);
+  }
+
+  /**
+   * Steps down (the fault suite's scenario 5): writes the partition leaderless with an ISR of
+   * the other members, which hold every committed entry (the HW only moved with their
+   * fetches), so the controller elects one of them at once, with a new epoch that fences
+   * this node. Writes stop here first; an appended, uncommitted one is answered "may or may
+   * not be stored", as when leadership moves any other way.
+   */
+  private async resign(): Promise<void> {
+    this.isrChangeInFlight = true;
+    const { coordinator, nodeId, logger } = this.options;
+    const others = this.isr.filter((member) => member !== nodeId);
+    this.resigning = true;
+    try {
+      const written = await coordinator.casPartition({ partition: this.partition, replicas: this.replicas, leader: null, leaderEpoch: this.epoch, isr: others }, this.stateVersion);
+      if (written) {
+        logger.warn('resigned leadership: no in-sync follower has reached this node within the lag bound while all are registered; they lead without it', {
+          partition: this.partition,
+          epoch: this.epoch,
+          isr: others,
+        });
+        this.failWaiters(maybeStored(this.partition, 'the leader resigned'));
+        this.options.onDeposed();
+        return;
+      }
+      this.resigning = false;
+      const current = await coordinator.getPartition(this.partition);
+      if (!current || current.leader !== nodeId || current.leaderEpoch !== this.epoch) {
+        this.options.onDeposed();
+        return;
+      }
+      this.updateState(current);
+    } catch (error) {
+      this.resigning = false;
+      logger.warn('resigning leadership failed; will decide again', { partition: this.partition, error });
+    } finally {
+      this.isrChangeInFlight = false;
+    }
   }
 
   /** An ISR change takes effect only once its CAS write succeeds (DESIGN §4, Kafka's rule). */
@@ -404,7 +466,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
   }
 
   private ensureLeading(): void {
-    if (this.closed) throw new MomError('unavailable', `partition ${this.partition} is no longer led here; retry`);
+    if (this.closed || this.resigning) throw new MomError('unavailable', `partition ${this.partition} is no longer led here; retry`);
   }
 
   async close(): Promise<void> {

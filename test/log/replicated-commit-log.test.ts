@@ -32,11 +32,16 @@ function publish(id: string): LogEntry {
 }
 
 /** A leader log for partition 0 on store `a`, with replicas a and b, served over real gRPC. */
-async function startLeader(t: TestContext, store: NodeStore, options: { minIsr?: number; secret?: string; epoch?: number } = {}) {
+async function startLeader(
+  t: TestContext,
+  store: NodeStore,
+  options: { minIsr?: number; secret?: string; epoch?: number; replicas?: string[]; isLive?: (nodeId: string) => boolean } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'mom-coord-'));
   const coordinator = new EmbeddedCoordinator(dir);
   await coordinator.start();
-  const initial = { partition: 0, replicas: ['a', 'b'], leader: 'a', leaderEpoch: options.epoch ?? 1, isr: ['a', 'b'] };
+  const replicas = options.replicas ?? ['a', 'b'];
+  const initial = { partition: 0, replicas, leader: 'a', leaderEpoch: options.epoch ?? 1, isr: replicas };
   await coordinator.createPartition(initial);
   const state = (await coordinator.getPartition(0)) as PartitionState;
   let deposed = false;
@@ -51,7 +56,7 @@ async function startLeader(t: TestContext, store: NodeStore, options: { minIsr?:
     onDeposed: () => {
       deposed = true;
     },
-    isLive: () => true,
+    isLive: options.isLive ?? (() => true),
   });
   await log.start();
   const server = new ReplicationServer({ host: '127.0.0.1', port: 0, clusterSecret: options.secret ?? SECRET, logger: silentLogger, leaderLog: (p) => (p === 0 ? log : undefined) });
@@ -108,6 +113,24 @@ test('with the follower gone the leader shrinks the ISR and refuses writes below
   await waitFor('ISR to shrink to the leader alone', async () => (await coordinator.getPartition(0))?.isr.join() === 'a', { timeoutMs: 10_000, retryErrors: true });
   assert.deepEqual([...log.inSyncReplicas()], ['a']);
   await assert.rejects(log.commit([publish('refused')], 'all'), (error: { code?: string }) => error.code === 'not_enough_replicas');
+});
+
+test('a leader no registered follower reaches resigns, so that they lead without it (chaos scenario 5); an unregistered one is only dropped', async (t) => {
+  // b and c are registered but never fetch: this leader is the one cut off. It writes the
+  // partition leaderless with ISR [b, c] (the controller elects one of them) instead of
+  // shrinking the ISR to itself, which would refuse every write until the cut heals.
+  const cutOff = await startLeader(t, tempStore(t), { minIsr: 2, replicas: ['a', 'b', 'c'] });
+  await waitFor('the leader to resign', async () => (await cutOff.coordinator.getPartition(0))?.leader === null, { timeoutMs: 10_000, retryErrors: true });
+  const resigned = (await cutOff.coordinator.getPartition(0)) as PartitionState;
+  assert.deepEqual({ isr: resigned.isr, epoch: resigned.leaderEpoch }, { isr: ['b', 'c'], epoch: 1 });
+  assert.equal(cutOff.isDeposed(), true, 'the node is told to step down');
+  await assert.rejects(cutOff.log.commit([publish('refused')], 'all'), (error: { code?: string }) => error.code === 'unavailable');
+
+  // Followers that are not registered are dead, not cut off: the ISR shrinks as before.
+  const alone = await startLeader(t, tempStore(t), { minIsr: 2, replicas: ['a', 'b', 'c'], isLive: (id) => id === 'a' });
+  await waitFor('the ISR to shrink to the leader', async () => (await alone.coordinator.getPartition(0))?.isr.join() === 'a', { timeoutMs: 10_000, retryErrors: true });
+  assert.equal((await alone.coordinator.getPartition(0))?.leader, 'a');
+  assert.equal(alone.isDeposed(), false);
 });
 
 test('a follower that comes back catches up and rejoins the ISR', async (t) => {
