@@ -39,6 +39,8 @@ export interface BrokerUnderTestOptions {
   fsync: FsyncPolicy;
   /** Run the broker's node processes with --cpu-prof, profiles written to this dir. */
   cpuProfileDir?: string;
+  /** Single node: preload bench/tail-probe.ts, reports written to this dir (see tail-probe.ts). */
+  tailProbeDir?: string;
   /** Called with lines the broker or cluster script wrote (for --verbose). */
   onOutput?: (line: string) => void;
 }
@@ -93,10 +95,11 @@ async function startSingle(options: BrokerUnderTestOptions): Promise<BrokerUnder
     mkdirSync(options.cpuProfileDir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
   }
+  if (options.tailProbeDir !== undefined) nodeFlags.push('--require', join(__dirname, 'tail-probe.js'));
   const args = [...nodeFlags, MOMBROKER_BIN, '--role', 'all', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--fsync', options.fsync];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: dir,
-    env: { ...process.env, MOM_ADMIN_PASSWORD: password, MOM_LOG_LEVEL: 'info', ...BENCH_LIMITS },
+    env: { ...process.env, MOM_ADMIN_PASSWORD: password, MOM_LOG_LEVEL: 'info', ...BENCH_LIMITS, ...(options.tailProbeDir !== undefined ? { MOM_TAIL_PROBE_DIR: options.tailProbeDir } : {}) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const output = new OutputTail(16_000, options.onOutput);

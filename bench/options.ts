@@ -41,6 +41,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --out FILE            JSON results (default bench-results.json)
   --cpu-prof            run the broker with node --cpu-prof and print its hottest functions
   --cpu-prof-dir DIR    where the .cpuprofile files go (default a new temp dir)
+  --tail                single node: load bench/tail-probe into the broker and print where
+                        the latency phase's tail comes from (event loop delay, GC pauses,
+                        group commits, compaction, lease sweeps, fdatasync)
   --verbose             echo the brokers' log lines
   --help
 `;
@@ -58,6 +61,8 @@ export interface BenchOptions extends WorkloadSettings {
   out: string;
   cpuProf: boolean;
   cpuProfDir: string | undefined;
+  /** Load bench/tail-probe.ts into the (single-node) broker during the latency phase. */
+  tail: boolean;
   verbose: boolean;
 }
 
@@ -106,6 +111,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       out: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
       'cpu-prof-dir': { type: 'string' },
+      tail: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -119,6 +125,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   if (only !== 'both' && only !== 'throughput' && only !== 'latency') throw new UsageError(`--only: expected throughput or latency, got ${JSON.stringify(only)}`);
   const cluster = integer('cluster', values.cluster, 0, 0, 9);
   if (cluster === 1) throw new UsageError('--cluster: a cluster needs at least 2 nodes (leave it out for the single-node broker)');
+  if (values.tail === true && cluster >= 2) throw new UsageError('--tail: the probe runs in the single-node broker only (leave out --cluster)');
+  if (values.tail === true && only === 'throughput') throw new UsageError('--tail: the probe measures the latency phase (leave out --only throughput)');
   return {
     runs: integer('runs', values.runs, quick ? 1 : 3, 1, 100),
     seconds: positiveNumber('seconds', values.seconds, quick ? 2 : 10, 1, 3600),
@@ -143,6 +151,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     out: values.out ?? 'bench-results.json',
     cpuProf: values['cpu-prof'] === true || values['cpu-prof-dir'] !== undefined,
     cpuProfDir: values['cpu-prof-dir'],
+    tail: values.tail === true,
     verbose: values.verbose === true,
   };
 }

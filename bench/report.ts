@@ -5,6 +5,7 @@
  * measured in this run, and absolute targets. Everything here is pure except writeJson();
  * report-format.ts prints it.
  */
+import type { TailProbeReport } from './tail-probe';
 import type { IdleStreamsResult } from '../src/loadgen/idle-streams';
 import { writeFileSync } from 'node:fs';
 import type { FsyncPolicy } from './broker-under-test';
@@ -65,6 +66,8 @@ export interface RunResult {
   run: number;
   throughput: ThroughputResult;
   latency: LatencyResult;
+  /** With --tail, mombroker's runs: what the probe in the broker saw in the latency window. */
+  tail?: TailProbeReport;
 }
 
 /** The workload as given on the command line (see run.ts's usage), recorded in the report. */

@@ -12,7 +12,7 @@
  * server is started once for all runs.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMomClientError, type Connection } from '../src/client';
@@ -22,6 +22,7 @@ import { mombrokerDriver } from '../src/loadgen/mombroker-driver';
 import { runLatency, type LatencyResult } from '../src/loadgen/latency';
 import { startPeers, type PeerSet } from './peers/peers';
 import { interrupted } from './processes';
+import { formatTail, tailWindow } from './tail-report';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './options';
 import { formatProfileSummary, readProfile, summarizeProfile, type ProfileSummary } from './profile-summary';
 import {
@@ -108,7 +109,7 @@ function cpuText(cpu: { broker: number; generator: number; other: number } | und
 }
 
 /** One run of both phases (or the one asked for) against one broker. */
-async function measure(driver: BenchDriver, options: BenchOptions, run: number): Promise<RunResult> {
+async function measure(driver: BenchDriver, options: BenchOptions, run: number, tail?: ReturnType<typeof tailWindow>): Promise<RunResult> {
   const label = `run ${run}/${options.runs}, ${driver.name}`;
   const warmupMs = options.warmupSeconds * 1000;
   const measureMs = options.seconds * 1000;
@@ -143,12 +144,18 @@ async function measure(driver: BenchDriver, options: BenchOptions, run: number):
       consumers: options.latencyConsumers,
       warmupMs,
       measureMs,
+      ...(tail ? { window: tail } : {}),
     });
     const requests = latency.requestsPerSecond === undefined ? '' : `; ${formatRate(latency.requestsPerSecond)} requests/s`;
     progress(
       `  p50 ${formatMs(latency.latencyMs.p50)} ms, p99 ${formatMs(latency.latencyMs.p99)} ms, max ${formatMs(latency.latencyMs.max)} ms (${latency.latencyMs.count} samples, ${latency.missing} missing); ` +
         `from the actual send p50 ${formatMs(latency.fromSendMs.p50)} p99 ${formatMs(latency.fromSendMs.p99)} ms; sent late p50 ${formatMs(latency.sendLagMs.p50)} p99 ${formatMs(latency.sendLagMs.p99)} ms; publish confirmed p99 ${formatMs(latency.publishRttMs.p99)} ms${requests}${cpuText(latency.cpu, latency.cpuPerMessageUs)}`,
     );
+  }
+  if (tail && options.only !== 'throughput') {
+    const probe = await tail.collect();
+    progress(`  in the broker: event loop delay p99 ${formatMs(probe.eventLoopDelayMs.p99)} ms, max ${formatMs(probe.eventLoopDelayMs.max)} ms; loop busy ${Math.round(probe.eventLoopUtilization * 100)} %`);
+    return { run, throughput, latency, tail: probe };
   }
   return { run, throughput, latency };
 }
@@ -166,7 +173,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const onOutput = options.verbose ? (line: string) => process.stderr.write(`broker: ${line}\n`) : undefined;
 
   progress(mode === 'single' ? `starting mombroker --role all (fsync=${options.fsync})` : `starting a ${options.cluster}-node cluster (scripts/cluster.sh up)`);
-  const broker = await startBrokerUnderTest({ nodes: options.cluster, fsync: options.fsync, cpuProfileDir, onOutput });
+  const tailProbeDir = options.tail ? mkdtempSync(join(tmpdir(), 'mom-bench-tail-')) : undefined;
+  const broker = await startBrokerUnderTest({ nodes: options.cluster, fsync: options.fsync, cpuProfileDir, onOutput, ...(tailProbeDir !== undefined ? { tailProbeDir } : {}) });
   progress(`broker at ${broker.url} (pids ${broker.pids.join(', ') || 'unknown'})`);
   let peers: PeerSet | undefined;
   const results: Array<BrokerResult & { driver: BenchDriver }> = [];
@@ -201,7 +209,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           const signal = interrupted();
           if (signal !== undefined) throw new Error(`interrupted by ${signal}`);
           try {
-            result.runs.push(await measure(result.driver, options, run));
+            const tail = tailProbeDir !== undefined && !result.peer ? tailWindow(tailProbeDir, broker.pids[0]!) : undefined;
+            result.runs.push(await measure(result.driver, options, run, tail));
           } catch (error) {
             if (!result.peer || interrupted() !== undefined) throw error;
             result.error = errorText(error);
@@ -236,6 +245,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     }
     progress('stopping the broker');
     await broker.close();
+    if (tailProbeDir !== undefined) rmSync(tailProbeDir, { recursive: true, force: true });
   }
   const report = buildReport(options, { mode, startedAt, loadAverageBefore, broker, peers, results, cpuProfileDir });
   if (idleStreams !== undefined) report.idleStreams = idleStreams;
@@ -350,6 +360,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`\nbroker CPU profiles in ${profile.dir}:\n`);
     for (const summary of profile.profiles) process.stdout.write(`[${summary.process}] ${formatProfileSummary(summary)}\n`);
   }
+  const tails = report.brokers.flatMap((broker) => broker.runs.flatMap((run) => (run.tail ? [run.tail] : [])));
+  if (tails.length > 0) process.stdout.write(`\n${formatTail(tails)}\n`);
   writeJson(options.out, report);
   process.stdout.write(`\nresults written to ${options.out}\n`);
   return 0;

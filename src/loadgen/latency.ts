@@ -35,6 +35,8 @@ export interface LatencyOptions {
   drainMs?: number;
   /** For a progress display: called once at the start with a reader of the live counts. */
   observe?: ObserveRun;
+  /** Told when the measured window opens and closes (a probe in the broker measures the same window). */
+  window?: { opened(): void; closed(): void };
 }
 
 export interface LatencyResult {
@@ -171,11 +173,13 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
         if (now >= windowStart && !cpuStarted) {
           cpuStarted = true;
           cpu.begin();
+          options.window?.opened();
           requestsAtStart = requests();
         }
         pump();
         if (now >= windowEnd || failure !== undefined) {
           cpuShare = cpu.end();
+          if (cpuStarted) options.window?.closed();
           const atEnd = requests();
           requestsInWindow = atEnd === undefined || requestsAtStart === undefined ? undefined : atEnd - requestsAtStart;
           clearInterval(timer);
