@@ -5,6 +5,8 @@ import type { AckMode, AppliedListener, CommitLog } from './commit-log';
 import type { FetchResult, FetchSource, FollowerFetch } from '../replication/fetch-source';
 import type { Logger } from '../runtime/logger';
 import type { NodeStore } from '../store/node-store';
+import { CommitWaiters } from './commit-waiters';
+import { decideIsr, type FollowerProgress } from './isr-policy';
 import { RecentEntries } from './recent-entries';
 
 export interface ReplicatedCommitLogOptions {
@@ -32,21 +34,6 @@ export interface ReplicationStatus {
   isrSize: number;
   replicas: number;
   followers: Array<{ id: string; inSync: boolean; lagEntries: number; lagMs: number }>;
-}
-
-interface FollowerProgress {
-  /** The next offset the follower asked for: it has everything below. */
-  fetchOffset: number;
-  lastCaughtUpAt: number;
-  /** When it last fetched at all: a follower that stopped fetching cannot reach this leader. */
-  lastFetchAt: number;
-}
-
-interface CommitWaiter {
-  end: number;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-  timer: NodeJS.Timeout;
 }
 
 const ISR_CHECK_MS = 200;
@@ -82,7 +69,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
   private replicas: string[];
   private stateVersion: number;
   private readonly followers = new Map<string, FollowerProgress>();
-  private waiters: CommitWaiter[] = [];
+  private readonly waiters = new CommitWaiters();
   private dataWaiters = new Set<() => void>();
   private applying = false;
   private applyAgain = false;
@@ -148,18 +135,11 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
     if (acks === 'leader') return first;
     if (store.position(this.partition).applied >= end) return first;
     this.ensureLeading();
-    await new Promise<void>((resolve, reject) => {
-      const waiter: CommitWaiter = {
-        end,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          reject(new MomError('timeout', `partition ${this.partition}: replicas did not confirm within ${COMMIT_TIMEOUT_MS} ms; the write may or may not be stored (retry with an id)`));
-        }, COMMIT_TIMEOUT_MS),
-      };
-      this.waiters.push(waiter);
-    });
+    await this.waiters.wait(
+      end,
+      COMMIT_TIMEOUT_MS,
+      () => new MomError('timeout', `partition ${this.partition}: replicas did not confirm within ${COMMIT_TIMEOUT_MS} ms; the write may or may not be stored (retry with an id)`),
+    );
     return first;
   }
 
@@ -283,15 +263,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
       .submit(() => store.applyUpTo(this.partition, target, (from, max) => this.tail.read(from, max)), { durable: false, immediate: true })
       .then((effects) => {
         if (!this.closed) this.listener(effects);
-        const applied = store.position(this.partition).applied;
-        const done = this.waiters.filter((w) => w.end <= applied);
-        if (done.length > 0) {
-          this.waiters = this.waiters.filter((w) => w.end > applied);
-          for (const waiter of done) {
-            clearTimeout(waiter.timer);
-            waiter.resolve();
-          }
-        }
+        this.waiters.resolveUpTo(store.position(this.partition).applied);
       })
       .catch((error: unknown) => {
         // Rolled back, `applied` with it: the same entries are applied again, never skipped.
@@ -316,52 +288,16 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
     }, APPLY_RETRY_MS);
   }
 
-  /** Shrinks the ISR by followers that fell behind, grows it by those that caught up (DESIGN §5). */
+  /** Shrinks the ISR by followers that fell behind, grows it by those that caught up, or steps down (isr-policy.ts). */
   private checkIsr(): void {
     if (this.closed || this.isrChangeInFlight) return;
-    const now = Date.now();
-    const { nodeId, replicaLagMaxMs } = this.options;
-    const next = this.isr.filter((member) => {
-      if (member === nodeId) return true;
-      const caughtUp = this.followers.get(member)?.lastCaughtUpAt || this.leaderSince;
-      return now - caughtUp <= replicaLagMaxMs;
-    });
-    for (const replica of this.replicas) {
-      if (next.includes(replica)) continue;
-      const progress = this.followers.get(replica);
-      // Rejoins once it has everything committed, including this epoch's first entry, and is
-      // still fetching: the last progress of a follower that died stays caught up forever (its
-      // offset also holds the HW back), so without the recency check it never left the ISR.
-      if (
-        progress &&
-        this.options.isLive(replica) &&
-        progress.fetchOffset >= this.hw &&
-        progress.fetchOffset > this.epochStart &&
-        now - progress.lastCaughtUpAt <= replicaLagMaxMs
-      ) {
-        next.push(replica);
-      }
-    }
-    if (next.length === this.isr.length && next.every((member) => this.isr.includes(member))) return;
-    if (next.length < this.minIsr && this.cutOffFromFollowers(now)) {
-      void this.resign();
-      return;
-    }
-    void this.writeIsr(next);
-  }
-
-  /**
-   * Whether this leader, not its followers, is the one cut off: every other ISR member is
-   * still registered with the coordinator yet has not fetched at all for the lag bound, and
-   * they are enough to commit without this node. Shrinking the ISR to this node alone would
-   * then stall the partition for as long as the cut lasts (nothing commits below min ISR),
-   * while its followers, alive and in sync, could go on without it.
-   */
-  private cutOffFromFollowers(now: number): boolean {
     const { nodeId, replicaLagMaxMs, isLive } = this.options;
-    const others = this.isr.filter((member) => member !== nodeId);
-    if (others.length < this.minIsr) return false;
-    return others.every((member) => isLive(member) && now - (this.followers.get(member)?.lastFetchAt || this.leaderSince) > replicaLagMaxMs);
+    const decision = decideIsr(
+      { nodeId, isr: this.isr, replicas: this.replicas, minIsr: this.minIsr, highWatermark: this.hw, epochStart: this.epochStart, leaderSince: this.leaderSince, replicaLagMaxMs, followers: this.followers, isLive },
+      Date.now(),
+    );
+    if (decision.kind === 'change') void this.writeIsr(decision.isr);
+    else if (decision.kind === 'resign') void this.resign(decision.isr);
   }
 
   /**
@@ -371,10 +307,9 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
    * this node. Writes stop here first; an appended, uncommitted one is answered "may or may
    * not be stored", as when leadership moves any other way.
    */
-  private async resign(): Promise<void> {
+  private async resign(others: string[]): Promise<void> {
     this.isrChangeInFlight = true;
     const { coordinator, nodeId, logger } = this.options;
-    const others = this.isr.filter((member) => member !== nodeId);
     this.resigning = true;
     try {
       const written = await coordinator.casPartition({ partition: this.partition, replicas: this.replicas, leader: null, leaderEpoch: this.epoch, isr: others }, this.stateVersion);
@@ -384,7 +319,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
           epoch: this.epoch,
           isr: others,
         });
-        this.failWaiters(maybeStored(this.partition, 'the leader resigned'));
+        this.waiters.failAll(maybeStored(this.partition, 'the leader resigned'));
         this.options.onDeposed();
         return;
       }
@@ -417,7 +352,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
         this.stateVersion = written.version;
         this.isr = [...written.isr];
         // Already appended: "not enough replicas" would tell the gateway nothing was stored.
-        if (this.isr.length < this.minIsr) this.failWaiters(maybeStored(this.partition, `the ISR shrank below min_insync_replicas ${this.minIsr}`));
+        if (this.isr.length < this.minIsr) this.waiters.failAll(maybeStored(this.partition, `the ISR shrank below min_insync_replicas ${this.minIsr}`));
         this.advanceHighWatermark();
         return;
       }
@@ -451,13 +386,6 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
     for (const wake of [...this.dataWaiters]) wake();
   }
 
-  private failWaiters(error: MomError): void {
-    for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
-  }
-
   private notEnoughReplicas(): MomError {
     return new MomError(
       'not_enough_replicas',
@@ -474,7 +402,7 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.applyRetryTimer) clearTimeout(this.applyRetryTimer);
-    this.failWaiters(maybeStored(this.partition, 'leadership moved'));
+    this.waiters.failAll(maybeStored(this.partition, 'leadership moved'));
     this.wakeFetchers();
   }
 }

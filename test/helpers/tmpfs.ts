@@ -18,19 +18,28 @@ export interface Tmpfs {
   freeBytes(): number;
 }
 
+/** Mounts the tmpfs on `dir` for tests: unmounted and removed when the test ends. */
 export function mountTmpfs(t: TestContext, sizeMiB: number): Tmpfs {
-  const dir = tempDir('mom-tmpfs-');
+  return mountTmpfsOn(tempDir('mom-tmpfs-'), sizeMiB, (unmount) => t.after(unmount));
+}
+
+/**
+ * Mounts a tmpfs of `sizeMiB` on the empty dir `dir` (removed if the mount fails) and hands
+ * `registerUnmount` what unmounts and removes it (the fault suite registers it with its own
+ * cleanup, tests with their context).
+ */
+export function mountTmpfsOn(dir: string, sizeMiB: number, registerUnmount: (unmount: () => void) => void): Tmpfs {
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(
-      `this test needs a real full disk: mounting a ${sizeMiB} MiB tmpfs on ${dir} failed (${(error as Error).message.trim()}). ` +
-        'Run the tests as root (CI does), on a system that allows tmpfs mounts.',
+      `a full disk needs a real small file system: mounting a ${sizeMiB} MiB tmpfs on ${dir} failed (${(error as Error).message.trim()}). ` +
+        'Run as root (CI does), on a system that allows tmpfs mounts.',
     );
   }
   const filler = join(dir, 'filler');
-  t.after(() => {
+  registerUnmount(() => {
     // Lazy: a broker killed a moment ago may still hold files open.
     execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
     rmSync(dir, { recursive: true, force: true });
