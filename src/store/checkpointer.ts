@@ -29,6 +29,11 @@ export class Checkpointer {
     this.worker.on('error', (error) => onError(error.message));
   }
 
+  /** Whether a checkpoint is running on the worker. */
+  get running(): boolean {
+    return this.busy;
+  }
+
   /** Starts a checkpoint unless one is running. */
   request(): void {
     if (this.busy || this.closed) return;

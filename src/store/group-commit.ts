@@ -92,6 +92,8 @@ export class GroupCommit {
   groups = 0;
   writes = 0;
   syncs = 0;
+  /** Writes that asked to be durable (publishes, acks, replicated entries; not maintenance): their count moving means traffic. */
+  durableWrites = 0;
 
   constructor(private readonly options: GroupCommitOptions) {
     const { db } = options;
@@ -184,7 +186,10 @@ export class GroupCommit {
     this.writes += batch.length;
     for (let i = 0; i < batch.length; i++) {
       const work = batch[i]!;
-      if (work.durable) this.awaitingSync.push({ resolve: work.resolve, reject: work.reject, value: results[i] });
+      if (work.durable) {
+        this.durableWrites++;
+        this.awaitingSync.push({ resolve: work.resolve, reject: work.reject, value: results[i] });
+      }
       else work.resolve(results[i]);
     }
   }

@@ -447,6 +447,18 @@ export class NodeStore {
   }
 
   /**
+   * Brings a write-ahead log grown past `idleBytes` back to nothing, with a checkpoint on this
+   * thread (a few ms to tens of ms): only for a node that has been idle a while (the caller
+   * knows), so that the pause meets no traffic. Not while the worker checkpoints. Returns
+   * whether it ran.
+   */
+  cutBackWal(idleBytes: number): boolean {
+    if (this.closed || this.checkpointer.running || fileSize(`${this.db.name}-wal`) <= idleBytes) return false;
+    this.checkpointNow();
+    return true;
+  }
+
+  /**
    * A checkpoint on this thread, for shutdown: with synchronous=FULL SQLite syncs the WAL,
    * copies it into the database file and syncs that before truncating the WAL. While running,
    * the Checkpointer's worker does this off the event loop.

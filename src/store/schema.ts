@@ -114,8 +114,14 @@ CREATE TABLE IF NOT EXISTS storage_probe (
 );
 `;
 
-/** The write-ahead log is cut back to this size when SQLite restarts it after a checkpoint. */
-const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
+/**
+ * The write-ahead log is cut back to this size when SQLite restarts it after a checkpoint.
+ * The cut is an ftruncate on the writer's thread, the event loop: it took 3-30 ms each time
+ * under a steady 2,000 msg/s (the WAL passes 8 MiB between restarts there), the largest stall
+ * in the latency tail. At 64 MiB a steady load never reaches it; NodeStore.cutBackWal brings
+ * the WAL down to WAL_IDLE_BYTES once the node is idle.
+ */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export interface OpenedNodeDatabase {
   db: Database.Database;

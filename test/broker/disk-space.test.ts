@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait';
 const MESSAGES = 20_000;
 const BATCH = 500;
 const MiB = 1024 * 1024;
-/** What may stay: free pages kept for the next burst (4 MiB), the write-ahead log (at most 8 MiB once cut back), and a little. */
+/** What may stay: free pages kept for the next burst (4 MiB), the write-ahead log (cut back to nothing after a second idle), and a little. */
 const SLACK_BYTES = 14 * MiB;
 
 function sizeOf(dir: string): number {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -307,4 +307,21 @@ test('a write the disk refuses leaves memory as the database is: log end, applie
   assert.deepEqual(store.readLog(0, before.logEnd, 10).map((e) => e.offset), [before.logEnd, before.logEnd + 1, before.logEnd + 2]);
   assert.equal(store.lastEpoch(0), 2);
   assert.ok(store.catalog.inbox('q:ex/q2'));
+});
+
+test('cutBackWal checkpoints a write-ahead log grown past the bound back to nothing, and leaves a smaller one', async (t) => {
+  const { store, dir } = openStore(t);
+  await commit(store, 0, 1, [{ type: 'queue.declare', exchange: 'ex', queue: 'q', options: DEFAULT_QUEUE_OPTIONS, at: 1 }]);
+  await commit(store, 0, 1, Array.from({ length: 200 }, (_, i) => publish('q', `m${i}`)));
+  const wal = join(dir, 'node', 'broker.db-wal');
+  const grown = statSync(wal).size;
+  assert.ok(grown > 0, 'the writes are in the write-ahead log (no checkpoint ran)');
+  assert.equal(store.cutBackWal(grown), false, 'not past the bound: left alone');
+  assert.equal(statSync(wal).size, grown);
+  assert.equal(store.cutBackWal(1024), true);
+  assert.equal(statSync(wal, { throwIfNoEntry: false })?.size ?? 0, 0, 'checkpointed and truncated');
+  const inbox = store.catalog.inbox('q:ex/q')!;
+  assert.equal(store.counts(inbox.id).ready, 200, 'everything is still there');
+  await commit(store, 0, 1, [publish('q', 'after')]);
+  assert.equal(store.counts(inbox.id).ready, 201, 'and writes go on');
 });

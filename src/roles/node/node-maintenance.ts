@@ -12,6 +12,8 @@ const RECLAIM_MS = 1_000;
 const RECLAIM_PAGES = 1_024;
 /** Free pages kept inside the file for the next burst (4 MiB at 4 KiB pages). */
 const KEEP_FREE_PAGES = 1_024;
+/** A write-ahead log larger than this is cut back once the node had no traffic for a reclaim period. */
+const WAL_IDLE_BYTES = 8 * 1024 * 1024;
 
 export interface NodeMaintenanceOptions {
   store: NodeStore;
@@ -29,6 +31,8 @@ export interface NodeMaintenanceOptions {
 export class NodeMaintenance {
   private timers: NodeJS.Timeout[] = [];
   private checkpointedAt = 0;
+  /** GroupCommit.durableWrites at the last reclaim tick: unchanged means a second without traffic. */
+  private durableWritesAtReclaim = -1;
   private closed = false;
 
   constructor(private readonly options: NodeMaintenanceOptions) {}
@@ -77,6 +81,15 @@ export class NodeMaintenance {
   private reclaim(): void {
     const { store, logger } = this.options;
     if (this.closed || !store.health.writable) return;
+    const idle = store.writes.durableWrites === this.durableWritesAtReclaim;
+    this.durableWritesAtReclaim = store.writes.durableWrites;
+    if (idle) {
+      try {
+        if (store.cutBackWal(WAL_IDLE_BYTES)) logger.debug('cut the write-ahead log back while idle');
+      } catch (error) {
+        logger.warn('cutting the write-ahead log back failed', { error });
+      }
+    }
     void store.writes
       .submit(() => store.reclaimSpace(RECLAIM_PAGES, KEEP_FREE_PAGES), { durable: false })
       .then((pages) => {
