@@ -24,6 +24,8 @@ export interface IsrView {
   /** When this node began to lead: a follower that never fetched counts from then. */
   leaderSince: number;
   replicaLagMaxMs: number;
+  /** The coordinator's session timeout: how long a dead node may still look registered. */
+  sessionTimeoutMs: number;
   followers: ReadonlyMap<string, FollowerProgress>;
   /** Whether a node is registered with the coordinator. */
   isLive: (nodeId: string) => boolean;
@@ -60,19 +62,40 @@ export function decideIsr(view: IsrView, now: number): IsrDecision {
     }
   }
   if (next.length === view.isr.length && next.every((member) => view.isr.includes(member))) return { kind: 'keep' };
-  if (next.length < view.minIsr && cutOffFromFollowers(view, now)) return { kind: 'resign', isr: view.isr.filter((member) => member !== nodeId) };
+  if (next.length < view.minIsr) {
+    // Every other member silent yet registered: either they died a moment ago (their sessions
+    // have not ended yet) or this leader is cut off from them. Shrinking now would change
+    // nothing (below min ISR nothing commits either way); wait until a dead node's session
+    // must have ended. Still registered then, they are alive: this leader is the one cut off,
+    // and shrinking the ISR to itself would stall the partition for as long as the cut lasts,
+    // while they, in sync, could go on without it. It resigns to them.
+    const silence = silenceOfAllOthers(view, now);
+    if (silence !== undefined) return silence > deadNodeRegisteredAtMostMs(view.sessionTimeoutMs) ? { kind: 'resign', isr: view.isr.filter((member) => member !== nodeId) } : { kind: 'keep' };
+  }
   return { kind: 'change', isr: next };
 }
 
 /**
- * Whether this leader, not its followers, is the one cut off: every other ISR member is still
- * registered with the coordinator yet has not fetched at all for the lag bound, and they are
- * enough to commit without this node. Shrinking the ISR to this node alone would then stall
- * the partition for as long as the cut lasts (nothing commits below min ISR), while its
- * followers, alive and in sync, could go on without it.
+ * How long a node that died may still be registered: its session ends after the timeout,
+ * checked by ZooKeeper once a tick (a tick is at most half the timeout it grants), and the
+ * leader hears of it through a watch. A quarter of the timeout, at least a second, covers
+ * the usual tick (ZooKeeper's default 2 s tick with our 6 s default timeout: 7.5 s in all).
  */
-function cutOffFromFollowers(view: IsrView, now: number): boolean {
+export function deadNodeRegisteredAtMostMs(sessionTimeoutMs: number): number {
+  return sessionTimeoutMs + Math.max(1_000, sessionTimeoutMs / 4);
+}
+
+/**
+ * How long none of the other ISR members has fetched, when all of them are registered, silent
+ * past the lag bound, and enough to commit without this node; otherwise undefined.
+ */
+function silenceOfAllOthers(view: IsrView, now: number): number | undefined {
   const others = view.isr.filter((member) => member !== view.nodeId);
-  if (others.length < view.minIsr) return false;
-  return others.every((member) => view.isLive(member) && now - (view.followers.get(member)?.lastFetchAt || view.leaderSince) > view.replicaLagMaxMs);
+  if (others.length < view.minIsr) return undefined;
+  let silence = Number.POSITIVE_INFINITY;
+  for (const member of others) {
+    if (!view.isLive(member)) return undefined;
+    silence = Math.min(silence, now - (view.followers.get(member)?.lastFetchAt || view.leaderSince));
+  }
+  return silence > view.replicaLagMaxMs ? silence : undefined;
 }

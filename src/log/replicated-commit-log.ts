@@ -16,6 +16,8 @@ export interface ReplicatedCommitLogOptions {
   nodeId: string;
   minInsyncReplicas: number;
   replicaLagMaxMs: number;
+  /** The ZooKeeper session timeout (see isr-policy.ts: when silent followers must be alive). */
+  sessionTimeoutMs: number;
   logger: Logger;
   /** Called when this log finds it no longer leads (a CAS showed another leader or epoch). */
   onDeposed: () => void;
@@ -291,9 +293,9 @@ export class ReplicatedCommitLog implements CommitLog, FetchSource {
   /** Shrinks the ISR by followers that fell behind, grows it by those that caught up, or steps down (isr-policy.ts). */
   private checkIsr(): void {
     if (this.closed || this.isrChangeInFlight) return;
-    const { nodeId, replicaLagMaxMs, isLive } = this.options;
+    const { nodeId, replicaLagMaxMs, sessionTimeoutMs, isLive } = this.options;
     const decision = decideIsr(
-      { nodeId, isr: this.isr, replicas: this.replicas, minIsr: this.minIsr, highWatermark: this.hw, epochStart: this.epochStart, leaderSince: this.leaderSince, replicaLagMaxMs, followers: this.followers, isLive },
+      { nodeId, isr: this.isr, replicas: this.replicas, minIsr: this.minIsr, highWatermark: this.hw, epochStart: this.epochStart, leaderSince: this.leaderSince, replicaLagMaxMs, sessionTimeoutMs, followers: this.followers, isLive },
       Date.now(),
     );
     if (decision.kind === 'change') void this.writeIsr(decision.isr);

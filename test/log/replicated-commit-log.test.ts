@@ -52,6 +52,8 @@ async function startLeader(
     nodeId: 'a',
     minInsyncReplicas: options.minIsr ?? 2,
     replicaLagMaxMs: 400,
+    // A silent registered follower is taken for alive after 1.4 s (isr-policy.ts).
+    sessionTimeoutMs: 400,
     logger: silentLogger,
     onDeposed: () => {
       deposed = true;

@@ -16,7 +16,7 @@ export interface CommitLogFactoryOptions {
   nodeId: string;
   store: NodeStore;
   coordinator: Coordinator;
-  config: Pick<BrokerConfig, 'minInsyncReplicas' | 'replicaLagMaxMs'>;
+  config: Pick<BrokerConfig, 'minInsyncReplicas' | 'replicaLagMaxMs' | 'zkSessionTimeoutMs'>;
   logger: Logger;
   /** Whether a node is registered with the coordinator (see ReplicatedCommitLogOptions.isLive). */
   isLive: (nodeId: string) => boolean;
@@ -35,6 +35,7 @@ export function commitLogFactory(options: CommitLogFactoryOptions): CommitLogFac
             nodeId,
             minInsyncReplicas: config.minInsyncReplicas,
             replicaLagMaxMs: config.replicaLagMaxMs,
+            sessionTimeoutMs: config.zkSessionTimeoutMs,
             logger,
             onDeposed,
             isLive,
