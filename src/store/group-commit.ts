@@ -92,7 +92,7 @@ export class GroupCommit {
   groups = 0;
   writes = 0;
   syncs = 0;
-  /** Writes that asked to be durable (publishes, acks, replicated entries; not maintenance): their count moving means traffic. */
+  /** Writes that asked to be durable, and waits for durability (publishes, acks, replicated entries; not maintenance): their count moving means traffic. */
   durableWrites = 0;
 
   constructor(private readonly options: GroupCommitOptions) {
@@ -242,6 +242,7 @@ export class GroupCommit {
 
   /** Resolves once everything committed so far is on disk (at once with fsync=never). */
   whenDurable(): Promise<void> {
+    this.durableWrites++;
     if (this.policy === 'never') return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.awaitingSync.push({ resolve: resolve as (value: unknown) => void, reject, value: undefined });
