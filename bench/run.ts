@@ -43,7 +43,6 @@ import {
   type RunResult,
 } from './report';
 import { formatMs, formatRate, formatReport, formatUs } from './report-format';
-import { partitionOf } from '../src/core/hash';
 import { runIdleStreams, type IdleStreamsResult } from '../src/loadgen/idle-streams';
 import { runThroughput, type ThroughputResult } from '../src/loadgen/throughput';
 import { loginAt, openConnection } from '../src/loadgen/workload';
@@ -56,22 +55,6 @@ function progress(text: string): void {
 }
 
 /** Runs until the broker answers the first login and declare (a cluster may still be electing). */
-/**
- * Leader-direct routing for the bench's clients (DESIGN §6): a queue's partition and its
- * leader from the gateway's public map, and a token from the gateway (nodes verify tokens
- * themselves).
- */
-async function leaderDirect(broker: BrokerUnderTest): Promise<(queueName: string) => Promise<string>> {
-  broker.token ??= await loginAt(broker.url, broker.user, broker.password);
-  return async (queueName) => {
-    const response = await fetch(`${broker.url}/partitions`);
-    const map = (await response.json()) as { partitions: Array<{ partition: number; node_location: string | null }> };
-    const route = map.partitions[partitionOf(EXCHANGE, queueName, map.partitions.length)];
-    if (!route?.node_location) throw new Error(`no leader for ${EXCHANGE}/${queueName} in the gateway's map`);
-    return route.node_location;
-  };
-}
-
 async function connectAdmin(broker: BrokerUnderTest): Promise<Connection> {
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -189,7 +172,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         payloadBytes: options.payloadBytes,
         pullWaitMs: PULL_WAIT_MS,
         pull: options.pull,
-        ...(options.direct && mode === 'cluster' ? { direct: await leaderDirect(broker) } : {}),
+        ...(options.direct && mode === 'cluster' ? { direct: true } : {}),
         pids: () => broker.pids,
         description:
           (mode === 'single'

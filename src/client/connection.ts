@@ -10,6 +10,7 @@ import type { ApiRequest, ApiResponse, ClientContext, Flushable, OpenStream, Pub
 import { declare } from './declare';
 import { closedError, errorFromAbort, MomClientError } from './errors';
 import { HttpTransport, requestWasNotSent, type TransportResponse, type TrustedCa } from './http-transport';
+import { LeaderRouter } from './leader-routing';
 import { listExchanges, listQueues, listTopics } from './listing';
 import { exchangePath, queryString } from './paths';
 import { Queue } from './queue';
@@ -40,6 +41,13 @@ export interface ConnectOptions {
    * system's CAs decide; an untrusted certificate fails with code `tls_error`.
    */
   ca?: TrustedCa;
+  /**
+   * `gateway` (default): every request goes to `url`. `leader`: requests on a queue, topic or
+   * subscription go straight to its partition's leader, found in the gateway's partition map,
+   * and fall back to `url` whenever a node cannot take them (see leader-routing.ts). For a
+   * cluster whose nodes' URLs (`--advertise-url`) the client can reach.
+   */
+  routing?: 'gateway' | 'leader';
 }
 
 export interface ConnectionStats {
@@ -47,6 +55,8 @@ export interface ConnectionStats {
   requests: number;
   logins: number;
   retries: number;
+  /** Requests sent straight to a partition leader (routing `leader`). */
+  direct: number;
 }
 
 type State = 'open' | 'closing' | 'closed';
@@ -88,7 +98,8 @@ export class Connection {
   private readonly handles = new Map<string, Flushable>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly closeController = new AbortController();
-  private readonly counters: ConnectionStats = { requests: 0, logins: 0, retries: 0 };
+  private readonly counters: ConnectionStats = { requests: 0, logins: 0, retries: 0, direct: 0 };
+  private readonly router: LeaderRouter | undefined;
   private state: State = 'open';
   private closing: Promise<void> | undefined;
   private validatedUser: Promise<string> | undefined;
@@ -121,7 +132,10 @@ export class Connection {
     };
     const connections = positiveInteger('connections', options.connections, 16);
     if (options.ca !== undefined && !isTrustedCa(options.ca)) throw invalid('ca: expected PEM text, a Buffer, or a list of them');
-    this.transport = new HttpTransport(url, { connections, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
+    if (options.routing !== undefined && options.routing !== 'gateway' && options.routing !== 'leader') throw invalid(`routing: expected "gateway" or "leader", got ${JSON.stringify(options.routing)}`);
+    const transportOptions = { connections, ...(options.ca !== undefined ? { ca: options.ca } : {}) };
+    this.transport = new HttpTransport(url, transportOptions);
+    this.router = options.routing === 'leader' ? new LeaderRouter(this.transport, transportOptions) : undefined;
     this.anonymous = options.password === undefined && options.token === undefined;
     const password = options.password;
     const user = options.user;
@@ -223,14 +237,27 @@ export class Connection {
     this.assertOpen();
     const path = request.path + queryString(request.query);
     let renewed = false;
+    let direct = this.router?.transportFor(request.path);
     for (;;) {
       const token = this.anonymous ? undefined : await this.tokens.get();
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (token !== undefined) headers.authorization = `Bearer ${token}`;
       this.counters.requests++;
-      const response = await this.transport.stream({ method: 'GET', path, headers, signal: request.signal, idleTimeoutMs: STREAM_IDLE_TIMEOUT_MS });
-      if (response.status === 200) return { chunks: response.body };
-      const error = errorFromResponse({ status: response.status, headers: response.headers, text: await response.text() }, { method: 'GET', path: request.path, idempotent: true }, path);
+      if (direct) this.counters.direct++;
+      let error: MomClientError;
+      try {
+        const response = await (direct ?? this.transport).stream({ method: 'GET', path, headers, signal: request.signal, idleTimeoutMs: STREAM_IDLE_TIMEOUT_MS });
+        if (response.status === 200) return { chunks: response.body };
+        error = errorFromResponse({ status: response.status, headers: response.headers, text: await response.text() }, { method: 'GET', path: request.path, idempotent: true }, path);
+      } catch (caught) {
+        if (!(caught instanceof MomClientError) || !direct) throw caught;
+        error = caught;
+      }
+      if (direct && leaderCouldNotServe(error)) {
+        this.router!.invalidate();
+        direct = undefined;
+        continue;
+      }
       if (error.status === 401 && !renewed && this.tokens.canLogin) {
         renewed = true;
         await this.tokens.renew(token);
@@ -269,6 +296,7 @@ export class Connection {
     await Promise.allSettled([...this.handles.values()].map((handle) => handle.flush()));
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.state = 'closed';
+    await this.router?.close();
     await this.transport.close();
   }
 
@@ -304,6 +332,7 @@ export class Connection {
     const timeoutMs = this.requestTimeoutMs + (request.extraTimeoutMs ?? 0);
     let attempt = 0;
     let renewed = false;
+    let direct = request.auth === false ? undefined : this.router?.transportFor(request.path);
     for (;;) {
       let token: string | undefined;
       let error: MomClientError;
@@ -313,7 +342,8 @@ export class Connection {
         if (token !== undefined) headers.authorization = `Bearer ${token}`;
         if (request.body !== undefined) headers['content-type'] = 'application/json';
         this.counters.requests++;
-        const response = await this.transport.request({ method: request.method, path, headers, body: request.body, signal: request.signal, timeoutMs });
+        if (direct) this.counters.direct++;
+        const response = await (direct ?? this.transport).request({ method: request.method, path, headers, body: request.body, signal: request.signal, timeoutMs });
         if (response.status >= 200 && response.status < 300) return { status: response.status, body: parseBody(response, request, path) as T };
         error = errorFromResponse(response, request, path);
       } catch (caught) {
@@ -325,6 +355,13 @@ export class Connection {
         renewed = true;
         await this.tokens.renew(token);
         continue;
+      }
+      // A leader that could not take it: the gateway can, at once (it finds the leader now).
+      if (direct && leaderCouldNotServe(error)) {
+        this.router!.invalidate();
+        direct = undefined;
+        if (mayRetry(request, error)) continue;
+        throw error;
       }
       if (!mayRetry(request, error)) throw error;
       const wait = Math.max(backoffDelay(attempt), retryAfterByError.get(error) ?? 0);
@@ -349,6 +386,11 @@ function mayRetry(request: ApiRequest, error: MomClientError): boolean {
   if (!error.retryable || request.signal?.aborted) return false;
   if (request.idempotent) return true;
   return requestWasNotSent(error) || error.status === 421 || error.status === 429;
+}
+
+/** A node that is unreachable, not the leader (421) or not ready (503): the gateway knows better now. */
+function leaderCouldNotServe(error: MomClientError): boolean {
+  return error.status === undefined ? error.retryable : error.status === 421 || error.status === 503;
 }
 
 function parseBody(response: TransportResponse, request: ApiRequest, path: string): unknown {

@@ -22,11 +22,8 @@ export interface MombrokerDriverOptions {
   pullWaitMs: number;
   /** Consume with long polls instead of a stream. */
   pull?: boolean;
-  /**
-   * Where a queue's producers and consumers connect instead of `target.url`: its partition's
-   * leader, to measure leader-direct routing (DESIGN §6) against the gateway.
-   */
-  direct?: (queueName: string) => Promise<string>;
+  /** Producers and consumers use the SDK's leader-direct routing, to measure it against the gateway. */
+  direct?: boolean;
   pids: () => number[];
   name?: string;
   description?: string;
@@ -44,7 +41,7 @@ function startConsumer(target: Target, exchange: string, queueName: string, opti
 export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
   const { target, admin, exchange } = options;
   const payload = makePayload(options.payloadBytes);
-  const targetFor = async (queueName: string): Promise<Target> => (options.direct ? { ...target, url: await options.direct(queueName) } : target);
+  const connectTo: Target = options.direct ? { ...target, routing: 'leader' } : target;
   return {
     name: options.name ?? 'mombroker',
     description: options.description ?? `SDK over HTTP, fsync before acknowledging; consumer ${options.pull ? 'pulls (long poll)' : 'streams (server push)'}`,
@@ -52,7 +49,7 @@ export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
     freshQueue: (prefix) => declareFreshQueue(admin, exchange, prefix),
     deleteQueue: (name) => deleteQueueQuietly(admin, exchange, name),
     async openProducer(queueName): Promise<BenchProducer> {
-      const connection = await openConnection(await targetFor(queueName), PRODUCER_SOCKETS);
+      const connection = await openConnection(connectTo, PRODUCER_SOCKETS);
       const queue = connection.queue(exchange, queueName);
       return {
         async publish(stamp) {
@@ -62,7 +59,7 @@ export function mombrokerDriver(options: MombrokerDriverOptions): BenchDriver {
         close: () => closeAll([connection]),
       };
     },
-    openConsumer: async (queueName, consumerOptions) => startConsumer(await targetFor(queueName), exchange, queueName, consumerOptions, options.pullWaitMs, options.pull === true),
+    openConsumer: async (queueName, consumerOptions) => startConsumer(connectTo, exchange, queueName, consumerOptions, options.pullWaitMs, options.pull === true),
     close: async () => {},
   };
 }

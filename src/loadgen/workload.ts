@@ -16,6 +16,8 @@ export interface Target {
   token?: string;
   /** PEM CA to trust for an https:// `url`. */
   ca?: Buffer;
+  /** The SDK's routing (ConnectOptions.routing): `leader` sends each queue's requests to its partition leader. */
+  routing?: 'gateway' | 'leader';
 }
 
 /** Wall-clock milliseconds with sub-millisecond resolution (same clock in every part of this process). */
@@ -41,7 +43,7 @@ export function sleep(ms: number): Promise<void> {
  */
 export function openConnection(target: Target, sockets: number): Promise<Connection> {
   const credentials = target.token !== undefined ? { token: target.token } : { user: target.user, password: target.password };
-  return connect({ url: target.url, ...credentials, connections: sockets, retryDeadlineMs: 5_000, ...(target.ca ? { ca: target.ca } : {}) });
+  return connect({ url: target.url, ...credentials, connections: sockets, retryDeadlineMs: 5_000, ...(target.ca ? { ca: target.ca } : {}), ...(target.routing ? { routing: target.routing } : {}) });
 }
 
 /** POST /auth at `authUrl` (the auth role itself), for a gateway that does not route it. */
