@@ -68,8 +68,10 @@ test('a long poll on a queue deleted meanwhile fails with queue_not_found', { ti
   const { engine } = await startEngine(t);
   await declareQueue(engine);
   const poll = engine.pull(QUEUE_INBOX, { max: 10, waitMs: 600_000, leaseMs: 60_000, user: USER });
+  // The poll fails as soon as the deletion commits, before its fsync answers deleteQueue.
+  const failed = assert.rejects(poll, code('queue_not_found'));
   await engine.deleteQueue('ex', 'q');
-  await assert.rejects(poll, code('queue_not_found'));
+  await failed;
 });
 
 test("messages past the queue's TTL are dead-lettered as expired instead of delivered", async (t) => {
