@@ -42,8 +42,9 @@ test('stalls after a single fault stay within the session timeout + 2 s', { time
     const stall = acknowledgedAt - killedAt;
     console.log(`dead follower ${follower}: p${partition.partition} acknowledged again ${stall} ms after the kill (session timeout ${SESSION_MS} ms, lag bound 60 s)`);
     assert.ok(acknowledgedAt > 0 && stall <= SESSION_MS + MARGIN_MS, `acknowledged ${stall} ms after the kill`);
-    const after = await cluster.partitionInfo(partition.partition);
-    assert.ok(!after.isr.includes(follower), `${follower} left the ISR: ${after.isr}`);
+    // The publish committed without it, so the ISR written in ZooKeeper lacks it; the copy
+    // read here (through the partitioner's watch) may lag by a moment.
+    await cluster.waitPartition(partition.partition, (p) => !p.isr.includes(follower), `${follower} out of the ISR`);
     await cluster.nodes.get(follower)!.restart();
     await cluster.waitHealthy();
     await cluster.waitPartition(partition.partition, (p) => p.isr.includes(follower), `${follower} back in the ISR`);

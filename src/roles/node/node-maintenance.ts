@@ -1,3 +1,4 @@
+import { MomError } from '../../core/errors';
 import type { Logger } from '../../runtime/logger';
 import type { NodeStore } from '../../store/node-store';
 import type { ReplicaManager } from './replica-manager';
@@ -75,7 +76,11 @@ export class NodeMaintenance {
       .then((removed) => {
         if (removed > 0) logger.debug('compacted', { rows: removed });
       })
-      .catch((error: unknown) => logger.warn('compaction failed', { error }));
+      .catch((error: unknown) => {
+        // A disk that refuses writes is reported once by the store's health, and compaction
+        // waits for it to recover: no warning for the pass that shared the refused group.
+        if (!isStorageRefusal(error)) logger.warn('compaction failed', { error });
+      });
   }
 
   private reclaim(): void {
@@ -95,11 +100,17 @@ export class NodeMaintenance {
       .then((pages) => {
         if (pages > 0) logger.debug('gave space back to the file system', { pages });
       })
-      .catch((error: unknown) => logger.warn('giving space back failed', { error }));
+      .catch((error: unknown) => {
+        if (!isStorageRefusal(error)) logger.warn('giving space back failed', { error });
+      });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
   }
+}
+
+function isStorageRefusal(error: unknown): boolean {
+  return error instanceof MomError && error.code === 'insufficient_storage';
 }
