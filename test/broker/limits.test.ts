@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { startBroker } from '../helpers/broker';
 import { waitFor } from '../helpers/wait';
+import { scrapeUntil, valueOrUndefined } from '../helpers/prometheus';
 import { adminApi, addUser, expectError, uniqueName, type Api } from '../helpers/http-api';
 
 /** GET on a connection of its own (no pooling), so that it counts as a new connection. */
@@ -71,7 +72,10 @@ describe('limits', { concurrency: 2 }, () => {
     const stop = new AbortController();
     t.after(() => stop.abort());
     const waiting = Array.from({ length: 3 }, () => longPoll(alice, inbox, 20_000, stop.signal).catch(() => undefined));
-    // Once all three wait, a fourth is refused at once (probes that get in end after 200 ms).
+    // Probing before all three wait could take the third one's slot (it would be refused and
+    // leave): wait until the node counts three long polls on the queue.
+    await scrapeUntil(broker.url, (scraped) => valueOrUndefined(scraped, 'mom_long_polls_waiting', { exchange: ex, queue: 'q' }) === 3, "alice's three long polls waiting");
+    // Now a fourth is refused at once.
     const refused = await waitFor('a fourth long poll of alice to be refused', async () => {
       const answer = await longPoll(alice, inbox, 200);
       return answer.status === 429 ? answer : undefined;
