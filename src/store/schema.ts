@@ -116,7 +116,7 @@ CREATE TABLE IF NOT EXISTS storage_probe (
 
 /**
  * The write-ahead log is cut back to this size when SQLite restarts it after a checkpoint.
- * The cut is an ftruncate on the writer's thread, the event loop: it took 3-30 ms each time
+ * The cut is an ftruncate on the writer's thread, the event loop: it took 3-10 ms each time (under strace)
  * under a steady 2,000 msg/s (the WAL passes 8 MiB between restarts there), the largest stall
  * in the latency tail. At 64 MiB a steady load never reaches it; NodeStore.cutBackWal brings
  * the WAL down to WAL_IDLE_BYTES once the node is idle.
