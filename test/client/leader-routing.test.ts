@@ -1,6 +1,7 @@
 /** The SDK's leader-direct routing, without a server: which paths it routes, and the hash. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { connect } from '../../src/client';
 import { partitionKeyOf, partitionOfName } from '../../src/client/leader-routing';
 import { partitionOf } from '../../src/core/hash';
 
@@ -17,4 +18,11 @@ test('paths on one queue, topic or subscription are routed by exchange and name;
   for (const path of ['/v1/exchanges/shop/queues', '/v1/exchanges/shop', '/v1/exchanges', '/auth', '/health', '/v1/users', '/v1/exchanges/shop/other/x', '/v1/exchanges/%E2%82/queues/q']) {
     assert.equal(partitionKeyOf(path), undefined, path);
   }
+});
+
+test('routing takes gateway or leader; anything else is refused before a request is made', async () => {
+  await assert.rejects(
+    connect({ url: 'http://127.0.0.1:9', routing: 'nearest' as 'leader' }),
+    (error: { code?: string; message?: string }) => error.code === 'invalid_argument' && /routing/.test(error.message ?? ''),
+  );
 });
