@@ -9,14 +9,15 @@ import { TokenManager } from './auth';
 import type { ApiRequest, ApiResponse, ClientContext, Flushable, OpenStream, PublishSettings, StreamRequest } from './context';
 import { declare } from './declare';
 import { closedError, errorFromAbort, MomClientError } from './errors';
-import { HttpTransport, requestWasNotSent, type TransportResponse, type TrustedCa } from './http-transport';
+import { HttpTransport, type TrustedCa } from './http-transport';
 import { LeaderRouter } from './leader-routing';
 import { listExchanges, listQueues, listTopics } from './listing';
 import { exchangePath, queryString } from './paths';
 import { Queue } from './queue';
-import { backoffDelay, delay, isRetryableStatus, retryAfterMs } from './retry';
+import { errorFromResponse, leaderCouldNotServe, mayRetry, parseBody, retryAfterOf } from './answers';
+import { backoffDelay, delay } from './retry';
 import { Topic } from './topic';
-import type { DeclareResult, ExchangeInfo, QueueListing, TopicListing, WireAuthResponse, WireErrorBody } from './types';
+import type { DeclareResult, ExchangeInfo, QueueListing, TopicListing, WireAuthResponse } from './types';
 
 export interface ConnectOptions {
   /** Base URL of the gateway, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
@@ -64,8 +65,6 @@ type State = 'open' | 'closing' | 'closed';
 /** A stream's server sends a keepalive at least every 15 s: silence past this means the connection is dead. */
 const STREAM_IDLE_TIMEOUT_MS = 45_000;
 
-/** Retry-After of the answer that produced an error, when it had one. */
-const retryAfterByError = new WeakMap<MomClientError, number>();
 
 /**
  * Connects and logs in with user and password (unless given a token); rejects on bad
@@ -364,7 +363,7 @@ export class Connection {
         throw error;
       }
       if (!mayRetry(request, error)) throw error;
-      const wait = Math.max(backoffDelay(attempt), retryAfterByError.get(error) ?? 0);
+      const wait = Math.max(backoffDelay(attempt), retryAfterOf(error) ?? 0);
       if (Date.now() + wait > deadline) throw error;
       attempt++;
       this.counters.retries++;
@@ -375,56 +374,6 @@ export class Connection {
       }
     }
   }
-}
-
-/**
- * Retry what cannot be applied twice by mistake: idempotent requests on any retryable
- * failure; a publish without producer ids only when it provably was not processed (never
- * sent, or refused with 421/429 before any work).
- */
-function mayRetry(request: ApiRequest, error: MomClientError): boolean {
-  if (!error.retryable || request.signal?.aborted) return false;
-  if (request.idempotent) return true;
-  return requestWasNotSent(error) || error.status === 421 || error.status === 429;
-}
-
-/** A node that is unreachable, not the leader (421) or not ready (503): the gateway knows better now. */
-function leaderCouldNotServe(error: MomClientError): boolean {
-  return error.status === undefined ? error.retryable : error.status === 421 || error.status === 503;
-}
-
-function parseBody(response: TransportResponse, request: ApiRequest, path: string): unknown {
-  if (response.text === '') return undefined;
-  const type = response.headers['content-type'];
-  if (typeof type === 'string' && !type.includes('json')) return response.text;
-  try {
-    return JSON.parse(response.text);
-  } catch (error) {
-    throw new MomClientError('bad_response', `${request.method} ${path.split('?')[0]}: answered ${response.status} with invalid JSON`, { status: response.status, cause: error });
-  }
-}
-
-function errorFromResponse(response: TransportResponse, request: ApiRequest, path: string): MomClientError {
-  const status = response.status;
-  const retryable = isRetryableStatus(status);
-  let body: unknown;
-  try {
-    body = JSON.parse(response.text);
-  } catch {
-    body = undefined;
-  }
-  const wireError = (body as Partial<WireErrorBody> | undefined)?.error;
-  let error: MomClientError;
-  if (typeof wireError === 'object' && wireError !== null && typeof wireError.code === 'string') {
-    const { code, message, ...details } = wireError;
-    error = new MomClientError(code, typeof message === 'string' ? message : code, { status, retryable, details });
-  } else {
-    const snippet = response.text.slice(0, 200).trim();
-    error = new MomClientError('bad_response', `${request.method} ${path.split('?')[0]}: answered ${status}${snippet ? `: ${snippet}` : ''}`, { status, retryable });
-  }
-  const after = retryAfterMs(response.headers['retry-after']);
-  if (after !== undefined) retryAfterByError.set(error, after);
-  return error;
 }
 
 function invalid(message: string): MomClientError {
