@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { watchForListening } from '../test/helpers/managed-process';
 import { registerUndo } from './cleanup';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -54,7 +55,6 @@ export class BrokerProcess {
     const pid = child.pid;
     this.forget = pid === undefined ? undefined : registerUndo(`${this.id} (pid ${pid})`, () => killQuietly(pid, 'SIGKILL'));
     this.note(`--- started pid ${pid}: ${command.slice(this.prefix.length > 0 ? 0 : 1).join(' ')}`);
-    let onLine: ((line: string) => void) | undefined;
     this.exited = new Promise<void>((resolveExit) => {
       const done = (what: string) => {
         if (this.child === child) this.alive = false;
@@ -66,39 +66,17 @@ export class BrokerProcess {
       child.once('exit', (code, signal) => done(`exited (${code ?? signal})`));
       child.once('error', (error) => done(`could not start: ${error.message}`));
     });
+    const watch = watchForListening(this.id, this.exited, () => this.tail(30), START_TIMEOUT_MS);
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       const parts = (this.partial + chunk).split('\n');
       this.partial = parts.pop()!;
       for (const line of parts) {
         this.push(line);
-        onLine?.(line);
+        watch.line(line);
       }
     });
-    await new Promise<void>((resolveStart, reject) => {
-      const timer = setTimeout(() => {
-        onLine = undefined;
-        reject(new Error(`${this.id} did not log "listening" within ${START_TIMEOUT_MS} ms:\n${this.tail(30)}`));
-      }, START_TIMEOUT_MS);
-      onLine = (line) => {
-        if (!line.includes('"msg":"listening"')) return;
-        try {
-          const record = JSON.parse(line) as { url?: unknown };
-          if (typeof record.url !== 'string') return;
-          this.currentUrl = record.url;
-        } catch {
-          return;
-        }
-        clearTimeout(timer);
-        onLine = undefined;
-        resolveStart();
-      };
-      void this.exited.then(() => {
-        if (!onLine) return;
-        clearTimeout(timer);
-        onLine = undefined;
-        reject(new Error(`${this.id} exited before listening:\n${this.tail(30)}`));
-      });
-    });
+    const at = await watch.listening;
+    this.currentUrl = at.url;
   }
 
   /** Sends `signal` (default SIGKILL) and waits for the exit (SIGKILL after 10 s). Idempotent. */

@@ -78,13 +78,7 @@ export class Metrics {
       labelNames,
       registers: [this.registry],
       collect() {
-        this.reset();
-        try {
-          for (const sample of collect()) this.set(sample.labels, sample.value);
-        } catch (error) {
-          leaveEmpty(this);
-          onError(name, error);
-        }
+        refill(this, (sample) => this.set(sample.labels, sample.value), collect, (error) => onError(name, error));
       },
     });
   }
@@ -104,13 +98,7 @@ export class Metrics {
       labelNames,
       registers: [this.registry],
       collect() {
-        this.reset();
-        try {
-          for (const sample of collect()) this.inc(sample.labels, sample.value);
-        } catch (error) {
-          leaveEmpty(this);
-          onError(name, error);
-        }
+        refill(this, (sample) => this.inc(sample.labels, sample.value), collect, (error) => onError(name, error));
       },
     });
   }
@@ -127,6 +115,17 @@ export class Metrics {
   render(): Promise<string> {
     for (const hook of this.scrapeHooks) hook();
     return this.registry.metrics();
+  }
+}
+
+/** One scrape's values of a family kept elsewhere: what `collect` lists, or none (and `onError`) when it throws. */
+function refill(metric: { reset(): void }, put: (sample: Sample) => void, collect: () => Iterable<Sample>, onError: (error: unknown) => void): void {
+  metric.reset();
+  try {
+    for (const sample of collect()) put(sample);
+  } catch (error) {
+    leaveEmpty(metric);
+    onError(error);
   }
 }
 

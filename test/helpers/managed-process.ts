@@ -92,7 +92,6 @@ export class ManagedProcess implements ClusterProcess {
     this.alive = true;
     running.add(child);
     this.note(`--- started pid ${child.pid}: mombroker ${this.args.join(' ')}`);
-    let onLine: ((line: string) => void) | undefined;
     this.exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         running.delete(child);
@@ -108,41 +107,19 @@ export class ManagedProcess implements ClusterProcess {
         resolve();
       });
     });
+    const watch = watchForListening(this.id, this.exited, () => this.tail(40), START_TIMEOUT_MS);
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       const text = this.partial + chunk;
       const parts = text.split('\n');
       this.partial = parts.pop()!;
       for (const line of parts) {
         this.push(line);
-        onLine?.(line);
+        watch.line(line);
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        onLine = undefined;
-        reject(new Error(`${this.id} did not log "listening" within ${START_TIMEOUT_MS} ms:\n${this.tail(40)}`));
-      }, START_TIMEOUT_MS);
-      onLine = (line) => {
-        if (!line.includes('"msg":"listening"')) return;
-        try {
-          const record = JSON.parse(line) as { url?: string; grpc?: string };
-          if (typeof record.url !== 'string') return;
-          this.currentUrl = record.url;
-          this.currentGrpc = record.grpc;
-        } catch {
-          return;
-        }
-        clearTimeout(timer);
-        onLine = undefined;
-        resolve();
-      };
-      void this.exited.then(() => {
-        if (!onLine) return;
-        clearTimeout(timer);
-        onLine = undefined;
-        reject(new Error(`${this.id} exited before listening:\n${this.tail(40)}`));
-      });
-    });
+    const at = await watch.listening;
+    this.currentUrl = at.url;
+    this.currentGrpc = at.grpc;
   }
 
   async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -195,4 +172,46 @@ export class ManagedProcess implements ClusterProcess {
     if (this.partial !== '') this.push(this.partial);
     this.partial = '';
   }
+}
+
+/** A broker's `"msg":"listening"` log record: where it serves (and, for a node, its gRPC address). */
+export interface ListeningAt {
+  url: string;
+  grpc?: string;
+}
+
+export interface ListeningWatch {
+  /** Fed every stderr line of the process; does nothing once the watch has settled. */
+  line(line: string): void;
+  /** Resolves with the listening record; rejects past `timeoutMs`, or when the process exits first. */
+  readonly listening: Promise<ListeningAt>;
+}
+
+/** Waits for a broker process to say where it listens (used by these tests and the fault suite). */
+export function watchForListening(id: string, exited: Promise<void>, tail: () => string, timeoutMs: number): ListeningWatch {
+  let settle: (outcome: ListeningAt | Error) => void = () => {};
+  const listening = new Promise<ListeningAt>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => settle(new Error(`${id} did not log "listening" within ${timeoutMs} ms:\n${tail()}`)), timeoutMs);
+    settle = (outcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (outcome instanceof Error) reject(outcome);
+      else resolve(outcome);
+    };
+  });
+  void exited.then(() => settle(new Error(`${id} exited before listening:\n${tail()}`)));
+  return {
+    listening,
+    line(line) {
+      if (!line.includes('"msg":"listening"')) return;
+      try {
+        const record = JSON.parse(line) as { url?: unknown; grpc?: unknown };
+        if (typeof record.url === 'string') settle({ url: record.url, ...(typeof record.grpc === 'string' ? { grpc: record.grpc } : {}) });
+      } catch {
+        // Not a log record after all: keep waiting.
+      }
+    },
+  };
 }
